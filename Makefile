@@ -1,0 +1,41 @@
+# artreg: `make demo` runs the main job on the local directory target,
+# `make test` installs everything the suite needs and runs it.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: test demo check pytest deps system-deps bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[test,dev]'
+	touch $(STAMP)
+
+deps: $(STAMP)
+
+system-deps:
+	bash scripts/install-system-deps.sh
+
+check: deps
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy --strict src
+
+pytest: deps system-deps
+	PATH="$(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/pytest -n 2 --durations=15 $(PYTEST_ARGS)
+
+test: check pytest
+
+demo: deps
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+
+bench: deps
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/lint_startup.py
+
+clean:
+	rm -rf $(VENV) public demo-build node_modules .cache

@@ -1,0 +1,128 @@
+"""Command-line wiring: argparse and dispatch only.
+
+Each verb lives in ``artreg.commands.<verb>`` and is imported only when run, so
+``artreg lint`` and ``artreg classify`` (run by git hooks) start fast and never
+import boto3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+from artreg import __version__
+from artreg.errors import ArtregError
+
+EXIT_OK = 0
+EXIT_PROBLEM = 1
+EXIT_USAGE = 2
+EXIT_BUG = 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+def _add_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="the configuration file (default: ./artreg.toml)",
+    )
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", metavar="NAME", help="the target to use (see [targets])")
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+
+def _add_now(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--now",
+        metavar="ISO-8601",
+        help="act as of this instant (publish time, retention): previews and tests",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="artreg",
+        description="Publish build artifacts and OCI images to a static S3 bucket.",
+    )
+    parser.add_argument("--version", action="version", version=f"artreg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+
+    lint = sub.add_parser("lint", help="validate artreg.toml and check tags against the convention")
+    _add_config(lint)
+    lint.add_argument("tags", nargs="*", metavar="TAG", help="tags to check")
+
+    classify = sub.add_parser("classify", help="print each tag's category, or why it is invalid")
+    _add_config(classify)
+    _add_json(classify)
+    classify.add_argument("tags", nargs="+", metavar="TAG")
+
+    docs = sub.add_parser("docs", help="render the tagging convention as Markdown")
+    _add_config(docs)
+    docs.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
+    docs.add_argument(
+        "--check", action="store_true", help="fail when --output FILE is not up to date"
+    )
+
+    hooks = sub.add_parser("hooks", help="git hooks that enforce the tag convention")
+    hooks_sub = hooks.add_subparsers(dest="hooks_command", metavar="ACTION", parser_class=_Parser)
+    hooks_sub.required = True
+    install = hooks_sub.add_parser("install", help="install the pre-push and tag hooks")
+    install.add_argument("--repo", metavar="DIR", default=".", help="the git repository")
+    pre_commit = hooks_sub.add_parser(
+        "pre-commit-push", help="check the ref pre-commit's pre-push stage is pushing"
+    )
+    _add_config(pre_commit)
+
+    init = sub.add_parser("init", help="write a commented artreg.toml")
+    init.add_argument("--output", "-o", metavar="FILE", default="artreg.toml")
+    init.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    return parser
+
+
+# command name -> module under artreg.commands; each has run(args) -> int.
+_COMMANDS = {
+    "lint": "lint",
+    "classify": "classify",
+    "docs": "docs",
+    "hooks": "hooks",
+    "init": "init",
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point: parse, dispatch, and turn errors into exit codes."""
+    args = build_parser().parse_args(argv)
+    try:
+        module = importlib.import_module(f"artreg.commands.{_COMMANDS[args.command]}")
+        code: int = module.run(args)
+        return code
+    except ArtregError as exc:
+        print(f"artreg: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("artreg: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_PROBLEM
+    except Exception:
+        traceback.print_exc()
+        print(
+            "artreg: internal error (a bug in artreg, not in your input); please report it",
+            file=sys.stderr,
+        )
+        return EXIT_BUG

@@ -1,0 +1,264 @@
+"""The tag convention: classify a tag, suggest a fix, order by precedence, map to keys.
+
+Pure: no I/O, no clock. Classification is done on the full tag string (build
+metadata included), because ``semver`` ignores build metadata in ``==``.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import semver
+
+DEFAULT_PREFIX = "v"
+DEFAULT_DEV_MATCH = r"[0-9a-f]{40}"
+MAX_TAG_LENGTH = 128
+
+# Every tag, whatever the rules, must be a safe S3 key segment, URL path segment,
+# git ref component and (after encode_tag) OCI tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}.
+_ALLOWED_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._+-")
+_FIRST_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_")
+
+# A loose reading of a version, used only to suggest a fix for an invalid tag.
+_LOOSE_VERSION = re.compile(
+    r"(?P<major>\d+)(?:\.(?P<minor>\d+))?(?:\.(?P<patch>\d+))?"
+    r"(?:-(?P<pre>[0-9A-Za-z.-]+)|(?P<pre_joined>[A-Za-z][0-9A-Za-z.-]*))?"
+    r"(?:\+(?P<build>[0-9A-Za-z.-]+))?"
+)
+
+
+class Category(str, enum.Enum):
+    """What a tag is: decides visibility in the index and retention."""
+
+    RELEASE = "release"
+    EXTRA = "extra"
+    DEV = "dev"
+    INVALID = "invalid"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+PUBLISHED_CATEGORIES = (Category.RELEASE, Category.EXTRA, Category.DEV)
+
+
+@dataclass(frozen=True)
+class Convention:
+    """The rules a tag is judged by (from ``[tags]`` in artreg.toml)."""
+
+    prefix: str = DEFAULT_PREFIX
+    dev_match: str = DEFAULT_DEV_MATCH
+    extra_match: str | None = None
+    _dev_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _extra_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_dev_re", re.compile(self.dev_match))
+        extra = re.compile(self.extra_match) if self.extra_match is not None else None
+        object.__setattr__(self, "_extra_re", extra)
+
+    @property
+    def version_form(self) -> str:
+        return f"{self.prefix}<MAJOR>.<MINOR>.<PATCH>[-<PRERELEASE>][+<BUILD>]"
+
+
+@dataclass(frozen=True)
+class Classification:
+    """The verdict on one tag; ``reason`` and ``suggestion`` only when invalid."""
+
+    tag: str
+    category: Category
+    version: semver.Version | None = None
+    reason: str | None = None
+    suggestion: str | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.category is not Category.INVALID
+
+    def describe(self) -> str:
+        """One line for humans: the category, or why the tag is refused."""
+        if self.valid:
+            return f"{self.tag}: {self.category}"
+        text = f"tag {self.tag!r}: {self.reason}"
+        if self.suggestion is not None:
+            text += f"; did you mean {self.suggestion!r}?"
+        return text
+
+    def to_json(self) -> dict[str, str]:
+        out = {"tag": self.tag, "category": self.category.value}
+        if self.reason is not None:
+            out["reason"] = self.reason
+        if self.suggestion is not None:
+            out["suggestion"] = self.suggestion
+        return out
+
+
+def unsafe_reason(tag: str) -> str | None:
+    """Why ``tag`` can never be a key or URL segment, or None when it can."""
+    if tag == "":
+        return "the empty string is not a tag"
+    if len(tag) > MAX_TAG_LENGTH:
+        return f"is {len(tag)} characters long; at most {MAX_TAG_LENGTH} are allowed"
+    for char in tag:
+        if char in _ALLOWED_CHARS:
+            continue
+        if char.isspace():
+            return "contains whitespace"
+        if not char.isprintable():
+            return f"contains the control character U+{ord(char):04X}"
+        if char == "/":
+            return "contains '/', which would nest it in the bucket"
+        return f"contains {char!r}; only letters, digits, '.', '_', '-' and '+' are allowed"
+    if ".." in tag:
+        return "contains '..'"
+    if tag[0] not in _FIRST_CHARS:
+        return f"starts with {tag[0]!r}; a tag starts with a letter, a digit or '_'"
+    if tag.endswith("."):
+        return "ends with '.'"
+    return None
+
+
+def _parse_semver(tag: str, convention: Convention) -> semver.Version | None:
+    if not tag.startswith(convention.prefix):
+        return None
+    try:
+        return semver.Version.parse(tag[len(convention.prefix) :])
+    except ValueError:
+        return None
+
+
+def classify(tag: str, convention: Convention) -> Classification:
+    """Classify ``tag`` as release, extra, dev or invalid (with reason and suggestion)."""
+    reason = unsafe_reason(tag)
+    if reason is None:
+        version = _parse_semver(tag, convention)
+        if version is not None:
+            if version.prerelease is None and version.build is None:
+                return Classification(tag, Category.RELEASE, version)
+            extra_re = convention._extra_re
+            if extra_re is None or extra_re.fullmatch(tag):
+                return Classification(tag, Category.EXTRA, version)
+            return Classification(
+                tag,
+                Category.INVALID,
+                reason=(
+                    "pre-release/build tag does not match "
+                    f"tags.extra.match {convention.extra_match!r}"
+                ),
+            )
+        if convention._dev_re.fullmatch(tag):
+            reason = _dev_collision(tag, convention)
+            if reason is None:
+                return Classification(tag, Category.DEV)
+        else:
+            reason = _not_a_tag_reason(tag, convention)
+    return Classification(tag, Category.INVALID, reason=reason, suggestion=suggest(tag, convention))
+
+
+def _dev_collision(tag: str, convention: Convention) -> str | None:
+    """Refuse dev tags that the '+' -> '_' key mapping could confuse with a version."""
+    if "+" in tag:
+        return "'+' is reserved for semver build metadata; a dev build id cannot contain it"
+    if "_" in tag and _parse_semver(tag.replace("_", "+"), convention) is not None:
+        return (
+            f"would share its key with version {tag.replace('_', '+')!r} "
+            "('+' is stored as '_'); rename it"
+        )
+    return None
+
+
+def _not_a_tag_reason(tag: str, convention: Convention) -> str:
+    prefix = convention.prefix
+    if prefix and not tag.startswith(prefix):
+        try:
+            semver.Version.parse(tag)
+        except ValueError:
+            pass
+        else:
+            return f"missing the prefix {prefix!r}"
+    if tag.startswith(prefix) and tag[len(prefix) : len(prefix) + 1].isdigit():
+        return f"not semver ({convention.version_form})"
+    return (
+        f"neither a version ({convention.version_form}) "
+        f"nor a dev build id (matching {convention.dev_match!r})"
+    )
+
+
+def suggest(tag: str, convention: Convention) -> str | None:
+    """A valid tag close to ``tag`` (``v0.8-rc2`` -> ``v0.8.0-rc2``), or None."""
+    raw = "".join(tag.split())
+    candidates: list[str] = []
+    if raw.lower() != raw and convention._dev_re.fullmatch(raw.lower()):
+        candidates.append(raw.lower())
+    prefix = convention.prefix
+    body = raw
+    if prefix and raw.lower().startswith(prefix.lower()):
+        body = raw[len(prefix) :]
+    elif not prefix and raw[:1] in ("v", "V"):
+        body = raw[1:]
+    loose = _LOOSE_VERSION.fullmatch(body)
+    if loose is not None:
+        version = [str(int(loose.group(part) or 0)) for part in ("major", "minor", "patch")]
+        text = ".".join(version)
+        pre = loose.group("pre") or loose.group("pre_joined")
+        if pre:
+            text += "-" + ".".join(_strip_zeros(part) for part in pre.split("."))
+        if loose.group("build"):
+            text += "+" + loose.group("build")
+        candidates.append(prefix + text)
+    for candidate in candidates:
+        if candidate != tag and classify_is_valid(candidate, convention):
+            return candidate
+    return None
+
+
+def _strip_zeros(identifier: str) -> str:
+    return str(int(identifier)) if identifier.isdigit() else identifier
+
+
+def classify_is_valid(tag: str, convention: Convention) -> bool:
+    """True when ``tag`` is a valid tag; never computes a suggestion."""
+    if unsafe_reason(tag) is not None:
+        return False
+    version = _parse_semver(tag, convention)
+    if version is not None:
+        extra_re = convention._extra_re
+        return (
+            (version.prerelease is None and version.build is None)
+            or extra_re is None
+            or extra_re.fullmatch(tag) is not None
+        )
+    return bool(convention._dev_re.fullmatch(tag)) and _dev_collision(tag, convention) is None
+
+
+def precedence_key(classification: Classification) -> tuple[int, semver.Version | None, str]:
+    """Sort key: versions by semver precedence (ties by full string), then the rest by name."""
+    if classification.version is not None:
+        return (0, classification.version, classification.tag)
+    return (1, None, classification.tag)
+
+
+def sort_by_precedence(tags: Iterable[str], convention: Convention) -> list[str]:
+    """Tags in ascending semver precedence (``v0.9.0`` before ``v0.10.0``); others last."""
+    classified = [classify(tag, convention) for tag in tags]
+    versions = sorted((c for c in classified if c.version is not None), key=precedence_key)
+    others = sorted(c.tag for c in classified if c.version is None)
+    return [c.tag for c in versions] + others
+
+
+def encode_tag(tag: str) -> str:
+    """The tag as an S3 key segment and OCI tag: '+' becomes '_' (see docs/spec.md)."""
+    return tag.replace("+", "_")
+
+
+def decode_tag(segment: str, convention: Convention) -> str:
+    """Inverse of :func:`encode_tag` for segments of valid tags."""
+    if "_" in segment:
+        candidate = segment.replace("_", "+")
+        if _parse_semver(candidate, convention) is not None:
+            return candidate
+    return segment
