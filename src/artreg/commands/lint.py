@@ -1,0 +1,49 @@
+"""``artreg lint [TAG...]``: validate artreg.toml and check tags; list every problem."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from artreg.commands import config_path, load_optional
+from artreg.config import Config
+from artreg.core.tags import Convention, classify
+from artreg.errors import ArtregError, ConfigError
+
+
+def run(args: argparse.Namespace) -> int:
+    problems: list[str] = []
+    config: Config | None = None
+    try:
+        config = load_optional(args.config)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    if config is None and not problems and not args.tags:
+        raise ArtregError(
+            f"{config_path(args.config)}: no such configuration file; create one with "
+            "`artreg init`, or pass tags to check them against the default convention"
+        )
+    if config is not None:
+        for warning in config.warnings:
+            print(f"artreg: warning: {warning}", file=sys.stderr)
+
+    if problems and args.tags:
+        problems.append("tags not checked: fix artreg.toml first (its rules decide what is valid)")
+    else:
+        convention = config.convention() if config is not None else Convention()
+        for tag in args.tags:
+            result = classify(tag, convention)
+            if result.valid:
+                print(f"{tag}: {result.category}")
+            else:
+                problems.append(result.describe())
+
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    if problems:
+        noun = "problem" if len(problems) == 1 else "problems"
+        print(f"artreg lint: {len(problems)} {noun} found", file=sys.stderr)
+        return 1
+    if config is not None and config.path is not None:
+        print(f"{config.path}: ok")
+    return 0

@@ -1,0 +1,240 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+import semver
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from artreg.core.tags import (
+    Category,
+    Convention,
+    classify,
+    decode_tag,
+    encode_tag,
+    sort_by_precedence,
+    suggest,
+    unsafe_reason,
+)
+
+V = Convention()
+BARE = Convention(prefix="")
+FIXTURES = Path(__file__).parent.parent / "fixtures"
+
+
+@pytest.mark.parametrize(
+    ("tag", "category"),
+    [
+        ("v0.8.2", Category.RELEASE),
+        ("v0.10.0", Category.RELEASE),
+        ("v1.0.0-rc.1", Category.EXTRA),
+        ("v0.8.0-rc1", Category.EXTRA),
+        ("v0.8.2+feat", Category.EXTRA),
+        ("v1.0.0-beta+exp.sha.5114f85", Category.EXTRA),
+        ("02e8eb167efa1f08d69fe7f8e6192cde726c45aa", Category.DEV),
+        ("v0.8-rc2", Category.INVALID),
+        ("V1.2.3", Category.INVALID),
+        ("v1.2.03", Category.INVALID),
+        ("1.2.3", Category.INVALID),
+        ("v1.2.3.4", Category.INVALID),
+        ("02E8EB167EFA1F08D69FE7F8E6192CDE726C45AA", Category.INVALID),
+        ("02e8eb1", Category.INVALID),
+        ("latest", Category.INVALID),
+    ],
+)
+def test_classify_table(tag: str, category: Category) -> None:
+    assert classify(tag, V).category is category
+
+
+@pytest.mark.parametrize(
+    ("tag", "suggestion"),
+    [
+        ("v0.8-rc2", "v0.8.0-rc2"),
+        ("V1.2.3", "v1.2.3"),
+        ("v1.2.03", "v1.2.3"),
+        ("1.2.3", "v1.2.3"),
+        ("v1", "v1.0.0"),
+        ("v1.2.3rc1", "v1.2.3-rc1"),
+        ("v1.0.0-rc.01", "v1.0.0-rc.1"),
+        (" v1.2.3", "v1.2.3"),
+        ("02E8EB167EFA1F08D69FE7F8E6192CDE726C45AA", "02e8eb167efa1f08d69fe7f8e6192cde726c45aa"),
+        ("v1.2.3.4", None),
+        ("latest", None),
+        ("release/1.2.3", None),
+    ],
+)
+def test_suggestions(tag: str, suggestion: str | None) -> None:
+    result = classify(tag, V)
+    assert result.category is Category.INVALID
+    assert result.suggestion == suggestion
+
+
+def test_bare_semver_prefix() -> None:
+    assert classify("1.2.3", BARE).category is Category.RELEASE
+    assert classify("v1.2.3", BARE).suggestion == "1.2.3"
+
+
+@pytest.mark.parametrize(
+    ("tag", "reason"),
+    [
+        ("", "the empty string is not a tag"),
+        ("v1.2.3/x", "contains '/', which would nest it in the bucket"),
+        ("a..b", "contains '..'"),
+        ("v1.2.3 x", "contains whitespace"),
+        ("v1.2.3\x07", "contains the control character U+0007"),
+        ("v1:2", "contains ':'; only letters, digits, '.', '_', '-' and '+' are allowed"),
+        ("-v1", "starts with '-'; a tag starts with a letter, a digit or '_'"),
+        ("x" * 129, "is 129 characters long; at most 128 are allowed"),
+        ("v1.", "ends with '.'"),
+    ],
+)
+def test_unsafe_tags_have_exact_reasons(tag: str, reason: str) -> None:
+    assert unsafe_reason(tag) == reason
+    # Whatever the dev rule says, an unsafe tag is refused.
+    assert classify(tag, Convention(dev_match=r".*")).reason == reason
+
+
+def test_reasons_and_messages() -> None:
+    result = classify("v0.8-rc2", V)
+    assert result.describe() == (
+        "tag 'v0.8-rc2': not semver (v<MAJOR>.<MINOR>.<PATCH>[-<PRERELEASE>][+<BUILD>]); "
+        "did you mean 'v0.8.0-rc2'?"
+    )
+    assert classify("1.2.3", V).reason == "missing the prefix 'v'"
+    assert classify("latest", V).reason == (
+        "neither a version (v<MAJOR>.<MINOR>.<PATCH>[-<PRERELEASE>][+<BUILD>]) "
+        "nor a dev build id (matching '[0-9a-f]{40}')"
+    )
+
+
+def test_garage_fixture() -> None:
+    expected = {
+        "v0.7.3": "release",
+        "v0.8.0": "release",
+        "v0.8.1": "release",
+        "v0.8.2": "release",
+        "v0.8.0-beta1": "extra",
+        "v0.8.0-beta2": "extra",
+        "v0.8.0-rc1": "extra",
+        "v0.8.0-rc2": "extra",
+        "02e8eb167efa1f08d69fe7f8e6192cde726c45aa": "dev",
+        "fcc5033466e58e3beec05ee7748d33522b6b32b0": "dev",
+        "v0.8-rc2": "invalid",
+    }
+    lines = (FIXTURES / "garage-tags.txt").read_text().splitlines()
+    tags = [line for line in lines if line and not line.startswith("#")]
+    assert sorted(tags) == sorted(expected)
+    for tag in tags:
+        assert classify(tag, V).category.value == expected[tag], tag
+    assert classify("v0.8-rc2", V).suggestion == "v0.8.0-rc2"
+
+
+def test_sorting_is_semver_not_string() -> None:
+    tags = ["v0.9.0", "v0.10.0", "v0.8.0-rc1", "v0.8.0", "v0.8.0-beta2", "v0.8.0-rc10"]
+    assert sort_by_precedence(tags, V) == [
+        "v0.8.0-beta2",
+        "v0.8.0-rc1",
+        "v0.8.0-rc10",
+        "v0.8.0",
+        "v0.9.0",
+        "v0.10.0",
+    ]
+
+
+def test_extra_match_restricts_labels() -> None:
+    convention = Convention(extra_match=r"v\d+\.\d+\.\d+-rc\.\d+")
+    assert classify("v1.0.0-rc.1", convention).category is Category.EXTRA
+    refused = classify("v1.0.0-beta", convention)
+    assert refused.category is Category.INVALID
+    assert refused.reason is not None and "tags.extra.match" in refused.reason
+
+
+def test_plus_mapping_round_trips_and_never_collides() -> None:
+    assert encode_tag("v0.8.2+feat") == "v0.8.2_feat"
+    assert decode_tag("v0.8.2_feat", V) == "v0.8.2+feat"
+    permissive = Convention(dev_match=r"[A-Za-z0-9._+-]+")
+    # A dev tag that reads as a version once '_' is taken for '+' is refused...
+    assert classify("v0.8.2_feat", permissive).category is Category.INVALID
+    # ...and so is any dev tag with '+', which only semver build metadata may use.
+    assert classify("main+1", permissive).category is Category.INVALID
+    assert classify("feature_x", permissive).category is Category.DEV
+
+
+# --- properties -------------------------------------------------------------
+
+numbers = st.integers(min_value=0, max_value=10**6)
+identifier = st.from_regex(r"[0-9A-Za-z-]{1,8}", fullmatch=True)
+numeric_ok = identifier.filter(lambda s: not (s.isdigit() and len(s) > 1 and s[0] == "0"))
+pre = st.lists(numeric_ok, min_size=1, max_size=3).map(".".join)
+build = st.lists(identifier, min_size=1, max_size=3).map(".".join)
+
+
+@st.composite
+def versions(draw: st.DrawFn) -> semver.Version:
+    return semver.Version(
+        draw(numbers),
+        draw(numbers),
+        draw(numbers),
+        prerelease=draw(st.none() | pre),
+        build=draw(st.none() | build),
+    )
+
+
+@given(versions(), st.sampled_from(["v", "", "release-"]))
+def test_every_semver_behind_the_prefix_is_release_or_extra(
+    version: semver.Version, prefix: str
+) -> None:
+    tag = prefix + str(version)
+    assume(len(tag) <= 128)
+    result = classify(tag, Convention(prefix=prefix))
+    expected = (
+        Category.RELEASE if version.prerelease is None and version.build is None else Category.EXTRA
+    )
+    assert result.category is expected
+
+
+@given(st.lists(versions(), min_size=1, max_size=12))
+def test_sorting_equals_semver_precedence(items: list[semver.Version]) -> None:
+    tags = [f"v{v}" for v in items]
+    ordered = [semver.Version.parse(t[1:]) for t in sort_by_precedence(tags, V)]
+    for a, b in zip(ordered, ordered[1:]):
+        assert a.compare(b) <= 0
+
+
+unsafe_char = st.sampled_from(["/", " ", "\t", "\n", "\x00", "\x1f", "\x7f", "\u2028", "\xa0"])
+
+
+@given(st.text(max_size=20), unsafe_char, st.text(max_size=20))
+def test_nothing_unsafe_is_ever_accepted(head: str, bad: str, tail: str) -> None:
+    tag = head + bad + tail
+    anything = Convention(dev_match=r"(?s).*")
+    assert classify(tag, anything).category is Category.INVALID
+    assert classify(head + ".." + tail, anything).category is Category.INVALID
+
+
+@given(st.text(alphabet=st.characters(codec="ascii"), max_size=24))
+def test_suggestions_are_themselves_valid(tag: str) -> None:
+    for convention in (V, BARE):
+        suggestion = suggest(tag, convention)
+        if suggestion is not None:
+            assert classify(suggestion, convention).valid
+            assert suggestion != tag
+
+
+@given(st.from_regex(r"v?[0-9]{1,3}(\.[0-9]{1,3}){0,2}(-?rc[0-9]{1,2})?", fullmatch=True))
+def test_near_miss_versions_get_a_suggestion(tag: str) -> None:
+    result = classify(tag, V)
+    if not result.valid:
+        assert result.suggestion is not None
+        assert re.fullmatch(r"v\d+\.\d+\.\d+(-rc\d+)?", result.suggestion)
+
+
+@given(versions())
+def test_encoded_tags_are_oci_tags_and_decode(version: semver.Version) -> None:
+    tag = f"v{version}"
+    assume(len(tag) <= 128)
+    encoded = encode_tag(tag)
+    assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", encoded)
+    assert decode_tag(encoded, V) == tag
