@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import re
 from pathlib import Path
 
@@ -199,7 +200,7 @@ def test_every_semver_behind_the_prefix_is_release_or_extra(
 def test_sorting_equals_semver_precedence(items: list[semver.Version]) -> None:
     tags = [f"v{v}" for v in items]
     ordered = [semver.Version.parse(t[1:]) for t in sort_by_precedence(tags, V)]
-    for a, b in zip(ordered, ordered[1:]):
+    for a, b in itertools.pairwise(ordered):
         assert a.compare(b) <= 0
 
 
