@@ -5,11 +5,31 @@ No I/O beyond reading the one file.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import difflib
+import json
+import re
+import sys
+import urllib.parse
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-from artreg.core.tags import DEFAULT_DEV_MATCH, DEFAULT_PREFIX, Category, Convention
+from artreg.core.tags import (
+    DEFAULT_DEV_MATCH,
+    DEFAULT_PREFIX,
+    PUBLISHED_CATEGORIES,
+    Category,
+    Convention,
+    classify,
+)
+from artreg.errors import ArtregError, ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 CONFIG_FILENAME = "artreg.toml"
 
@@ -124,3 +144,1086 @@ class Config:
 
     def convention(self) -> Convention:
         return self.tags.convention()
+
+    def rules_for(self, target: Target) -> TagRules:
+        """The retention rules for ``target``: its overrides merged over ``[tags]``."""
+        return target.tags if target.tags is not None else self.tags
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+KeyPath = tuple["str | int", ...]
+
+DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_DURATION = re.compile(r"([0-9]+)([smhdw])")
+_DURATION_EXPECTED = "a duration like '30d', '12h' or '90m'"
+
+# A safe key segment: what artifact names, platform segments and published file names are.
+_SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"
+ARTIFACT_NAME = re.compile(rf"(?!.*\.\.){_SEGMENT}")
+PLATFORM = re.compile(rf"(?!.*\.\.){_SEGMENT}(?:/{_SEGMENT})*")
+TARGET_NAME = re.compile(r"[A-Za-z0-9_-]+")
+TAG_PREFIX = re.compile(r"(?:[A-Za-z_][A-Za-z._-]{0,15})?")
+OCI_REPOSITORY = re.compile(
+    r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*"
+)
+KEY_PREFIX = re.compile(rf"(?:(?!\.\.?/){_SEGMENT}/)*")
+BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+PROTECT_PATTERN = re.compile(r"[A-Za-z0-9._+*?!\[\]-]{1,128}")
+MAX_NAME_LENGTH = 128
+
+# Keys that hold secrets. artreg.toml is committed: credentials come from the AWS chain.
+CREDENTIAL_KEYS = frozenset(
+    {
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "access_key",
+        "access_key_id",
+        "secret",
+        "secret_key",
+        "secret_access_key",
+        "session_token",
+        "password",
+        "passwd",
+        "token",
+        "credentials",
+        "api_key",
+        "apikey",
+    }
+)
+_CREDENTIAL_SUFFIXES = ("_secret", "_token", "_password", "_secret_key", "_access_key", "_api_key")
+_AWS_KEY_ID = re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")
+CREDENTIALS_FIX = (
+    "credentials never go in artreg.toml (it is committed); remove this and let the AWS chain "
+    "provide them: the AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) "
+    "environment variables, AWS_PROFILE, or ~/.aws/credentials "
+    '(choose a profile with profile = "NAME" in the s3 target)'
+)
+
+TOP_LEVEL_KEYS = ("project", "tags", "artifacts", "targets", "index", "gc")
+_RULE_KEYS = {
+    Category.RELEASE: ("keep", "keep_last", "expire_after", "protect", "allow_expire"),
+    Category.EXTRA: ("keep", "keep_last", "expire_after", "protect", "match", "examples"),
+    Category.DEV: ("keep", "keep_last", "expire_after", "protect", "match", "examples"),
+}
+_OVERRIDE_KEYS = ("keep_last", "expire_after", "protect")
+_DIR_KEYS = ("path",)
+_S3_KEYS = ("bucket", "endpoint", "region", "profile")
+_TARGET_KEYS = ("type", "prefix", "tags", *_DIR_KEYS, *_S3_KEYS)
+_ARTIFACT_KEYS = ("name", "type", "files", "path", "repository")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """``30d`` -> 30 days: an integer and one unit of s, m, h, d, w; ValueError otherwise."""
+    found = _DURATION.fullmatch(text)
+    if found is None:
+        raise ValueError(f"expected {_DURATION_EXPECTED}, got {text!r}")
+    amount, unit = found.groups()
+    try:
+        return dt.timedelta(**{DURATION_UNITS[unit]: int(amount)})
+    except OverflowError:
+        raise ValueError(f"duration {text!r} is too long") from None
+
+
+def format_duration(delta: dt.timedelta) -> str:
+    """The inverse of :func:`parse_duration`: the largest unit that divides ``delta``."""
+    seconds = int(delta.total_seconds())
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def is_credential_key(key: str) -> bool:
+    """True for key names that would hold a secret (``aws_secret_access_key``, ``token``...)."""
+    normal = key.lower().replace("-", "_")
+    return normal in CREDENTIAL_KEYS or normal.endswith(_CREDENTIAL_SUFFIXES)
+
+
+def format_key_path(path: Sequence[str | int]) -> str:
+    """``("artifacts", 0, "files")`` -> ``artifacts[0].files``; odd keys quoted as in TOML."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        segment = part if TARGET_NAME.fullmatch(part) else json.dumps(part, ensure_ascii=False)
+        out += f".{segment}" if out else segment
+    return out
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate ``path``; ConfigError lists every problem found."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"{path}: no such file; create one with `artreg init` or pass --config PATH"]
+        ) from None
+    except IsADirectoryError:
+        raise ConfigError([f"{path}: is a directory; expected an artreg.toml file"]) from None
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            [f"{path}: invalid TOML: not UTF-8 ({exc.reason} at byte {exc.start})"]
+        ) from None
+    return parse_config(text, path)
+
+
+def parse_config(text: str, path: Path) -> Config:
+    """Validate the TOML ``text`` of ``path`` (used in messages and for defaults)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: invalid TOML: {_toml_message(str(exc))}"]) from None
+    checker = _Checker(str(path), _Locator(text))
+    config = checker.config(data, path)
+    if checker.problems:
+        raise ConfigError(checker.sorted_problems())
+    return config
+
+
+def resolve_target(config: Config, name: str | None) -> Target:
+    """The target named ``name``, or the default: the only one, else the first ``dir`` target."""
+    names = ", ".join(target.name for target in config.targets)
+    if name is not None:
+        for target in config.targets:
+            if target.name == name:
+                return target
+        where = config.path if config.path is not None else CONFIG_FILENAME
+        raise ArtregError(f"unknown target {name!r}; {where} declares: {names}")
+    if len(config.targets) == 1:
+        return config.targets[0]
+    for target in config.targets:
+        if target.type == "dir":
+            return target
+    raise ArtregError(f"several targets are declared ({names}); choose one with --target NAME")
+
+
+def _toml_message(message: str) -> str:
+    if "twice" in message or "overwrite" in message:
+        return (
+            f"{message}: a key or table is defined twice; "
+            "keep one definition (merge the two, or rename one)"
+        )
+    return message
+
+
+def _show(value: object) -> str:
+    """A value as the message's 'got ...': TOML-ish, strings quoted."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return repr(value)
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return f"a date/time ({value})"
+
+
+class _Locator:
+    """Where each key and array element of a TOML document starts (tomllib gives no lines).
+
+    A lenient scanner run on text tomllib already accepted: it tracks table headers
+    (``[a.b]``, the n-th ``[[artifacts]]``), dotted keys, inline tables and arrays.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.lines: dict[KeyPath, int] = {}
+        self._implicit: set[KeyPath] = set()
+        self._aot: dict[KeyPath, int] = {}
+        self._text = text
+        self._pos = 0
+        self._line = 1
+        with contextlib.suppress(IndexError, ValueError):  # best effort: lines are a courtesy
+            self._document()
+
+    def line_of(self, path: KeyPath) -> int | None:
+        """The line of ``path``, else of its nearest located ancestor."""
+        for end in range(len(path), 0, -1):
+            line = self.lines.get(path[:end])
+            if line is not None:
+                return line
+        return None
+
+    def _mark(self, path: KeyPath, line: int, *, explicit: bool) -> None:
+        if explicit:
+            if path not in self.lines or path in self._implicit:
+                self.lines[path] = line
+                self._implicit.discard(path)
+        elif path not in self.lines:
+            self.lines[path] = line
+            self._implicit.add(path)
+
+    def _peek(self, ahead: int = 0) -> str:
+        index = self._pos + ahead
+        return self._text[index] if index < len(self._text) else ""
+
+    def _advance(self, count: int = 1) -> None:
+        chunk = self._text[self._pos : self._pos + count]
+        self._line += chunk.count("\n")
+        self._pos += count
+
+    def _skip_blank(self, *, newlines: bool) -> None:
+        while True:
+            char = self._peek()
+            if char in (" ", "\t", "\r") or (newlines and char == "\n"):
+                self._advance()
+            elif char == "#":
+                while self._peek() not in ("\n", ""):
+                    self._advance()
+            else:
+                return
+
+    def _document(self) -> None:
+        table: KeyPath = ()
+        while True:
+            self._skip_blank(newlines=True)
+            if self._peek() == "":
+                return
+            line = self._line
+            if self._peek() == "[":
+                array = self._peek(1) == "["
+                self._advance(2 if array else 1)
+                table = self._header(self._key(), line, array=array)
+                self._advance(2 if array else 1)
+            else:
+                keys = self._key()
+                self._dotted(table, keys, line)
+                self._skip_blank(newlines=False)
+                self._advance()  # '='
+                self._value((*table, *keys))
+
+    def _header(self, keys: list[str], line: int, *, array: bool) -> KeyPath:
+        path: KeyPath = ()
+        for index, key in enumerate(keys):
+            path = (*path, key)
+            if index == len(keys) - 1:
+                if array:
+                    count = self._aot.get(path, 0)
+                    self._aot[path] = count + 1
+                    self._mark(path, line, explicit=False)
+                    path = (*path, count)
+                self._mark(path, line, explicit=True)
+            elif path in self._aot:
+                path = (*path, self._aot[path] - 1)
+            else:
+                self._mark(path, line, explicit=False)
+        return path
+
+    def _dotted(self, table: KeyPath, keys: list[str], line: int) -> None:
+        for end in range(1, len(keys)):
+            self._mark((*table, *keys[:end]), line, explicit=False)
+        self._mark((*table, *keys), line, explicit=True)
+
+    def _key(self) -> list[str]:
+        keys: list[str] = []
+        while True:
+            self._skip_blank(newlines=False)
+            char = self._peek()
+            if char in ('"', "'"):
+                keys.append(self._string())
+            else:
+                start = self._pos
+                while self._peek() and (self._peek().isalnum() or self._peek() in "_-"):
+                    self._advance()
+                if self._pos == start:
+                    raise ValueError("expected a key")
+                keys.append(self._text[start : self._pos])
+            self._skip_blank(newlines=False)
+            if self._peek() != ".":
+                return keys
+            self._advance()
+
+    def _string(self) -> str:
+        quote = self._peek()
+        if self._text.startswith(quote * 3, self._pos):
+            self._advance(3)
+            end = self._text.index(quote * 3, self._pos)
+            while self._text.startswith(quote, end + 3):  # up to two quotes may end the body
+                end += 1
+            value = self._text[self._pos : end]
+            self._advance(end + 3 - self._pos)
+            return value
+        self._advance()
+        chars: list[str] = []
+        while (char := self._peek()) != quote:
+            if char in ("", "\n"):
+                raise ValueError("unterminated string")
+            if char == "\\" and quote == '"':
+                self._advance()
+                char = self._peek()
+            chars.append(char)
+            self._advance()
+        self._advance()
+        return "".join(chars)
+
+    def _value(self, path: KeyPath) -> None:
+        self._skip_blank(newlines=False)
+        char = self._peek()
+        if char in ('"', "'"):
+            self._string()
+        elif char == "{":
+            self._advance()
+            while True:
+                self._skip_blank(newlines=True)
+                if self._peek() == "}":
+                    self._advance()
+                    return
+                if self._peek() == ",":
+                    self._advance()
+                    continue
+                line = self._line
+                keys = self._key()
+                self._dotted(path, keys, line)
+                self._skip_blank(newlines=False)
+                self._advance()  # '='
+                self._value((*path, *keys))
+        elif char == "[":
+            self._advance()
+            index = 0
+            while True:
+                self._skip_blank(newlines=True)
+                if self._peek() == "]":
+                    self._advance()
+                    return
+                if self._peek() == ",":
+                    self._advance()
+                    index += 1
+                    continue
+                self._mark((*path, index), self._line, explicit=True)
+                self._value((*path, index))
+        else:
+            while self._peek() not in (",", "]", "}", "\n", "#", ""):
+                self._advance()
+
+
+class _Checker:
+    """Walks the parsed document, collecting every problem, and builds the Config."""
+
+    def __init__(self, label: str, locator: _Locator) -> None:
+        self.label = label
+        self.locator = locator
+        self.problems: list[tuple[int | None, str]] = []
+        self.warnings: list[str] = []
+
+    # -- reporting --
+
+    def where(self, path: KeyPath, at: KeyPath | None = None) -> tuple[int | None, str]:
+        line = self.locator.line_of(at if at is not None else path) if path or at else None
+        head = f"{self.label}:{line}" if line is not None else self.label
+        return line, (f"{head}: {format_key_path(path)}" if path else head)
+
+    def problem(self, path: KeyPath, message: str, *, at: KeyPath | None = None) -> None:
+        line, head = self.where(path, at)
+        self.problems.append((line, f"{head}: {message}"))
+
+    def warn(self, path: KeyPath, message: str) -> None:
+        self.warnings.append(f"{self.where(path)[1]}: {message}")
+
+    def expected(self, path: KeyPath, expected: str, value: object) -> None:
+        self.problem(path, f"expected {expected}, got {_show(value)}")
+
+    def sorted_problems(self) -> list[str]:
+        # By line, so the list reads like the file; problems without a line go last.
+        order = sorted(
+            range(len(self.problems)),
+            key=lambda i: (self.problems[i][0] is None, self.problems[i][0] or 0, i),
+        )
+        return [self.problems[i][1] for i in order]
+
+    # -- generic checks --
+
+    def check_keys(
+        self,
+        table: dict[str, object],
+        path: KeyPath,
+        allowed: Sequence[str],
+        hints: dict[str, str] | None = None,
+    ) -> None:
+        """Report keys not in ``allowed``: a specific hint, a close match, or the allowed list."""
+        for key in table:
+            if key in allowed or is_credential_key(key):
+                continue  # credential keys get their own message, from credentials()
+            if hints and key in hints:
+                self.problem((*path, key), hints[key])
+                continue
+            close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+            if close:
+                self.problem((*path, key), f"unknown key; did you mean {close[0]!r}?")
+            else:
+                self.problem((*path, key), f"unknown key; expected one of: {', '.join(allowed)}")
+
+    def credentials(self, value: object, path: KeyPath) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                # Target names are names, not settings: [targets.token] is no secret.
+                if path != ("targets",) and is_credential_key(key):
+                    self.problem((*path, key), CREDENTIALS_FIX)
+                else:
+                    self.credentials(item, (*path, key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                self.credentials(item, (*path, index))
+        elif isinstance(value, str) and _AWS_KEY_ID.search(value):
+            self.problem(path, f"looks like an AWS access key id; {CREDENTIALS_FIX}")
+
+    def table(self, parent: dict[str, object], key: str, path: KeyPath) -> dict[str, object]:
+        value = parent.get(key, {})
+        if isinstance(value, dict):
+            return value
+        self.expected((*path, key), f"a table ([{format_key_path((*path, key))}])", value)
+        return {}
+
+    def string(
+        self,
+        table: dict[str, object],
+        key: str,
+        path: KeyPath,
+        *,
+        expected: str = "a non-empty string",
+        valid: Callable[[str], object] | None = None,
+    ) -> str | None:
+        """The string at ``key``, or None when absent or reported as invalid."""
+        if key not in table:
+            return None
+        value = table[key]
+        if not isinstance(value, str) or (valid is None and value == ""):
+            self.expected((*path, key), expected, value)
+            return None
+        if valid is not None and not valid(value):
+            self.expected((*path, key), expected, value)
+            return None
+        return value
+
+    def required_string(
+        self,
+        table: dict[str, object],
+        key: str,
+        path: KeyPath,
+        missing: str,
+        *,
+        expected: str = "a non-empty string",
+        valid: Callable[[str], object] | None = None,
+    ) -> str | None:
+        if key not in table:
+            self.problem((*path, key), f"missing; {missing}", at=path)
+            return None
+        return self.string(table, key, path, expected=expected, valid=valid)
+
+    def integer(
+        self, table: dict[str, object], key: str, path: KeyPath, low: int, high: int | None = None
+    ) -> int | None:
+        if key not in table:
+            return None
+        value = table[key]
+        expected = f"an integer >= {low}" if high is None else f"an integer from {low} to {high}"
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < low
+            or (high is not None and value > high)
+        ):
+            self.expected((*path, key), expected, value)
+            return None
+        return value
+
+    def boolean(self, table: dict[str, object], key: str, path: KeyPath) -> bool | None:
+        if key not in table:
+            return None
+        value = table[key]
+        if not isinstance(value, bool):
+            self.expected((*path, key), "true or false", value)
+            return None
+        return value
+
+    def duration(
+        self, table: dict[str, object], key: str, path: KeyPath, *, positive: bool
+    ) -> dt.timedelta | None:
+        if key not in table:
+            return None
+        value = table[key]
+        if not isinstance(value, str):
+            self.expected((*path, key), _DURATION_EXPECTED, value)
+            return None
+        try:
+            delta = parse_duration(value)
+        except ValueError:
+            self.expected((*path, key), _DURATION_EXPECTED, value)
+            return None
+        if positive and not delta:
+            self.expected((*path, key), f"a positive duration ({_DURATION_EXPECTED})", value)
+            return None
+        return delta
+
+    def string_list(
+        self,
+        table: dict[str, object],
+        key: str,
+        path: KeyPath,
+        expected_item: str,
+        valid: Callable[[str], object],
+    ) -> tuple[str, ...] | None:
+        if key not in table:
+            return None
+        value = table[key]
+        if not isinstance(value, list):
+            self.expected((*path, key), f"an array of {expected_item}s", value)
+            return None
+        items: list[str] = []
+        for index, item in enumerate(value):
+            if isinstance(item, str) and valid(item):
+                items.append(item)
+            else:
+                self.expected((*path, key, index), expected_item, item)
+        return tuple(items)
+
+    # -- sections --
+
+    def config(self, data: dict[str, object], path: Path) -> Config:
+        self.credentials(data, ())
+        self.check_keys(data, (), TOP_LEVEL_KEYS)
+        project = self.project(data, path)
+        tags = self.tags(data)
+        artifacts = self.artifacts(data)
+        targets = self.targets(data, tags)
+        index = self.index(data)
+        gc = self.gc(data)
+        return Config(
+            project=project,
+            tags=tags,
+            artifacts=artifacts,
+            targets=targets,
+            index=index,
+            gc=gc,
+            path=path,
+            warnings=tuple(self.warnings),
+        )
+
+    def project(self, data: dict[str, object], path: Path) -> str:
+        table = self.table(data, "project", ())
+        self.check_keys(table, ("project",), ("name",))
+        name = self.string(table, "name", ("project",), valid=_printable_name)
+        return name if name is not None else (path.absolute().parent.name or "project")
+
+    def tags(self, data: dict[str, object]) -> TagRules:
+        path: KeyPath = ("tags",)
+        table = self.table(data, "tags", ())
+        self.check_keys(table, path, ("prefix", "release", "extra", "dev"))
+        prefix = self.string(
+            table,
+            "prefix",
+            path,
+            expected=(
+                "'' (bare semver) or a short prefix: up to 16 letters, '.', '_' or '-', "
+                "starting with a letter or '_'"
+            ),
+            valid=TAG_PREFIX.fullmatch,
+        )
+        rules: dict[Category, Rule] = {}
+        sound = prefix is not None or "prefix" not in table
+        for category in PUBLISHED_CATEGORIES:
+            sub = self.table(table, category.value, path)
+            rule = self.rule(sub, (*path, category.value), category, DEFAULT_RULES[category])
+            if rule is None:
+                sound = False
+                rule = DEFAULT_RULES[category]
+            rules[category] = rule
+        tag_rules = TagRules(
+            prefix=prefix if prefix is not None else DEFAULT_PREFIX,
+            release=rules[Category.RELEASE],
+            extra=rules[Category.EXTRA],
+            dev=rules[Category.DEV],
+        )
+        if sound:  # examples are judged by the convention, which must be whole first
+            convention = tag_rules.convention()
+            for category in (Category.EXTRA, Category.DEV):
+                self.examples(tag_rules.rule(category), (*path, category.value), convention)
+        return tag_rules
+
+    def rule(
+        self,
+        table: dict[str, object],
+        path: KeyPath,
+        category: Category,
+        base: Rule,
+        *,
+        override: bool = False,
+        allow_expire: bool = False,
+    ) -> Rule | None:
+        """One ``[tags.CATEGORY]`` (or a target's override of it) merged over ``base``.
+
+        None when the regular expression is broken (the convention cannot be built).
+        """
+        if override:
+            hint = (
+                "not overridable per target (only keep_last, expire_after and protect are); "
+                f"set {{key}} in [tags.{category.value}], which applies to every target"
+            )
+            hints = {key: hint.format(key=key) for key in _RULE_KEYS[category]}
+            hints["allow_expire"] = hint.format(key="allow_expire")
+            self.check_keys(table, path, _OVERRIDE_KEYS, hints)
+        else:
+            hints = {}
+            if category is Category.RELEASE:
+                hints["match"] = (
+                    "unknown key; a release is plain semver behind tags.prefix: "
+                    "match applies only to [tags.extra] and [tags.dev]"
+                )
+                hints["examples"] = (
+                    "unknown key; examples apply only to [tags.extra] and [tags.dev]"
+                )
+            else:
+                hints["allow_expire"] = (
+                    "unknown key; allow_expire applies only to [tags.release] "
+                    f"({category.value} builds may always expire)"
+                )
+            self.check_keys(table, path, _RULE_KEYS[category], hints)
+
+        keep = self.string(
+            table,
+            "keep",
+            path,
+            expected=(
+                "'forever' (or remove keep and set keep_last / expire_after to let builds expire)"
+            ),
+            valid=lambda text: text == "forever",
+        )
+        keep_last = self.integer(table, "keep_last", path, 0)
+        expire_after = self.duration(table, "expire_after", path, positive=True)
+        protect = self.string_list(
+            table,
+            "protect",
+            path,
+            "a tag or glob pattern (letters, digits, '.', '_', '+', '-', and '*', '?', '[...]')",
+            PROTECT_PATTERN.fullmatch,
+        )
+        allowed = self.boolean(table, "allow_expire", path) if not override else None
+        if allowed is None:
+            allowed = allow_expire if override else base.allow_expire
+
+        expiring = [key for key in ("keep_last", "expire_after") if key in table]
+        if keep is not None and expiring:
+            self.problem(
+                (*path, "keep"),
+                f"'forever' contradicts {' and '.join(expiring)}: "
+                f"remove keep, or remove {' and '.join(expiring)}",
+            )
+        if category is Category.RELEASE and expiring and keep is None:
+            if not allowed:
+                for key in expiring:
+                    self.problem(
+                        (*path, key),
+                        f"releases are kept forever: remove {key}, or add "
+                        "allow_expire = true to [tags.release] to let retention delete releases",
+                    )
+            else:
+                settings = ", ".join(f"{key} = {_show(table[key])}" for key in expiring)
+                self.warn(path, f"allow_expire = true: retention may delete releases ({settings})")
+
+        match = base.match
+        if "match" in table:
+            value = table["match"]
+            if not isinstance(value, str):
+                self.expected((*path, "match"), "a regular expression (string)", value)
+                return None
+            try:
+                re.compile(value)
+            except re.error as exc:
+                self.problem(
+                    (*path, "match"),
+                    f"expected a regular expression, got {value!r} ({exc}); "
+                    "fix it (Python re syntax; the whole tag must match)",
+                )
+                return None
+            match = value
+        examples = self.string_list(table, "examples", path, "a tag", lambda _: True)
+
+        if keep is not None:
+            keep_forever, last, after = True, None, None
+        elif expiring:
+            keep_forever, last, after = False, base.keep_last, base.expire_after
+        else:
+            keep_forever, last, after = base.keep_forever, base.keep_last, base.expire_after
+        if keep_last is not None:
+            last = keep_last
+        if expire_after is not None:
+            after = expire_after
+        return Rule(
+            keep_forever=keep_forever,
+            keep_last=last,
+            expire_after=after,
+            protect=tuple(dict.fromkeys((*base.protect, *(protect or ())))),
+            match=match,
+            examples=examples if examples is not None else base.examples,
+            allow_expire=allowed,
+        )
+
+    def examples(self, rule: Rule, path: KeyPath, convention: Convention) -> None:
+        category = Category(path[-1])
+        for index, example in enumerate(rule.examples):
+            verdict = classify(example, convention)
+            if verdict.category is category:
+                continue
+            found = (
+                f"invalid: {verdict.reason}" if not verdict.valid else f"a {verdict.category} tag"
+            )
+            fix = f"fix the example or tags.{category.value}.match"
+            if category is Category.EXTRA and convention.extra_match is None:
+                fix = "fix the example or tags.prefix"
+            self.problem(
+                (*path, "examples", index),
+                f"expected a {category} tag, got {example!r} ({found}); {fix}",
+            )
+
+    def artifacts(self, data: dict[str, object]) -> tuple[Artifact, ...]:
+        raw = data.get("artifacts", [])
+        if not isinstance(raw, list):
+            self.expected(("artifacts",), "an array of tables ([[artifacts]])", raw)
+            return ()
+        artifacts: list[Artifact] = []
+        names: dict[str, int] = {}
+        repositories: dict[str, int] = {}
+        published: dict[tuple[str, str], KeyPath] = {}
+        for index, item in enumerate(raw):
+            path: KeyPath = ("artifacts", index)
+            if not isinstance(item, dict):
+                self.expected(path, "a table ([[artifacts]])", item)
+                continue
+            kind = item.get("type", "files")
+            if kind not in ("files", "oci"):
+                self.expected((*path, "type"), "'files' (the default) or 'oci'", kind)
+            hints: dict[str, str] = {}
+            if kind == "files":
+                for key in ("path", "repository"):
+                    hints[key] = (
+                        "applies only to oci artifacts (type = 'oci'); a files artifact "
+                        "lists files = [{ platform = ..., path = ... }]"
+                    )
+            elif kind == "oci":
+                hints["files"] = (
+                    "applies only to files artifacts; an oci artifact has path = "
+                    "(an image layout directory, oci-archive or docker-archive)"
+                )
+            self.check_keys(item, path, [k for k in _ARTIFACT_KEYS if k not in hints], hints)
+
+            name = self.required_string(
+                item,
+                "name",
+                path,
+                'every artifact needs name = "..."',
+                expected=(
+                    "a name of letters, digits, '.', '_' and '-' (not starting with '.', no '..')"
+                ),
+                valid=_safe(ARTIFACT_NAME),
+            )
+            if name is not None:
+                if name in names:
+                    self.problem(
+                        (*path, "name"),
+                        f"duplicate artifact name {name!r} (also artifacts[{names[name]}]); "
+                        "give each artifact its own name",
+                    )
+                else:
+                    names[name] = index
+            if kind == "files":
+                files = self.files(item, path, published)
+                artifacts.append(Artifact(name=name or "", type="files", files=files))
+            elif kind == "oci":
+                artifacts.append(self.oci(item, path, name, repositories))
+        return tuple(artifacts)
+
+    def files(
+        self,
+        item: dict[str, object],
+        path: KeyPath,
+        published: dict[tuple[str, str], KeyPath],
+    ) -> tuple[FileSpec, ...]:
+        entries = '{ platform = "linux/amd64", path = "..." } tables'
+        expected = f"a non-empty array of {entries}"
+        if "files" not in item:
+            self.problem(
+                (*path, "files"),
+                f"missing; a files artifact needs files = [...], an array of {entries}",
+                at=path,
+            )
+            return ()
+        raw = item["files"]
+        if not isinstance(raw, list) or not raw:
+            self.expected((*path, "files"), expected, raw)
+            return ()
+        specs: list[FileSpec] = []
+        for index, entry in enumerate(raw):
+            entry_path: KeyPath = (*path, "files", index)
+            if not isinstance(entry, dict):
+                self.expected(entry_path, "a { platform = ..., path = ... } table", entry)
+                continue
+            self.check_keys(entry, entry_path, ("platform", "path"))
+            platform = self.required_string(
+                entry,
+                "platform",
+                entry_path,
+                'each file needs platform = "linux/amd64" (or similar)',
+                expected=(
+                    "a platform like 'linux/amd64' or 'x86_64-unknown-linux-musl' "
+                    "(segments of letters, digits, '.', '_' and '-' separated by '/', no '..')"
+                ),
+                valid=_safe(PLATFORM),
+            )
+            file_path = self.required_string(
+                entry,
+                "path",
+                entry_path,
+                "each file needs path = (the file to publish, relative to the config file)",
+                expected=(
+                    "a file path whose file name is a safe key: letters, digits, '.', '_' "
+                    "and '-', not starting with '.'"
+                ),
+                valid=lambda text: ARTIFACT_NAME.fullmatch(PurePosixPath(text).name),
+            )
+            if platform is None or file_path is None:
+                continue
+            specs.append(FileSpec(platform=platform, path=file_path))
+            key = (platform, PurePosixPath(file_path).name)
+            if key in published:
+                self.problem(
+                    entry_path,
+                    f"publishes '{key[0]}/{key[1]}', like {format_key_path(published[key])}; "
+                    "change the platform or rename the file",
+                )
+            else:
+                published[key] = entry_path
+        return tuple(specs)
+
+    def oci(
+        self,
+        item: dict[str, object],
+        path: KeyPath,
+        name: str | None,
+        repositories: dict[str, int],
+    ) -> Artifact:
+        image = self.required_string(
+            item,
+            "path",
+            path,
+            "an oci artifact needs path = (an OCI image layout directory, oci-archive "
+            "or docker-archive)",
+        )
+        grammar = "lowercase letters and digits, separated by '.', '_', '__', '-' or '/'"
+        repository = self.string(
+            item,
+            "repository",
+            path,
+            expected=f"an OCI repository name ({grammar})",
+            valid=OCI_REPOSITORY.fullmatch,
+        )
+        if "repository" not in item and name is not None:
+            if OCI_REPOSITORY.fullmatch(name):
+                repository = name
+            else:
+                self.problem(
+                    (*path, "repository"),
+                    f"defaults to the artifact name {name!r}, which is not an OCI repository "
+                    f'name ({grammar}); set repository = "..."',
+                    at=(*path, "name"),
+                )
+        if repository is not None:
+            index = path[-1]
+            assert isinstance(index, int)
+            if repository in repositories:
+                self.problem(
+                    (*path, "repository") if "repository" in item else (*path, "name"),
+                    f"duplicate OCI repository {repository!r} "
+                    f"(also artifacts[{repositories[repository]}]); "
+                    "give each image its own repository",
+                )
+            else:
+                repositories[repository] = index
+        return Artifact(name=name or "", type="oci", path=image, repository=repository)
+
+    def targets(self, data: dict[str, object], tags: TagRules) -> tuple[Target, ...]:
+        if "targets" not in data:
+            return (DEFAULT_TARGET,)
+        raw = data["targets"]
+        if not isinstance(raw, dict):
+            self.expected(("targets",), "a table of [targets.NAME] tables", raw)
+            return (DEFAULT_TARGET,)
+        if not raw:
+            self.problem(
+                ("targets",),
+                "no target declared; add a [targets.NAME] table, or remove [targets] to "
+                "publish to the default directory 'public'",
+            )
+            return (DEFAULT_TARGET,)
+        targets: list[Target] = []
+        for name, item in raw.items():
+            path: KeyPath = ("targets", name)
+            if not TARGET_NAME.fullmatch(name):
+                self.problem(
+                    path,
+                    f"expected a target name of letters, digits, '_' and '-', got {name!r}",
+                )
+            if not isinstance(item, dict):
+                self.expected(path, f"a table ([{format_key_path(path)}])", item)
+                continue
+            target = self.target(item, path, name, tags)
+            if target is not None:
+                targets.append(target)
+        return tuple(targets)
+
+    def target(
+        self, item: dict[str, object], path: KeyPath, name: str, tags: TagRules
+    ) -> Target | None:
+        kind = item.get("type")
+        hints: dict[str, str] = {}
+        if kind == "dir":
+            for key in _S3_KEYS:
+                hints[key] = "applies only to s3 targets (type = 's3')"
+        elif kind == "s3":
+            hints["path"] = (
+                "applies only to dir targets (type = 'dir'); an s3 target has bucket and prefix"
+            )
+        self.check_keys(item, path, [k for k in _TARGET_KEYS if k not in hints], hints)
+        if kind is None:
+            self.problem((*path, "type"), "missing; expected type = 'dir' or type = 's3'", at=path)
+        elif kind not in ("dir", "s3"):
+            self.expected((*path, "type"), "'dir' or 's3'", kind)
+        prefix = self.string(
+            item,
+            "prefix",
+            path,
+            expected=(
+                "'' or a key prefix like '_releases/' (ending with '/', no leading '/', "
+                "segments of letters, digits, '.', '_' and '-')"
+            ),
+            valid=_safe(KEY_PREFIX),
+        )
+        overrides = self.target_tags(item, path, tags)
+        if kind == "dir":
+            directory = self.required_string(
+                item, "path", path, 'a dir target needs path = "public" (the directory)'
+            )
+            return Target(name, "dir", path=directory, prefix=prefix or "", tags=overrides)
+        if kind == "s3":
+            bucket = self.required_string(
+                item,
+                "bucket",
+                path,
+                'an s3 target needs bucket = "..." (the bucket name)',
+                expected="a bucket name (letters, digits, '.', '_' and '-')",
+                valid=BUCKET.fullmatch,
+            )
+            endpoint = self.endpoint(item, path)
+            region = self.string(item, "region", path, valid=_printable_name)
+            profile = self.string(
+                item,
+                "profile",
+                path,
+                expected="an AWS profile name (from ~/.aws/config), without whitespace",
+                valid=lambda text: text and not any(c.isspace() for c in text),
+            )
+            return Target(
+                name,
+                "s3",
+                bucket=bucket,
+                endpoint=endpoint,
+                region=region,
+                prefix=prefix or "",
+                profile=profile,
+                tags=overrides,
+            )
+        return None
+
+    def endpoint(self, item: dict[str, object], path: KeyPath) -> str | None:
+        expected = "an http(s) URL like 'https://s3.example.org'"
+        endpoint = self.string(item, "endpoint", path, expected=expected)
+        if endpoint is None:
+            return None
+        try:
+            parts = urllib.parse.urlsplit(endpoint)
+        except ValueError:
+            self.expected((*path, "endpoint"), expected, endpoint)
+            return None
+        if parts.username is not None or parts.password is not None:
+            self.problem((*path, "endpoint"), f"contains user:password@; {CREDENTIALS_FIX}")
+            return None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            self.expected((*path, "endpoint"), expected, endpoint)
+            return None
+        return endpoint
+
+    def target_tags(
+        self, item: dict[str, object], path: KeyPath, tags: TagRules
+    ) -> TagRules | None:
+        if "tags" not in item:
+            return None
+        table = self.table(item, "tags", path)
+        tags_path: KeyPath = (*path, "tags")
+        hint = (
+            "the tag convention is the same for every target; set it in [tags] "
+            "(a target overrides only [tags.release|extra|dev] keep_last, expire_after, protect)"
+        )
+        self.check_keys(table, tags_path, ("release", "extra", "dev"), {"prefix": hint})
+        rules: dict[Category, Rule] = {}
+        for category in PUBLISHED_CATEGORIES:
+            base = tags.rule(category)
+            sub = self.table(table, category.value, tags_path)
+            rule = self.rule(
+                sub,
+                (*tags_path, category.value),
+                category,
+                base,
+                override=True,
+                allow_expire=tags.release.allow_expire,
+            )
+            rules[category] = rule if rule is not None else base
+        return TagRules(
+            prefix=tags.prefix,
+            release=rules[Category.RELEASE],
+            extra=rules[Category.EXTRA],
+            dev=rules[Category.DEV],
+        )
+
+    def index(self, data: dict[str, object]) -> IndexSettings:
+        path: KeyPath = ("index",)
+        table = self.table(data, "index", ())
+        self.check_keys(table, path, ("page_size", "newest"))
+        default = IndexSettings()
+        page_size = self.integer(table, "page_size", path, 1, 10000)
+        newest = self.integer(table, "newest", path, 0, 1000)
+        return IndexSettings(
+            page_size=page_size if page_size is not None else default.page_size,
+            newest=newest if newest is not None else default.newest,
+        )
+
+    def gc(self, data: dict[str, object]) -> GcSettings:
+        path: KeyPath = ("gc",)
+        table = self.table(data, "gc", ())
+        self.check_keys(table, path, ("grace_period", "max_delete_fraction"))
+        default = GcSettings()
+        grace = self.duration(table, "grace_period", path, positive=False)
+        fraction = default.max_delete_fraction
+        if "max_delete_fraction" in table:
+            value = table["max_delete_fraction"]
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
+                self.expected((*path, "max_delete_fraction"), "a number > 0 and <= 1", value)
+            else:
+                fraction = float(value)
+        return GcSettings(
+            grace_period=grace if grace is not None else default.grace_period,
+            max_delete_fraction=fraction,
+        )
+
+
+def _safe(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    """A validator: ``pattern`` matches the whole string, at most MAX_NAME_LENGTH long."""
+    return lambda text: len(text) <= MAX_NAME_LENGTH and pattern.fullmatch(text) is not None
+
+
+def _printable_name(text: str) -> bool:
+    return bool(text.strip()) and text.isprintable()
