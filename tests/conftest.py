@@ -1,0 +1,134 @@
+"""Shared fixtures: real S3 servers (moto, s3rver) and stores over every backend.
+
+For end-to-end tests:
+
+- ``s3_backend`` (parametrized over moto and s3rver), ``moto_backend`` and
+  ``s3rver_backend``: an :class:`servers.S3Backend` with ``endpoint``,
+  ``env`` (credentials for subprocesses), ``make_bucket()``, ``target()``,
+  ``toml(target)``, ``url()``, ``presigned_url()`` and ``client()``. The
+  credentials are also set in this process's environment, so boto3 finds them
+  through the standard chain.
+- ``store`` (parametrized over dir, moto and s3rver): a ready, empty Store;
+  ``store_case`` gives the same store with its backend, for raw checks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from servers import (
+    AWS_ENV_TO_CLEAR,
+    S3Backend,
+    Server,
+    ServerMissing,
+    aws_env,
+    start_moto,
+    start_s3rver,
+)
+
+from artreg.config import Target
+from artreg.stores import Store, open_store
+from artreg.stores.dir import DirStore
+
+
+def _server_or_fail(start: Callable[[], Server]) -> Server:
+    # A missing server is a broken setup, not a reason to skip: fail and say how to fix it.
+    try:
+        return start()
+    except ServerMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """moto's S3 server for this test process (conditional writes honoured, like AWS)."""
+    logs = tmp_path_factory.mktemp("moto-logs")
+    server = _server_or_fail(lambda: start_moto(logs))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3rver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """s3rver for this test process (no conditional writes, website hosting, like Garage)."""
+    base = tmp_path_factory.mktemp("s3rver")
+    server = _server_or_fail(lambda: start_s3rver(base / "logs", base / "data"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """Test credentials in the environment; the developer's own AWS setup hidden."""
+    for name in AWS_ENV_TO_CLEAR:
+        monkeypatch.delenv(name, raising=False)
+    env = aws_env(tmp_path)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+@pytest.fixture
+def moto_backend(moto_server: Server, aws_credentials: dict[str, str]) -> S3Backend:
+    return S3Backend(kind="moto", endpoint=moto_server.endpoint, env=dict(aws_credentials))
+
+
+@pytest.fixture
+def s3rver_backend(s3rver: Server, aws_credentials: dict[str, str]) -> S3Backend:
+    return S3Backend(kind="s3rver", endpoint=s3rver.endpoint, env=dict(aws_credentials))
+
+
+@pytest.fixture(params=["moto", "s3rver"])
+def s3_backend(request: pytest.FixtureRequest) -> S3Backend:
+    """Each S3 server in turn."""
+    backend = request.getfixturevalue(f"{request.param}_backend")
+    assert isinstance(backend, S3Backend)
+    return backend
+
+
+@dataclass
+class StoreCase:
+    """A fresh store on one backend, plus what a test needs to look behind it."""
+
+    kind: str  # "dir" | "moto" | "s3rver"
+    store: Store
+    target: Target
+    base_dir: Path
+    backend: S3Backend | None = None
+
+    def sibling(self, prefix: str) -> Store:
+        """Another store in the same bucket under another prefix (dir: another directory)."""
+        if self.backend is None:
+            return DirStore(self.base_dir / f"sibling-{uuid.uuid4().hex[:8]}")
+        return open_store(
+            Target(
+                name="sibling",
+                type="s3",
+                bucket=self.target.bucket,
+                endpoint=self.target.endpoint,
+                region=self.target.region,
+                prefix=prefix,
+            ),
+            self.base_dir,
+        )
+
+
+@pytest.fixture(params=["dir", "moto", "s3rver"])
+def store_case(request: pytest.FixtureRequest, tmp_path: Path) -> StoreCase:
+    """A fresh, empty store on each backend; s3 stores use the prefix ``_releases/``."""
+    if request.param == "dir":
+        target = Target(name="test", type="dir", path="public")
+        return StoreCase("dir", open_store(target, tmp_path), target, tmp_path)
+    backend = request.getfixturevalue(f"{request.param}_backend")
+    target = backend.target(prefix="_releases/")
+    return StoreCase(request.param, open_store(target, tmp_path), target, tmp_path, backend)
+
+
+@pytest.fixture
+def store(store_case: StoreCase) -> Store:
+    """A fresh, empty store on each backend (dir, moto, s3rver)."""
+    return store_case.store
