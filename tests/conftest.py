@@ -14,9 +14,7 @@ For end-to-end tests:
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,6 +23,7 @@ from servers import (
     S3Backend,
     Server,
     ServerMissing,
+    StoreCase,
     aws_env,
     start_moto,
     start_s3rver,
@@ -32,7 +31,6 @@ from servers import (
 
 from artreg.config import Target
 from artreg.stores import Store, open_store
-from artreg.stores.dir import DirStore
 
 
 def _server_or_fail(start: Callable[[], Server]) -> Server:
@@ -88,33 +86,6 @@ def s3_backend(request: pytest.FixtureRequest) -> S3Backend:
     backend = request.getfixturevalue(f"{request.param}_backend")
     assert isinstance(backend, S3Backend)
     return backend
-
-
-@dataclass
-class StoreCase:
-    """A fresh store on one backend, plus what a test needs to look behind it."""
-
-    kind: str  # "dir" | "moto" | "s3rver"
-    store: Store
-    target: Target
-    base_dir: Path
-    backend: S3Backend | None = None
-
-    def sibling(self, prefix: str) -> Store:
-        """Another store in the same bucket under another prefix (dir: another directory)."""
-        if self.backend is None:
-            return DirStore(self.base_dir / f"sibling-{uuid.uuid4().hex[:8]}")
-        return open_store(
-            Target(
-                name="sibling",
-                type="s3",
-                bucket=self.target.bucket,
-                endpoint=self.target.endpoint,
-                region=self.target.region,
-                prefix=prefix,
-            ),
-            self.base_dir,
-        )
 
 
 @pytest.fixture(params=["dir", "moto", "s3rver"])

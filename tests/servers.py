@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from artreg.config import Target
+from artreg.stores import Store, open_store
+from artreg.stores.dir import DirStore
 
 REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -273,3 +275,60 @@ class S3Backend:
             "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=600
         )
         return url
+
+
+@dataclass
+class StoreCase:
+    """A fresh store on one backend, plus what a test needs to look behind it."""
+
+    kind: str  # "dir" | "moto" | "s3rver"
+    store: Store
+    target: Target
+    base_dir: Path
+    backend: S3Backend | None = None
+
+    def stored_headers(self, key: str) -> dict[str, str]:
+        """What a plain HTTP GET of ``key`` answers with (lower-case names): the raw truth."""
+        if self.backend is None:
+            found = DirStore(self.base_dir / str(self.target.path)).locate(key)
+            assert found is not None, key
+            headers = {"content-type": found.content_type}
+            if found.cache_control is not None:
+                headers["cache-control"] = found.cache_control
+            headers.update({f"x-amz-meta-{k}": v for k, v in found.metadata.items()})
+            return headers
+        url = self.backend.presigned_url(str(self.target.bucket), self.target.prefix + key)
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return {k.lower(): v for k, v in response.headers.items()}
+
+    def raw_keys(self) -> list[str]:
+        """Every key actually stored, prefix included (dir: files under the root)."""
+        if self.backend is None:
+            root = self.base_dir / str(self.target.path)
+            return sorted(
+                p.relative_to(root).as_posix()
+                for p in root.rglob("*")
+                if p.is_file() and not p.relative_to(root).as_posix().startswith(".artreg-meta/")
+            )
+        pages = self.backend.client().get_paginator("list_objects_v2")
+        return sorted(
+            obj["Key"]
+            for page in pages.paginate(Bucket=self.target.bucket)
+            for obj in page.get("Contents", [])
+        )
+
+    def sibling(self, prefix: str) -> Store:
+        """Another store in the same bucket under another prefix (dir: another directory)."""
+        if self.backend is None:
+            return DirStore(self.base_dir / f"sibling-{uuid.uuid4().hex[:8]}")
+        return open_store(
+            Target(
+                name="sibling",
+                type="s3",
+                bucket=self.target.bucket,
+                endpoint=self.target.endpoint,
+                region=self.target.region,
+                prefix=prefix,
+            ),
+            self.base_dir,
+        )
