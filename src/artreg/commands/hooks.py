@@ -37,6 +37,8 @@ def run(args: argparse.Namespace) -> int:
 
 def hooks_dir(repo: Path) -> Path:
     """The directory git runs hooks from (``core.hooksPath`` honoured), absolute."""
+    if not repo.is_dir():
+        raise ArtregError(f"{repo}: not a directory; pass the repository with --repo DIR")
     try:
         result = subprocess.run(
             ["git", "rev-parse", "--path-format=absolute", "--git-path", "hooks"],
@@ -49,8 +51,6 @@ def hooks_dir(repo: Path) -> Path:
         raise ArtregError(
             f"{repo}: cannot run git ({exc.strerror}); install git or put it on PATH"
         ) from exc
-    except NotADirectoryError as exc:
-        raise ArtregError(f"{repo}: not a directory; pass the repository with --repo DIR") from exc
     if result.returncode != 0:
         detail = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
         raise ArtregError(
