@@ -169,6 +169,8 @@ OCI_REPOSITORY = re.compile(
 )
 KEY_PREFIX = re.compile(rf"(?:(?!\.\.?/){_SEGMENT}/)*")
 BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+_GLOB_MAGIC = re.compile(r"[*?[]")
+_URL_BREAKING = frozenset("+%#?")  # '+' reads as a space on a website; the others end a path
 PROTECT_PATTERN = re.compile(r"[A-Za-z0-9._+*?!\[\]-]{1,128}")
 MAX_NAME_LENGTH = 128
 
@@ -666,6 +668,7 @@ class _Checker:
         table: dict[str, object],
         key: str,
         path: KeyPath,
+        expected_items: str,
         expected_item: str,
         valid: Callable[[str], object],
     ) -> tuple[str, ...] | None:
@@ -673,7 +676,7 @@ class _Checker:
             return None
         value = table[key]
         if not isinstance(value, list):
-            self.expected((*path, key), f"an array of {expected_item}s", value)
+            self.expected((*path, key), expected_items, value)
             return None
         items: list[str] = []
         for index, item in enumerate(value):
@@ -800,6 +803,7 @@ class _Checker:
             table,
             "protect",
             path,
+            "an array of tags or glob patterns",
             "a tag or glob pattern (letters, digits, '.', '_', '+', '-', and '*', '?', '[...]')",
             PROTECT_PATTERN.fullmatch,
         )
@@ -842,7 +846,9 @@ class _Checker:
                 )
                 return None
             match = value
-        examples = self.string_list(table, "examples", path, "a tag", lambda _: True)
+        examples = self.string_list(
+            table, "examples", path, "an array of tags", "a tag", lambda _: True
+        )
 
         if keep is not None:
             keep_forever, last, after = True, None, None
@@ -876,9 +882,10 @@ class _Checker:
             fix = f"fix the example or tags.{category.value}.match"
             if category is Category.EXTRA and convention.extra_match is None:
                 fix = "fix the example or tags.prefix"
+            article = "an" if category is Category.EXTRA else "a"
             self.problem(
                 (*path, "examples", index),
-                f"expected a {category} tag, got {example!r} ({found}); {fix}",
+                f"expected {article} {category} tag, got {example!r} ({found}); {fix}",
             )
 
     def artifacts(self, data: dict[str, object]) -> tuple[Artifact, ...]:
@@ -981,14 +988,16 @@ class _Checker:
                 entry_path,
                 "each file needs path = (the file to publish, relative to the config file)",
                 expected=(
-                    "a file path whose file name is a safe key: letters, digits, '.', '_' "
-                    "and '-', not starting with '.'"
+                    "a file path or glob whose file name has no whitespace, '+', '%', '#' "
+                    "or '?' (they break download URLs)"
                 ),
-                valid=lambda text: ARTIFACT_NAME.fullmatch(PurePosixPath(text).name),
+                valid=_publishable_path,
             )
             if platform is None or file_path is None:
                 continue
             specs.append(FileSpec(platform=platform, path=file_path))
+            if _GLOB_MAGIC.search(file_path):
+                continue  # what a glob matches is checked when publishing
             key = (platform, PurePosixPath(file_path).name)
             if key in published:
                 self.problem(
@@ -1223,6 +1232,18 @@ class _Checker:
 def _safe(pattern: re.Pattern[str]) -> Callable[[str], bool]:
     """A validator: ``pattern`` matches the whole string, at most MAX_NAME_LENGTH long."""
     return lambda text: len(text) <= MAX_NAME_LENGTH and pattern.fullmatch(text) is not None
+
+
+def _publishable_path(text: str) -> bool:
+    """A literal path's file name must survive a static website URL; globs are checked later."""
+    if _GLOB_MAGIC.search(text):
+        return bool(text.strip())
+    name = PurePosixPath(text).name
+    return (
+        name not in ("", ".", "..")
+        and not text.endswith("/")
+        and all(c not in _URL_BREAKING and not c.isspace() and c.isprintable() for c in name)
+    )
 
 
 def _printable_name(text: str) -> bool:
