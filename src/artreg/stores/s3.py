@@ -102,7 +102,7 @@ class S3Store:
             region = "us-east-1"  # S3-compatible servers sign with any region
         config = botocore.config.Config(
             region_name=region,
-            retries={"mode": "standard", "max_attempts": max_attempts},
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             max_pool_connections=max(10, max_workers * 2),

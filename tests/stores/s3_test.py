@@ -1,0 +1,124 @@
+"""The s3 store's failure modes: each one clear StoreError, against real servers."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from servers import S3Backend
+
+from artreg.config import Target
+from artreg.stores import PutRequest, StoreError, open_store
+from artreg.stores.s3 import S3Store
+
+
+def test_description_names_bucket_prefix_and_endpoint(moto_backend: S3Backend) -> None:
+    target = moto_backend.target(prefix="_releases/")
+    store = open_store(target, Path("."))
+    assert store.description == (f"s3://{target.bucket}/_releases/ at {moto_backend.endpoint}")
+
+
+def test_missing_bucket_is_one_clear_error(s3_backend: S3Backend) -> None:
+    store = S3Store("no-such-bucket-here", endpoint=s3_backend.endpoint)
+
+    for action in (
+        store.list,
+        lambda: store.put(PutRequest("k", b"x", "text/plain")),
+        lambda: store.get("k"),
+    ):
+        with pytest.raises(StoreError) as excinfo:
+            action()
+        message = str(excinfo.value)
+        assert "bucket 'no-such-bucket-here' does not exist" in message
+        assert s3_backend.endpoint in message
+        assert "artreg.toml" in message
+
+
+def test_wrong_credentials_are_one_clear_error(
+    s3rver_backend: S3Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto checks no credentials; s3rver checks the access key id (not SigV4 signatures).
+    bucket = s3rver_backend.make_bucket()
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "UNKNOWNKEY")
+    store = S3Store(bucket, endpoint=s3rver_backend.endpoint)
+
+    with pytest.raises(StoreError) as excinfo:
+        store.list()
+    message = str(excinfo.value)
+    assert "access denied (InvalidAccessKeyId" in message
+    assert bucket in message
+    assert "AWS_ACCESS_KEY_ID" in message
+    assert store.requests["ListObjectsV2"] == 1  # not retried
+
+
+@pytest.mark.parametrize(
+    ("code", "status"), [("SignatureDoesNotMatch", 403), ("AccessDenied", 403)]
+)
+def test_signature_and_permission_errors_say_check_credentials(
+    aws_credentials: dict[str, str], code: str, status: int
+) -> None:
+    # Neither test server checks SigV4 signatures or policies: map a synthesized answer.
+    import botocore.exceptions
+
+    store = S3Store("bucket", endpoint="http://127.0.0.1:9")
+    error = botocore.exceptions.ClientError(
+        {"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "ListObjectsV2",
+    )
+    message = str(store._client_error(error, "where"))
+    assert f"access denied ({code}: no)" in message
+    assert "AWS_SECRET_ACCESS_KEY" in message
+
+
+def test_missing_credentials_are_one_clear_error(
+    moto_backend: S3Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bucket = moto_backend.make_bucket()
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+
+    with pytest.raises(StoreError) as excinfo:
+        S3Store(bucket, endpoint=moto_backend.endpoint, max_attempts=1).list()
+    assert "no AWS credentials found" in str(excinfo.value)
+    assert "never go in artreg.toml" in str(excinfo.value)
+
+
+def test_unknown_profile_is_one_clear_error(aws_credentials: dict[str, str]) -> None:
+    with pytest.raises(StoreError) as excinfo:
+        S3Store("bucket", endpoint="http://127.0.0.1:9", profile="nobody")
+    assert "profile 'nobody'" in str(excinfo.value)
+
+
+def test_credentials_come_from_aws_profile(
+    moto_backend: S3Backend, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bucket = moto_backend.make_bucket()
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[publisher]\naws_access_key_id = S3RVER\naws_secret_access_key = S3RVER\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    target = Target(
+        name="web", type="s3", bucket=bucket, endpoint=moto_backend.endpoint, profile="publisher"
+    )
+
+    store = open_store(target, tmp_path)
+    store.put(PutRequest("k", b"x", "text/plain"))
+    assert store.get("k") == b"x"
+
+
+def test_endpoint_down_fails_after_bounded_retries(aws_credentials: dict[str, str]) -> None:
+    with socket.socket() as sock:  # a port nobody listens on while it stays bound
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        endpoint = f"http://127.0.0.1:{port}"
+        store = S3Store("bucket", endpoint=endpoint, max_attempts=2, connect_timeout=1)
+
+        with pytest.raises(StoreError) as excinfo:
+            store.list()
+
+    assert f"cannot reach {endpoint} after 2 attempts" in str(excinfo.value)
+    assert store.requests["ListObjectsV2"] == 2  # the retry is counted too
