@@ -10,6 +10,7 @@ import os
 import re
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -94,7 +95,8 @@ def test_install_refuses_when_a_foreign_hook_would_replace_the_chained_one(
 
 def test_install_refuses_to_overwrite_the_shipped_hooks(tmp_path: Path) -> None:
     repo = init_repo(tmp_path / "repo")
-    git("config", "core.hooksPath", str(REPO / "src" / "artreg" / "hooks"), cwd=repo)
+    shipped = Path(str(resources.files("artreg").joinpath("hooks")))
+    git("config", "core.hooksPath", str(shipped), cwd=repo)
     with pytest.raises(ArtregError, match="artreg's own hooks"):
         hooks.install(repo)
 
