@@ -5,6 +5,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from artreg.core.index import (
     root_from_document,
     update,
 )
-from artreg.core.manifest import Build, FileEntry
+from artreg.core.manifest import Build, FileEntry, build_from_json
 from artreg.core.tags import Category, Convention, sort_by_precedence
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
@@ -609,3 +610,102 @@ def test_core_index_is_pure() -> None:
     assert not imported & forbidden
     assert not any(name.startswith(("artreg.stores", "artreg.commands")) for name in imported)
     assert "now(" not in Path(index.__file__).read_text()
+
+
+# --- spec and schemas ----------------------------------------------------------------------------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+SCHEMAS = ("manifest.schema.json", "page.schema.json", "root.schema.json")
+
+
+def load_schema(name: str) -> dict[str, Any]:
+    schema: dict[str, Any] = json.loads((DOCS / "schemas" / name).read_text())
+    return schema
+
+
+def validator(name: str) -> Any:
+    from jsonschema import Draft202012Validator
+
+    schema = load_schema(name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def spec_examples() -> list[tuple[str, Any]]:
+    text = (DOCS / "spec.md").read_text()
+    found = re.findall(r"<!-- example: (\S+) -->\n```json\n(.*?)\n```", text, flags=re.DOTALL)
+    return [(name, json.loads(body)) for name, body in found]
+
+
+def test_spec_has_a_worked_example_per_schema() -> None:
+    assert sorted(name for name, _ in spec_examples()) == sorted(SCHEMAS)
+
+
+@pytest.mark.parametrize("name", SCHEMAS)
+def test_worked_examples_validate(name: str) -> None:
+    check = validator(name)
+    in_spec = [doc for example, doc in spec_examples() if example == name]
+    in_schema = load_schema(name)["examples"]
+    assert in_spec == in_schema  # one worked example, kept identical in both places
+    for doc in in_spec:
+        check.validate(doc)
+    broken = copy.deepcopy(in_spec[0])
+    broken["schemaVersion"] = 2
+    assert not check.is_valid(broken)
+
+
+def test_worked_examples_parse() -> None:
+    examples = dict(spec_examples())
+    build_from_json(examples["manifest.schema.json"], "example")
+    page = page_from_document(examples["page.schema.json"], "example")
+    assert page.id == 1 and len(page.entries) == 2
+    root = root_from_document(examples["root.schema.json"], "example")
+    assert root.category(Category.DEV).page_ids == (1, 2)
+
+
+def test_entry_definitions_agree() -> None:
+    page_defs = load_schema("page.schema.json")["$defs"]
+    root_defs = load_schema("root.schema.json")["$defs"]
+    assert page_defs["entry"] == root_defs["entry"]
+    assert page_defs["entryFile"] == root_defs["entryFile"]
+
+
+def test_produced_documents_validate() -> None:
+    builds = [
+        Build(
+            tag,
+            category,
+            T0 + dt.timedelta(hours=n),
+            None if n % 2 else "c" * 40,
+            (
+                FileEntry(
+                    "garage", "linux/amd64", "garage", f"{tag}/linux/amd64/garage", n, "a" * 64
+                ),
+            ),
+        )
+        for n, (tag, category) in enumerate(
+            [
+                ("v0.9.0", Category.RELEASE),
+                ("v0.10.0", Category.RELEASE),
+                ("v0.10.1+feat", Category.EXTRA),
+                ("a" * 40, Category.DEV),
+                ("b" * 40, Category.DEV),
+                ("c" * 40, Category.DEV),
+            ]
+        )
+    ]
+    manifests = validator("manifest.schema.json")
+    for build in builds:
+        manifests.validate(json.loads(build.to_bytes()))
+    entries = [entry_from_build(build) for build in builds]
+    pagesets = index.pack_all(entries, page_size=2)
+    pages = validator("page.schema.json")
+    for pageset in pagesets.values():
+        for doc in page_documents(pageset).values():
+            pages.validate(json.loads(dumps(doc)))
+    root = root_document(
+        pagesets.values(), project="garage", generated=NOW, etags=etags_for(entries)
+    )
+    validator("root.schema.json").validate(json.loads(dumps(root)))
+    empty = root_document([], project="garage", generated=NOW, etags={})
+    validator("root.schema.json").validate(json.loads(dumps(empty)))
