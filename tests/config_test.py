@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +21,7 @@ from artreg.config import (
     Rule,
     TagRules,
     Target,
+    _Locator,
     format_duration,
     load_config,
     parse_config,
@@ -27,6 +30,11 @@ from artreg.config import (
 )
 from artreg.core.tags import DEFAULT_DEV_MATCH, Category, classify
 from artreg.errors import ArtregError, ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 REPO = Path(__file__).resolve().parent.parent
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -458,3 +466,103 @@ def test_resolve_asks_for_target_when_ambiguous() -> None:
     assert caught.value.message == (
         "several targets are declared (web, backup); choose one with --target NAME"
     )
+
+
+# --- where keys are found ---
+
+TRICKY = """\
+# [tags] in a comment is not a header
+"top level" = 1
+[ tags ]  # spaces around the name
+prefix = "v#not-a-comment"
+"dev" . keep_last = 3
+extra = { keep_last = 1, "expire_after" = "1d", protect = [
+  "a[]", # a comment inside an array
+  'b{}=',
+] }
+
+[[artifacts]]
+name = '''
+multi [x] = "line"
+'''
+files = [
+  { platform = "linux/amd64", path = "a" },
+
+  { platform = "linux/arm64", path = "b" }, # trailing comma
+]
+
+[[ artifacts ]]
+name = "second"
+nested = [[1, 2], [3, [4, 5]], { a = "]" }]
+after = true
+
+[[artifacts.files]]
+platform = "x"
+"""
+
+
+def test_every_key_and_element_is_located() -> None:
+    located = _Locator(TRICKY).lines
+    assert {path: located[path] for path in located if path[0] != "top level"} == {
+        ("tags",): 3,
+        ("tags", "prefix"): 4,
+        ("tags", "dev"): 5,
+        ("tags", "dev", "keep_last"): 5,
+        ("tags", "extra"): 6,
+        ("tags", "extra", "keep_last"): 6,
+        ("tags", "extra", "expire_after"): 6,
+        ("tags", "extra", "protect"): 6,
+        ("tags", "extra", "protect", 0): 7,
+        ("tags", "extra", "protect", 1): 8,
+        ("artifacts",): 11,
+        ("artifacts", 0): 11,
+        ("artifacts", 0, "name"): 12,
+        ("artifacts", 0, "files"): 15,
+        ("artifacts", 0, "files", 0): 16,
+        ("artifacts", 0, "files", 0, "platform"): 16,
+        ("artifacts", 0, "files", 0, "path"): 16,
+        ("artifacts", 0, "files", 1): 18,
+        ("artifacts", 0, "files", 1, "platform"): 18,
+        ("artifacts", 0, "files", 1, "path"): 18,
+        ("artifacts", 1): 21,
+        ("artifacts", 1, "name"): 22,
+        ("artifacts", 1, "nested"): 23,
+        ("artifacts", 1, "nested", 0): 23,
+        ("artifacts", 1, "nested", 0, 0): 23,
+        ("artifacts", 1, "nested", 0, 1): 23,
+        ("artifacts", 1, "nested", 1): 23,
+        ("artifacts", 1, "nested", 1, 0): 23,
+        ("artifacts", 1, "nested", 1, 1): 23,
+        ("artifacts", 1, "nested", 1, 1, 0): 23,
+        ("artifacts", 1, "nested", 1, 1, 1): 23,
+        ("artifacts", 1, "nested", 2): 23,
+        ("artifacts", 1, "nested", 2, "a"): 23,
+        ("artifacts", 1, "after"): 24,
+        ("artifacts", 1, "files"): 26,
+        ("artifacts", 1, "files", 0): 26,
+        ("artifacts", 1, "files", 0, "platform"): 27,
+    }
+    assert located[("top level",)] == 2
+
+
+@pytest.mark.parametrize(
+    "path", [REPO / "artreg.toml", *sorted((REPO / "docs" / "examples").glob("*.toml"))], ids=str
+)
+def test_every_key_of_a_real_file_is_on_a_line_naming_it(path: Path) -> None:
+    text = path.read_text()
+    lines = text.splitlines()
+    located = _Locator(text).lines
+    keys = list(_key_paths(tomllib.loads(text), ()))
+    assert keys
+    for key_path in keys:
+        assert key_path[-1] in lines[located[key_path] - 1], key_path
+
+
+def _key_paths(value: object, path: tuple[str | int, ...]) -> Iterator[tuple[str | int, ...]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield (*path, key)
+            yield from _key_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _key_paths(item, (*path, index))
