@@ -173,6 +173,8 @@ def _dev_collision(tag: str, convention: Convention) -> str | None:
 
 def _not_a_tag_reason(tag: str, convention: Convention) -> str:
     prefix = convention.prefix
+    if prefix and not tag.startswith(prefix) and tag.lower().startswith(prefix.lower()):
+        return f"the prefix is {prefix!r} (case matters), not {tag[: len(prefix)]!r}"
     if prefix and not tag.startswith(prefix):
         try:
             semver.Version.parse(tag)

@@ -57,14 +57,20 @@ def _invalid_examples(convention: Convention) -> list[str]:
     return samples
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: no stray HTML, no column breaks."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("|", "\\|")
+
+
 def _row(tag: str, convention: Convention) -> str:
     result = classify(tag, convention)
+    shown = f"`{_cell(tag.strip())}`" + (" (trailing space)" if tag != tag.strip() else "")
     if result.valid:
-        return f"| `{tag}` | {result.category} |"
-    verdict = f"refused: {result.reason}"
+        return f"| {shown} | {result.category} |"
+    verdict = f"refused: {_cell(result.reason or '')}"
     if result.suggestion is not None:
         verdict += f"; suggests `{result.suggestion}`"
-    return f"| `{tag.strip()}`{' (trailing space)' if tag != tag.strip() else ''} | {verdict} |"
+    return f"| {shown} | {verdict} |"
 
 
 def render_convention(config: Config) -> str:
@@ -94,7 +100,7 @@ def render_convention(config: Config) -> str:
         f" {describe_retention(tags.release)} |",
         f"| extra | `{version}-PRERELEASE` and/or `+BUILD` | behind a button |"
         f" {describe_retention(tags.extra)} |",
-        f"| dev | the whole tag matches `{convention.dev_match}` | hidden |"
+        f"| dev | the whole tag matches `{_cell(convention.dev_match)}` | hidden |"
         f" {describe_retention(tags.dev)} |",
         "",
         "## release",
