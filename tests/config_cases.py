@@ -161,17 +161,27 @@ CASES: tuple[Case, ...] = (
     _case(
         "project-name-empty",
         '[project]\nname = ""\n',
-        "2: project.name: expected a non-empty string, got ''",
+        "2: project.name: expected a non-empty, single-line string, got ''",
     ),
     _case(
         "project-name-int",
         "[project]\nname = 3\n",
-        "2: project.name: expected a non-empty string, got 3",
+        "2: project.name: expected a non-empty, single-line string, got 3",
     ),
     _case(
         "allow-expire-not-bool",
         '[tags.release]\nallow_expire = "yes"\n',
         "2: tags.release.allow_expire: expected true or false, got 'yes'",
+    ),
+    _case(
+        "project-name-multiline",
+        '[project]\nname = """\nmy\nproject"""\n',
+        "2: project.name: expected a non-empty, single-line string, got 'my\\nproject'",
+    ),
+    _case(
+        "target-region-empty",
+        '[targets.web]\ntype = "s3"\nbucket = "b"\nregion = " "\n',
+        "4: targets.web.region: expected a region name like 'us-east-1', got ' '",
     ),
     # --- durations ---
     _case(

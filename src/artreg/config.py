@@ -152,7 +152,7 @@ class Config:
 
 # --- loading ---------------------------------------------------------------------------------
 
-KeyPath = tuple["str | int", ...]
+KeyPath = tuple[str | int, ...]
 
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _DURATION = re.compile(r"([0-9]+)([smhdw])")
@@ -711,7 +711,13 @@ class _Checker:
     def project(self, data: dict[str, object], path: Path) -> str:
         table = self.table(data, "project", ())
         self.check_keys(table, ("project",), ("name",))
-        name = self.string(table, "name", ("project",), valid=_printable_name)
+        name = self.string(
+            table,
+            "name",
+            ("project",),
+            expected="a non-empty, single-line string",
+            valid=_printable_name,
+        )
         return name if name is not None else (path.absolute().parent.name or "project")
 
     def tags(self, data: dict[str, object]) -> TagRules:
@@ -942,7 +948,7 @@ class _Checker:
                 files = self.files(item, path, published)
                 artifacts.append(Artifact(name=name or "", type="files", files=files))
             elif kind == "oci":
-                artifacts.append(self.oci(item, path, name, repositories))
+                artifacts.append(self.oci(item, index, name, repositories))
         return tuple(artifacts)
 
     def files(
@@ -1012,10 +1018,11 @@ class _Checker:
     def oci(
         self,
         item: dict[str, object],
-        path: KeyPath,
+        index: int,
         name: str | None,
         repositories: dict[str, int],
     ) -> Artifact:
+        path: KeyPath = ("artifacts", index)
         image = self.required_string(
             item,
             "path",
@@ -1042,8 +1049,6 @@ class _Checker:
                     at=(*path, "name"),
                 )
         if repository is not None:
-            index = path[-1]
-            assert isinstance(index, int)
             if repository in repositories:
                 self.problem(
                     (*path, "repository") if "repository" in item else (*path, "name"),
@@ -1128,7 +1133,13 @@ class _Checker:
                 valid=BUCKET.fullmatch,
             )
             endpoint = self.endpoint(item, path)
-            region = self.string(item, "region", path, valid=_printable_name)
+            region = self.string(
+                item,
+                "region",
+                path,
+                expected="a region name like 'us-east-1'",
+                valid=_printable_name,
+            )
             profile = self.string(
                 item,
                 "profile",
