@@ -163,6 +163,16 @@ def test_plus_mapping_round_trips_and_never_collides() -> None:
     assert classify("feature_x", permissive).category is Category.DEV
 
 
+def test_underscore_in_the_prefix_is_not_read_as_plus() -> None:
+    convention = Convention(prefix="rel_", dev_match=r"[A-Za-z0-9._-]+")
+    assert encode_tag("rel_1.0.0+b1") == "rel_1.0.0_b1"
+    assert decode_tag("rel_1.0.0_b1", convention) == "rel_1.0.0+b1"
+    assert decode_tag("rel_1.0.0", convention) == "rel_1.0.0"
+    refused = classify("rel_1.0.0_b1", convention)
+    assert refused.category is Category.INVALID
+    assert refused.reason is not None and "'rel_1.0.0+b1'" in refused.reason
+
+
 # --- properties -------------------------------------------------------------
 
 numbers = st.integers(min_value=0, max_value=10**6)

@@ -163,12 +163,22 @@ def _dev_collision(tag: str, convention: Convention) -> str | None:
     """Refuse dev tags that the '+' -> '_' key mapping could confuse with a version."""
     if "+" in tag:
         return "'+' is reserved for semver build metadata; a dev build id cannot contain it"
-    if "_" in tag and _parse_semver(tag.replace("_", "+"), convention) is not None:
-        return (
-            f"would share its key with version {tag.replace('_', '+')!r} "
-            "('+' is stored as '_'); rename it"
-        )
+    if "_" in tag:
+        version_reading = _underscore_as_plus(tag, convention)
+        if _parse_semver(version_reading, convention) is not None:
+            return (
+                f"would share its key with version {version_reading!r} "
+                "('+' is stored as '_'); rename it"
+            )
     return None
+
+
+def _underscore_as_plus(segment: str, convention: Convention) -> str:
+    """Read '_' as '+' after the prefix: the inverse of encode_tag for versions."""
+    prefix = convention.prefix
+    if not segment.startswith(prefix):
+        return segment
+    return prefix + segment[len(prefix) :].replace("_", "+")
 
 
 def _not_a_tag_reason(tag: str, convention: Convention) -> str:
@@ -260,7 +270,7 @@ def encode_tag(tag: str) -> str:
 def decode_tag(segment: str, convention: Convention) -> str:
     """Inverse of :func:`encode_tag` for segments of valid tags."""
     if "_" in segment:
-        candidate = segment.replace("_", "+")
+        candidate = _underscore_as_plus(segment, convention)
         if _parse_semver(candidate, convention) is not None:
             return candidate
     return segment
