@@ -122,3 +122,31 @@ def test_endpoint_down_fails_after_bounded_retries(aws_credentials: dict[str, st
 
     assert f"cannot reach {endpoint} after 2 attempts" in str(excinfo.value)
     assert store.requests["ListObjectsV2"] == 2  # the retry is counted too
+
+
+def test_website_buckets_serve_stored_headers_to_anonymous_clients(
+    s3_backend: S3Backend,
+) -> None:
+    import urllib.request
+
+    target = s3_backend.target(prefix="_releases/", website=True)
+    store = open_store(target, Path("."))
+    store.put(PutRequest("v2/index.html", b"{}", "application/json"))
+    store.put(
+        PutRequest(
+            "v2/r/manifests/sha256:ab",
+            b"m",
+            "application/vnd.oci.image.manifest.v1+json",
+            cache_control="max-age=60",
+        )
+    )
+
+    url = s3_backend.url(str(target.bucket), "_releases/v2/r/manifests/sha256:ab")
+    with urllib.request.urlopen(url) as response:  # no credentials: a website client
+        assert response.headers["Content-Type"] == "application/vnd.oci.image.manifest.v1+json"
+        assert response.headers["Cache-Control"] == "max-age=60"
+        assert response.read() == b"m"
+    if s3_backend.kind == "s3rver":  # s3rver also does index documents, like Garage
+        index = s3_backend.url(str(target.bucket), "_releases/v2/")
+        with urllib.request.urlopen(index) as response:
+            assert response.read() == b"{}"

@@ -10,10 +10,10 @@ import builtins
 import collections
 import contextlib
 import datetime as dt
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -91,6 +91,9 @@ class S3Store:
             multipart_chunksize=multipart_chunksize,
             max_concurrency=4,
         )
+        # s3transfer buffers up to 10 chunks of a non-seekable upload: run at most
+        # two multipart uploads at once so put_many's memory stays bounded.
+        self._multipart_slots = threading.Semaphore(2)
         try:
             session = boto3.session.Session(profile_name=profile)
         except botocore.exceptions.ProfileNotFound:
@@ -313,7 +316,7 @@ class S3Store:
             ) from None
         with raw:
             reader = HashingReader(raw, req.sha256, failure)
-            size = Path(path).stat().st_size
+            size = os.fstat(raw.fileno()).st_size
             if size < self._transfer_config.multipart_threshold:
                 # Read it whole: the digest is checked before a single byte is sent.
                 body = reader.read()
@@ -354,7 +357,7 @@ class S3Store:
             with self._lock:
                 self._complete_conditions[full_key] = conditions
         try:
-            with self._errors("put", key):
+            with self._multipart_slots, self._errors("put", key):
                 self.client.upload_fileobj(
                     reader,  # type: ignore[arg-type]
                     self.bucket,
