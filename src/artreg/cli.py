@@ -52,6 +52,18 @@ def _add_now(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_publish_options(parser: argparse.ArgumentParser) -> None:
+    _add_config(parser)
+    _add_target(parser)
+    _add_json(parser)
+    _add_now(parser)
+    parser.add_argument(
+        "--tag",
+        metavar="TAG",
+        help="the build's tag (default: CI variables, git describe, else the commit id)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="artreg",
@@ -87,6 +99,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(pre_commit)
 
+    plan = sub.add_parser("plan", help="show what apply would upload, rewrite and delete")
+    _add_publish_options(plan)
+    plan.add_argument(
+        "--detailed-exitcode",
+        action="store_true",
+        help="exit 2 when there are changes to apply (0 when up to date)",
+    )
+
+    apply = sub.add_parser("apply", help="publish the build and update the index")
+    _add_publish_options(apply)
+
+    ls = sub.add_parser("ls", help="list published builds by category")
+    _add_config(ls)
+    _add_target(ls)
+    _add_json(ls)
+    ls.add_argument("--category", choices=["release", "extra", "dev"], help="only this category")
+
+    serve = sub.add_parser("serve", help="serve a dir target as a bucket website would")
+    _add_config(serve)
+    _add_target(serve)
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any)")
+
     init = sub.add_parser("init", help="write a commented artreg.toml")
     init.add_argument("--output", "-o", metavar="FILE", default="artreg.toml")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
@@ -101,6 +136,10 @@ _COMMANDS = {
     "docs": "docs",
     "hooks": "hooks",
     "init": "init",
+    "plan": "plan",
+    "apply": "apply",
+    "ls": "ls",
+    "serve": "serve",
 }
 
 

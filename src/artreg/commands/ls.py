@@ -1,0 +1,47 @@
+"""``artreg ls``: published builds by category, from the manifests."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from artreg.commands import load_required
+from artreg.config import resolve_target
+from artreg.core.index import entry_from_build, sort_entries
+from artreg.core.tags import PUBLISHED_CATEGORIES, Category
+from artreg.publisher import read_build, read_state
+from artreg.render.html import human_size
+from artreg.stores import open_store
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_required(args.config)
+    base = config.path.parent if config.path is not None else Path()
+    store = open_store(resolve_target(config, args.target), base)
+    state = read_state(store, config.convention())
+    wanted = [Category(args.category)] if args.category else list(PUBLISHED_CATEGORIES)
+    listing = {
+        category: sort_entries(
+            entry_from_build(read_build(store, state.manifests[tag].key))
+            for tag in sorted(state.etags(category))
+        )
+        for category in wanted
+    }
+    for key in state.unreadable:
+        print(f"artreg: warning: {key}: names no valid tag; not listed", file=sys.stderr)
+    if args.json:
+        out = {c.value: [e.to_json() for e in entries] for c, entries in listing.items()}
+        json.dump(out, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    for category, entries in listing.items():
+        print(f"{category} ({len(entries)})")
+        for entry in entries:
+            platforms = ", ".join(entry.platforms)
+            print(
+                f"  {entry.tag:<44} {entry.published:%Y-%m-%d %H:%M}  "
+                f"{human_size(entry.size):>9}  {platforms}"
+            )
+    return 0

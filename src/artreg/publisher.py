@@ -1,0 +1,408 @@
+"""The edge between the pure core and a store: read a target's state, plan, execute.
+
+The state of a target is one LIST of ``_artreg/builds/`` (the manifests, the
+source of truth) plus the root ``index.json``. The index is derived: when the
+root's per-category fingerprint agrees with the listing, its pages are updated
+in place (O(1) pages written per build); otherwise the category is rebuilt
+from the manifests.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sys
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from artreg.artifacts import LocalFile
+from artreg.config import Config
+from artreg.core import index
+from artreg.core.index import Entry, PageSet, RootIndex
+from artreg.core.manifest import BUILDS_PREFIX, Build, build_from_bytes
+from artreg.core.plan import Action, BuildChange, Kind, Op, order_actions
+from artreg.core.tags import PUBLISHED_CATEGORIES, Category, Convention, classify, decode_tag
+from artreg.render.html import render_index
+from artreg.stores.base import NotFound, ObjectInfo, PutRequest, Store
+
+INDEX_CACHE = "no-cache"
+RELEASE_CACHE = "public, max-age=31536000, immutable"
+OTHER_CACHE = "public, max-age=3600"
+JSON_TYPE = "application/json"
+HTML_TYPE = "text/html; charset=utf-8"
+HTML_RELEASE_ROWS = 1000
+HTML_OTHER_ROWS = 50
+
+
+def md5_etag(body: bytes) -> str:
+    """The etag a single-part PUT of ``body`` gets on S3 and in the dir store."""
+    return hashlib.md5(body, usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True)
+class TargetState:
+    """What a target holds, from one LIST of the manifests and one GET of the root."""
+
+    manifests: Mapping[str, ObjectInfo]  # tag -> its manifest object
+    categories: Mapping[str, Category]  # tag -> category under the current convention
+    unreadable: tuple[str, ...]  # keys under _artreg/builds/ that name no valid tag
+    root_doc: Mapping[str, Any] | None
+    root: RootIndex | None
+    root_problem: str | None
+
+    def etags(self, category: Category) -> dict[str, str]:
+        return {
+            tag: info.etag
+            for tag, info in self.manifests.items()
+            if self.categories.get(tag) is category
+        }
+
+
+def read_state(store: Store, convention: Convention) -> TargetState:
+    """LIST the manifests and GET the root index (a missing or broken root is noted)."""
+    manifests: dict[str, ObjectInfo] = {}
+    categories: dict[str, Category] = {}
+    unreadable: list[str] = []
+    for info in store.list(BUILDS_PREFIX):
+        name = info.key[len(BUILDS_PREFIX) :]
+        tag = decode_tag(name[: -len(".json")], convention) if name.endswith(".json") else ""
+        verdict = classify(tag, convention) if tag and "/" not in name else None
+        if verdict is None or not verdict.valid:
+            unreadable.append(info.key)
+            continue
+        manifests[tag] = info
+        categories[tag] = verdict.category
+    root_doc: Mapping[str, Any] | None = None
+    root: RootIndex | None = None
+    problem: str | None = None
+    try:
+        root_doc = index.loads(store.get(index.ROOT_KEY), index.ROOT_KEY)
+        root = index.root_from_document(root_doc)
+    except NotFound:
+        problem = "index.json does not exist yet"
+    except index.InvalidIndex as exc:
+        problem = exc.message
+    return TargetState(manifests, categories, tuple(unreadable), root_doc, root, problem)
+
+
+def read_build(store: Store, key: str) -> Build:
+    return build_from_bytes(store.get(key), f"{store.description}: {key}")
+
+
+@dataclass
+class Step:
+    """An action with what it needs to be carried out."""
+
+    action: Action
+    request: PutRequest | None = None
+
+
+@dataclass
+class IndexPlan:
+    """Index writes and deletes, and what was decided per category."""
+
+    steps: list[Step] = field(default_factory=list)
+    rebuilt: list[Category] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def _load_pages(store: Store, root: RootIndex, category: Category, limit: int | None) -> PageSet:
+    """The category's pages from the store: all of them, or the first ones up to ``limit`` rows."""
+    listed = root.category(category)
+    if limit is None:
+        documents = {
+            page_id: index.loads(store.get(index.page_key(category, page_id)), f"page {page_id}")
+            for page_id in listed.page_ids
+        }
+        return index.pageset_from_documents(root, category, documents)
+    pages = []
+    count = 0
+    for page_id in listed.page_ids:
+        if count >= limit:
+            break
+        key = index.page_key(category, page_id)
+        page = index.page_from_document(index.loads(store.get(key), key), key)
+        pages.append(page)
+        count += len(page.entries)
+    return PageSet(category, tuple(pages))
+
+
+def _rebuild_entries(
+    store: Store, state: TargetState, category: Category, skip: Iterable[str]
+) -> list[Entry]:
+    skipped = set(skip)
+    return [
+        index.entry_from_build(read_build(store, state.manifests[tag].key))
+        for tag in sorted(state.etags(category))
+        if tag not in skipped
+    ]
+
+
+def plan_index(
+    store: Store,
+    state: TargetState,
+    config: Config,
+    *,
+    added: Sequence[Build],
+    added_etags: Mapping[str, str],
+    removed: Iterable[str],
+    now: dt.datetime,
+) -> IndexPlan:
+    """Pages, root and index.html for the listing plus ``added`` minus ``removed``.
+
+    ``added_etags`` are the etags of the added builds' manifests as written (or
+    as predicted, for ``plan``). Reads pages only for categories that change.
+    """
+    plan = IndexPlan()
+    page_size = config.index.page_size
+    removed_tags = set(removed)
+    root = state.root
+    if root is not None and root.page_size != page_size:
+        plan.notes.append(f"index page size changed ({root.page_size} -> {page_size}): rebuilding")
+        root = None
+    elif root is None and state.root_problem and state.root_doc is not None:
+        plan.notes.append(f"{state.root_problem}: rebuilding the index")
+
+    def trusted(category: Category) -> bool:
+        before = index.fingerprint(state.etags(category).items())
+        return root is not None and root.category(category).fingerprint == before
+
+    changing = {b.category for b in added} | {
+        state.categories[tag] for tag in removed_tags if tag in state.categories
+    }
+    if not changing and state.root_doc is not None and all(map(trusted, PUBLISHED_CATEGORIES)):
+        _ensure_html(store, plan)
+        return plan
+
+    new_pagesets: dict[Category, PageSet] = {}
+    html_rows: dict[Category, PageSet] = {}
+    etags_after: dict[str, str] = {}
+    page_writes: list[tuple[Category, PageSet, Sequence[int]]] = []
+    page_deletes: list[str] = []
+    for category in PUBLISHED_CATEGORIES:
+        before = state.etags(category)
+        adds = [b for b in added if b.category is category]
+        gone = {tag for tag in removed_tags if tag in before}
+        after = {tag: etag for tag, etag in before.items() if tag not in gone}
+        after.update({b.tag: added_etags[b.tag] for b in adds})
+        etags_after.update(after)
+        changed = bool(adds or gone)
+        previous: PageSet | None = None
+        if root is not None and trusted(category):
+            if not changed:
+                limit = HTML_RELEASE_ROWS if category is Category.RELEASE else HTML_OTHER_ROWS
+                try:
+                    html_rows[category] = _load_pages(store, root, category, limit)
+                    continue
+                except (index.InvalidIndex, NotFound) as exc:
+                    plan.notes.append(f"{category} pages unreadable ({_why(exc)}): rebuilding")
+            else:
+                try:
+                    previous = _load_pages(store, root, category, None)
+                except (index.InvalidIndex, NotFound) as exc:
+                    plan.notes.append(f"{category} pages unreadable ({_why(exc)}): rebuilding")
+        entries = [index.entry_from_build(b) for b in adds]
+        if previous is not None:
+            update = index.update(previous, entries, gone, page_size)
+            new_pagesets[category] = update.pageset
+            page_writes.append((category, update.pageset, update.changed))
+            page_deletes += [index.page_key(category, pid) for pid in update.deleted]
+        else:
+            if state.root_doc is not None or before:
+                plan.rebuilt.append(category)
+            kept = _rebuild_entries(store, state, category, gone | {b.tag for b in adds})
+            pageset = index.pack(category, kept + entries, page_size)
+            new_pagesets[category] = pageset
+            page_writes.append((category, pageset, tuple(reversed(pageset.ids))))
+            old_ids = root.category(category).page_ids if root is not None else ()
+            stale = set(old_ids) - set(pageset.ids)
+            page_deletes += [index.page_key(category, pid) for pid in sorted(stale)]
+        html_rows[category] = new_pagesets[category]
+
+    if not new_pagesets and state.root_doc is not None:
+        _ensure_html(store, plan)
+        return plan
+
+    existing_pages: set[str] = set()
+    if root is not None:
+        for category in PUBLISHED_CATEGORIES:
+            existing_pages |= {
+                index.page_key(category, pid) for pid in root.category(category).page_ids
+            }
+    for category, pageset, ids in page_writes:
+        documents = index.page_documents(pageset)
+        for page_id in ids:
+            key = index.page_key(category, page_id)
+            body = index.dumps(documents[page_id])
+            op = Op.REPLACE if key in existing_pages else Op.CREATE
+            plan.steps.append(_put(op, Kind.PAGE, key, body, JSON_TYPE, f"{category} index page"))
+
+    root_doc = index.root_document(
+        new_pagesets.values(),
+        project=config.project,
+        generated=now,
+        etags=etags_after,
+        page_size=page_size,
+        newest=config.index.newest,
+    )
+    if state.root_doc is not None and root is not None:
+        for category in PUBLISHED_CATEGORIES:
+            if category not in new_pagesets:
+                root_doc["categories"][category.value] = state.root_doc["categories"][
+                    category.value
+                ]
+        if index.same_content(state.root_doc, root_doc):
+            _ensure_html(store, plan)
+            return plan
+    root_body = index.dumps(root_doc)
+    op = Op.REPLACE if state.root_doc is not None else Op.CREATE
+    plan.steps.append(_put(op, Kind.ROOT, index.ROOT_KEY, root_body, JSON_TYPE, "root index"))
+    html = _render_html(config, root_doc, html_rows, now)
+    plan.steps.append(_put(op, Kind.HTML, index.HTML_KEY, html, HTML_TYPE, "index.html"))
+    for key in page_deletes:
+        action = Action(Op.DELETE, Kind.PAGE, key, 0, "index page no longer linked")
+        plan.steps.append(Step(action))
+    return plan
+
+
+def _why(exc: index.InvalidIndex | NotFound) -> str:
+    return exc.message
+
+
+def _ensure_html(store: Store, plan: IndexPlan) -> None:
+    """The index is current; only a missing index.html is noted (verify --repair rewrites it)."""
+    if store.head(index.HTML_KEY) is None:
+        plan.notes.append("index.html is missing: run `artreg verify --repair`")
+
+
+def _render_html(
+    config: Config,
+    root_doc: Mapping[str, Any],
+    rows: Mapping[Category, PageSet],
+    now: dt.datetime,
+) -> bytes:
+    categories = root_doc["categories"]
+
+    def entries(category: Category, limit: int) -> Sequence[Entry]:
+        pageset = rows.get(category)
+        return pageset.entries()[:limit] if pageset is not None else ()
+
+    text = render_index(
+        config.project,
+        entries(Category.RELEASE, HTML_RELEASE_ROWS),
+        entries(Category.EXTRA, HTML_OTHER_ROWS),
+        entries(Category.DEV, HTML_OTHER_ROWS),
+        totals={c: int(categories[c.value]["count"]) for c in PUBLISHED_CATEGORIES},
+        page_links={c: list(categories[c.value]["pages"]) for c in PUBLISHED_CATEGORIES},
+        generated=now,
+    )
+    return text.encode("utf-8")
+
+
+def _put(op: Op, kind: Kind, key: str, body: bytes, content_type: str, reason: str) -> Step:
+    request = PutRequest(key=key, body=body, content_type=content_type, cache_control=INDEX_CACHE)
+    return Step(Action(op, kind, key, len(body), reason), request)
+
+
+def build_steps(change: BuildChange, files: Sequence[LocalFile]) -> list[Step]:
+    """File uploads and the manifest write of one build change (not the index)."""
+    steps: list[Step] = []
+    if not change.changed:
+        return steps
+    build = change.build
+    cache = RELEASE_CACHE if build.category is Category.RELEASE else OTHER_CACHE
+    by_key = {f.key: f for f in files}
+    previous = set(change.stale_keys)
+    for key in change.upload_keys:
+        local = by_key[key]
+        request = PutRequest(
+            key=key,
+            body=local.source,
+            content_type=local.content_type,
+            cache_control=cache,
+            metadata={"sha256": local.sha256},
+            sha256=local.sha256,
+        )
+        op = Op.REPLACE if change.manifest_existed and key not in previous else Op.CREATE
+        reason = f"{local.artifact} {local.platform}"
+        steps.append(Step(Action(op, Kind.FILE, key, local.size, reason), request))
+    body = build.to_bytes()
+    op = Op.REPLACE if change.manifest_existed else Op.CREATE
+    steps.append(
+        Step(
+            Action(op, Kind.MANIFEST, build.key, len(body), f"build manifest of {build.tag}"),
+            PutRequest(key=build.key, body=body, content_type=JSON_TYPE, cache_control=INDEX_CACHE),
+        )
+    )
+    for key in change.stale_keys:
+        steps.append(Step(Action(Op.DELETE, Kind.FILE, key, 0, f"no longer in {build.tag}")))
+    return steps
+
+
+def ordered(steps: Iterable[Step]) -> list[Step]:
+    """Steps in the safe order of :func:`artreg.core.plan.order_actions`."""
+    items = list(steps)
+    by_action = {id(step.action): step for step in items}
+    return [by_action[id(action)] for action in order_actions(step.action for step in items)]
+
+
+ProgressFn = Callable[[int], None]
+
+
+def execute(
+    store: Store,
+    steps: Sequence[Step],
+    progress: ProgressFn | None = None,
+    index_steps: Callable[[Mapping[str, str]], Sequence[Step]] | None = None,
+) -> dict[str, str]:
+    """Carry out ``steps``: files in parallel, then manifests, index writes, and deletes.
+
+    Returns the etags of what was written, by key. ``index_steps``, given the
+    etags of the manifests just written, supplies the index steps at that point,
+    so the root index records the etags the store really assigned.
+    """
+    etags: dict[str, str] = {}
+    writes = [s for s in steps if s.action.op is not Op.DELETE and s.request is not None]
+    files = [s for s in writes if s.action.kind is Kind.FILE]
+    requests = [s.request for s in files if s.request is not None]
+    for request, etag in zip(requests, store.put_many(requests, progress), strict=True):
+        etags[request.key] = etag
+    for step in writes:
+        if step.action.kind is Kind.MANIFEST and step.request is not None:
+            etags[step.action.key] = store.put(step.request)
+    later = [s for s in steps if s.action.kind not in (Kind.FILE, Kind.MANIFEST)]
+    later += [s for s in steps if s.action.op is Op.DELETE and s.action.kind is not Kind.PAGE]
+    if index_steps is not None:
+        later += index_steps(etags)
+    later = ordered(later)
+    for step in later:
+        if step.action.op is not Op.DELETE and step.request is not None:
+            etags[step.action.key] = store.put(step.request)
+    for kind in (Kind.PAGE, Kind.MANIFEST, Kind.FILE):
+        keys = [s.action.key for s in later if s.action.op is Op.DELETE and s.action.kind is kind]
+        if keys:
+            store.delete(keys)
+    return etags
+
+
+class Progress:
+    """A one-line byte counter on stderr, only when stderr is a terminal."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.enabled = sys.stderr.isatty() and total > 0
+
+    def __call__(self, sent: int) -> None:
+        self.done += sent
+        if self.enabled:
+            share = self.done / self.total if self.total else 1.0
+            width = 30
+            bar = "#" * int(share * width)
+            sys.stderr.write(f"\r  uploading [{bar:<{width}}] {share:6.1%}")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
