@@ -62,6 +62,11 @@ def _add_publish_options(parser: argparse.ArgumentParser) -> None:
         metavar="TAG",
         help="the build's tag (default: CI variables, git describe, else the commit id)",
     )
+    parser.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="let retention delete more than gc.max_delete_fraction of a category",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     apply = sub.add_parser("apply", help="publish the build and update the index")
     _add_publish_options(apply)
+    apply.add_argument("--no-gc", action="store_true", help="publish without applying retention")
 
     ls = sub.add_parser("ls", help="list published builds by category")
     _add_config(ls)

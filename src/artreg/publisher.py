@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from artreg.artifacts import LocalFile
-from artreg.config import Config
+from artreg.config import Config, TagRules
 from artreg.core import index
 from artreg.core.index import Entry, PageSet, RootIndex
-from artreg.core.manifest import BUILDS_PREFIX, Build, build_from_bytes
+from artreg.core.manifest import BUILDS_PREFIX, Build, build_from_bytes, manifest_key
 from artreg.core.plan import Action, BuildChange, Kind, Op, order_actions
+from artreg.core.retention import Brake, Candidate, Decision, RetentionRule, brakes, decide
 from artreg.core.tags import PUBLISHED_CATEGORIES, Category, Convention, classify, decode_tag
 from artreg.render.html import render_index
 from artreg.stores.base import NotFound, ObjectInfo, PutRequest, Store
@@ -50,6 +51,7 @@ class TargetState:
     root_doc: Mapping[str, Any] | None
     root: RootIndex | None
     root_problem: str | None
+    root_etag: str | None = None  # md5 of the root's bytes: its etag for If-Match
 
     def etags(self, category: Category) -> dict[str, str]:
         return {
@@ -76,14 +78,17 @@ def read_state(store: Store, convention: Convention) -> TargetState:
     root_doc: Mapping[str, Any] | None = None
     root: RootIndex | None = None
     problem: str | None = None
+    root_etag: str | None = None
     try:
-        root_doc = index.loads(store.get(index.ROOT_KEY), index.ROOT_KEY)
+        body = store.get(index.ROOT_KEY)
+        root_etag = md5_etag(body)
+        root_doc = index.loads(body, index.ROOT_KEY)
         root = index.root_from_document(root_doc)
     except NotFound:
         problem = "index.json does not exist yet"
     except index.InvalidIndex as exc:
         problem = exc.message
-    return TargetState(manifests, categories, tuple(unreadable), root_doc, root, problem)
+    return TargetState(manifests, categories, tuple(unreadable), root_doc, root, problem, root_etag)
 
 
 def read_build(store: Store, key: str) -> Build:
@@ -131,12 +136,147 @@ def _load_pages(store: Store, root: RootIndex, category: Category, limit: int | 
 def _rebuild_entries(
     store: Store, state: TargetState, category: Category, skip: Iterable[str]
 ) -> list[Entry]:
+    """Entries from the manifests themselves (one GET each); vanished ones are skipped."""
     skipped = set(skip)
-    return [
-        index.entry_from_build(read_build(store, state.manifests[tag].key))
-        for tag in sorted(state.etags(category))
-        if tag not in skipped
-    ]
+    entries = []
+    for tag in sorted(state.etags(category)):
+        if tag in skipped:
+            continue
+        try:
+            entries.append(index.entry_from_build(read_build(store, state.manifests[tag].key)))
+        except NotFound:
+            continue  # deleted by a concurrent gc since the listing
+    return entries
+
+
+def trusted_root(state: TargetState, category: Category, page_size: int) -> bool:
+    """Whether the root's pages for ``category`` describe exactly the listed manifests."""
+    root = state.root
+    return (
+        root is not None
+        and root.page_size == page_size
+        and root.category(category).fingerprint == index.fingerprint(state.etags(category).items())
+    )
+
+
+def index_is_current(state: TargetState, page_size: int) -> bool:
+    """The root index agrees with the listing in every category (what convergence waits for)."""
+    return all(trusted_root(state, c, page_size) for c in PUBLISHED_CATEGORIES)
+
+
+def category_entries(
+    store: Store, state: TargetState, category: Category, page_size: int
+) -> list[Entry]:
+    """Every entry of ``category``: from the pages when trusted, else from the manifests."""
+    if state.root is not None and trusted_root(state, category, page_size):
+        try:
+            return list(_load_pages(store, state.root, category, None).entries())
+        except (index.InvalidIndex, NotFound):
+            pass
+    return _rebuild_entries(store, state, category, ())
+
+
+def retention_rules(rules: TagRules) -> dict[Category, RetentionRule]:
+    """The retention part of each category's rule."""
+    return {
+        category: RetentionRule(
+            keep_forever=rule.keep_forever,
+            keep_last=rule.keep_last,
+            expire_after=rule.expire_after,
+            protect=rule.protect,
+            allow_expire=rule.allow_expire,
+        )
+        for category in PUBLISHED_CATEGORIES
+        for rule in (rules.rule(category),)
+    }
+
+
+@dataclass
+class RetentionPlan:
+    """What retention decided for the categories it had to look at."""
+
+    decisions: list[Decision] = field(default_factory=list)
+    removed: dict[str, Entry] = field(default_factory=dict)
+    brakes: list[Brake] = field(default_factory=list)
+
+    def steps(self) -> list[Step]:
+        """Deletes of the removed builds: manifests, then files (index first, elsewhere)."""
+        reasons = {d.tag: d.reason for d in self.decisions}
+        steps = []
+        for tag, entry in sorted(self.removed.items()):
+            why = f"retention: {reasons[tag]}"
+            manifest = Action(Op.DELETE, Kind.MANIFEST, manifest_key(tag), 0, why)
+            steps.append(Step(manifest))
+            for file in entry.files:
+                steps.append(Step(Action(Op.DELETE, Kind.FILE, file.key, file.size, why)))
+        return steps
+
+
+def _may_delete(rule: RetentionRule, category: Category) -> bool:
+    if category is Category.RELEASE and not rule.allow_expire:
+        return False
+    return not rule.keep_forever and (rule.keep_last is not None or rule.expire_after is not None)
+
+
+def plan_retention(
+    store: Store,
+    state: TargetState,
+    rules: TagRules,
+    convention: Convention,
+    *,
+    page_size: int,
+    max_fraction: float,
+    added: Sequence[Build],
+    now: dt.datetime,
+) -> RetentionPlan:
+    """Retention over the listing plus ``added``; reads pages only when something may expire.
+
+    A category is looked at only when it holds more than ``keep_last`` builds and
+    (with ``expire_after``) its oldest build, the last entry of its last page, is
+    past the limit: a no-op run costs at most one page GET per category.
+    """
+    plan = RetentionPlan()
+    by_rule = retention_rules(rules)
+    for category in PUBLISHED_CATEGORIES:
+        rule = by_rule[category]
+        if not _may_delete(rule, category):
+            continue
+        news = [b for b in added if b.category is category]
+        listed = state.etags(category)
+        count = len(listed) + sum(1 for b in news if b.tag not in listed)
+        if rule.keep_last is not None and count <= rule.keep_last:
+            continue
+        if rule.expire_after is not None and not _oldest_is_past(
+            store, state, category, page_size, now - rule.expire_after
+        ):
+            continue
+        entries = {e.tag: e for e in category_entries(store, state, category, page_size)}
+        entries.update({b.tag: index.entry_from_build(b) for b in news})
+        candidates = [Candidate(e.tag, e.category, e.published) for e in entries.values()]
+        decisions = decide(candidates, {category: rule}, now, convention)
+        plan.decisions += decisions
+        plan.brakes += brakes(decisions, max_fraction)
+        plan.removed.update({d.tag: entries[d.tag] for d in decisions if not d.keep})
+    return plan
+
+
+def _oldest_is_past(
+    store: Store, state: TargetState, category: Category, page_size: int, cutoff: dt.datetime
+) -> bool:
+    """Whether the oldest build of the category was published before ``cutoff``."""
+    root = state.root
+    if category is Category.RELEASE or root is None or not trusted_root(state, category, page_size):
+        return True  # not ordered by time, or unknown: look at every build
+    ids = root.category(category).page_ids
+    if not ids:
+        return False
+    key = index.page_key(category, ids[-1])
+    try:
+        page = index.page_from_document(index.loads(store.get(key), key), key)
+    except (index.InvalidIndex, NotFound):
+        return True
+    oldest = min((e.published for e in page.entries), default=None)
+    return oldest is not None and oldest < cutoff
 
 
 def plan_index(
@@ -165,8 +305,7 @@ def plan_index(
         plan.notes.append(f"{state.root_problem}: rebuilding the index")
 
     def trusted(category: Category) -> bool:
-        before = index.fingerprint(state.etags(category).items())
-        return root is not None and root.category(category).fingerprint == before
+        return root is not None and trusted_root(state, category, page_size)
 
     changing = {b.category for b in added} | {
         state.categories[tag] for tag in removed_tags if tag in state.categories
@@ -384,6 +523,31 @@ def execute(
         if keys:
             store.delete(keys)
     return etags
+
+
+def execute_index(
+    store: Store, steps: Sequence[Step], *, root_etag: str | None, locked: bool
+) -> None:
+    """Index writes in order, then deletes (pages, manifests, files).
+
+    ``locked``: the store honours conditional writes and we hold the lease; the
+    root is still written with If-Match (If-None-Match when new), so a run whose
+    lease expired and was taken over fails instead of overwriting the new holder.
+    """
+    for step in steps:
+        if step.action.op is Op.DELETE or step.request is None:
+            continue
+        if locked and step.action.kind is Kind.ROOT:
+            if root_etag is None:
+                store.put(step.request, if_none_match=True)
+            else:
+                store.put(step.request, if_match=root_etag)
+        else:
+            store.put(step.request)
+    for kind in (Kind.PAGE, Kind.MANIFEST, Kind.FILE):
+        keys = [s.action.key for s in steps if s.action.op is Op.DELETE and s.action.kind is kind]
+        if keys:
+            store.delete(keys)
 
 
 class Progress:

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,12 +15,14 @@ from artreg.artifacts import LocalFile, resolve_files
 from artreg.commands import load_required
 from artreg.config import Config, Target, resolve_target
 from artreg.core.manifest import Build, parse_time
-from artreg.core.plan import BuildChange, plan_build, summarize
+from artreg.core.plan import BuildChange, Kind, Op, plan_build
 from artreg.core.tags import classify
 from artreg.errors import ArtregError, InvalidTag
+from artreg.lease import default_holder
 from artreg.publisher import (
     IndexPlan,
     Progress,
+    RetentionPlan,
     Step,
     TargetState,
     build_steps,
@@ -28,12 +30,17 @@ from artreg.publisher import (
     md5_etag,
     ordered,
     plan_index,
+    plan_retention,
     read_build,
     read_state,
 )
+from artreg.reconcile import Job, Report, reconcile
 from artreg.render.html import human_size
 from artreg.source import BuildRef, detect_build_ref
-from artreg.stores import Store, open_store
+from artreg.stores import PreconditionFailed, Store, open_store
+
+# Rounds of re-listing before a convergent (no conditional writes) run gives up.
+MAX_ROUNDS = 12
 
 
 def parse_now(text: str | None) -> dt.datetime:
@@ -60,8 +67,31 @@ class Prepared:
     state: TargetState
     change: BuildChange
     steps: list[Step]
+    retention: RetentionPlan
     index: IndexPlan
     now: dt.datetime
+    gc: bool
+    allow_mass_delete: bool
+
+    def plan_retention(self, state: TargetState, added: Sequence[Build]) -> RetentionPlan:
+        if not self.gc:
+            return RetentionPlan()
+        return plan_retention(
+            self.store,
+            state,
+            self.config.rules_for(self.target),
+            self.config.convention(),
+            page_size=self.config.index.page_size,
+            max_fraction=self.config.gc.max_delete_fraction,
+            added=added,
+            now=self.now,
+        )
+
+
+def check_brakes(retention: RetentionPlan, allow_mass_delete: bool) -> None:
+    """Refuse a run that would delete more than the allowed share of a category."""
+    if retention.brakes and not allow_mass_delete:
+        raise ArtregError("; ".join(b.describe() for b in retention.brakes))
 
 
 def prepare(args: argparse.Namespace) -> Prepared:
@@ -100,78 +130,148 @@ def prepare(args: argparse.Namespace) -> Prepared:
     change = plan_build(build, existing)
     steps = build_steps(change, files)
     added = [change.build] if change.changed else []
-    predicted = {b.tag: md5_etag(b.to_bytes()) for b in added}
-    index_plan = plan_index(
-        store, state, config, added=added, added_etags=predicted, removed=(), now=now
+    prepared = Prepared(
+        config,
+        target,
+        store,
+        ref,
+        files,
+        state,
+        change,
+        steps,
+        RetentionPlan(),
+        IndexPlan(),
+        now,
+        gc=not getattr(args, "no_gc", False),
+        allow_mass_delete=getattr(args, "allow_mass_delete", False),
     )
-    return Prepared(config, target, store, ref, files, state, change, steps, index_plan, now)
+    prepared.retention = prepared.plan_retention(state, added)
+    check_brakes(prepared.retention, prepared.allow_mass_delete)
+    predicted = {b.tag: md5_etag(b.to_bytes()) for b in added}
+    prepared.index = plan_index(
+        store,
+        state,
+        config,
+        added=added,
+        added_etags=predicted,
+        removed=prepared.retention.removed,
+        now=now,
+    )
+    return prepared
 
 
 def all_steps(prepared: Prepared) -> list[Step]:
-    return ordered([*prepared.steps, *prepared.index.steps])
+    """Everything ``apply`` would do, in order (what ``plan`` shows)."""
+    return ordered([*prepared.steps, *prepared.index.steps, *prepared.retention.steps()])
 
 
-def _index_after_manifests(prepared: Prepared, etags: Mapping[str, str]) -> Sequence[Step]:
-    """Re-plan the index with the etags the store assigned, if they differ from the prediction."""
+def _write_manifest(prepared: Prepared, conditional: bool) -> str | None:
+    """Write the build manifest; with conditional writes, never over a concurrent one."""
     change = prepared.change
-    if not change.changed:
-        return prepared.index.steps
-    actual = etags.get(change.build.key)
-    if actual is None or actual == md5_etag(change.build.to_bytes()):
-        return prepared.index.steps
-    return plan_index(
-        prepared.store,
-        prepared.state,
-        prepared.config,
-        added=[change.build],
-        added_etags={change.build.tag: actual},
-        removed=(),
-        now=prepared.now,
-    ).steps
+    step = next(s for s in prepared.steps if s.action.kind is Kind.MANIFEST)
+    assert step.request is not None
+    store = prepared.store
+    if not conditional:
+        return store.put(step.request)
+    original = prepared.state.manifests.get(change.build.tag)
+    try:
+        if original is None:
+            return store.put(step.request, if_none_match=True)
+        return store.put(step.request, if_match=original.etag)
+    except PreconditionFailed:
+        current = read_build(store, change.build.key)
+        if current.content_digests() == change.build.content_digests():
+            return None  # the same build, published concurrently by another run
+        raise ArtregError(
+            f"{change.build.tag}: another run published this tag with other content while "
+            "this one was uploading; nothing of this run was indexed. Re-run to compare again"
+        ) from None
+
+
+def publish(prepared: Prepared, progress: Progress) -> Report:
+    """Carry out the plan: files, then the manifest, then the index and retention, safely."""
+    store = prepared.store
+    report = Report()
+    change = prepared.change
+    if not (prepared.steps or prepared.index.steps or prepared.retention.removed):
+        return report
+    conditional = store.supports_conditional_writes()
+    files = [s for s in prepared.steps if s.action.kind is Kind.FILE and s.request is not None]
+    execute(store, files, progress)
+    report.count([s.action for s in files])
+    added: list[Build] = []
+    etags: dict[str, str] = {}
+    if change.changed:
+        etag = _write_manifest(prepared, conditional)
+        if etag is not None:
+            added = [change.build]
+            etags[change.build.tag] = etag
+            report.count([s.action for s in prepared.steps if s.action.kind is Kind.MANIFEST])
+    reconcile(
+        Job(
+            store=store,
+            config=prepared.config,
+            target=prepared.target,
+            original=prepared.state,
+            now=prepared.now,
+            gc=prepared.gc,
+            allow_mass_delete=prepared.allow_mass_delete,
+            holder=default_holder(f"artreg apply {change.build.tag}"),
+        ),
+        report,
+        conditional=conditional,
+        added=added,
+        etags=etags,
+        stale=[s for s in prepared.steps if s.action.op is Op.DELETE],
+    )
+    return report
 
 
 def run(args: argparse.Namespace) -> int:
     prepared = prepare(args)
-    for note in prepared.index.notes:
-        print(f"artreg: {note}", file=sys.stderr)
-    steps = all_steps(prepared)
-    summary = summarize([s.action for s in steps])
     progress = Progress(sum(s.action.size for s in prepared.steps if s.request is not None))
     try:
-        execute(
-            prepared.store,
-            prepared.steps,
-            progress,
-            index_steps=lambda etags: _index_after_manifests(prepared, etags),
-        )
+        report = publish(prepared, progress)
     finally:
         progress.close()
+    for note in dict.fromkeys([*prepared.index.notes, *report.notes]):
+        print(f"artreg: {note}", file=sys.stderr)
+    for problem in report.problems:
+        print(f"artreg: error: {problem}", file=sys.stderr)
     requests = dict(sorted(prepared.store.requests.items()))
-    total = sum(requests.values())
+    total = sum(n for op, n in requests.items() if not op.startswith("probe:"))
+    build = prepared.change.build
     if args.json:
-        report = {
+        out = {
             "target": prepared.target.name,
             "store": prepared.store.description,
-            "tag": prepared.ref.tag,
-            "category": prepared.change.build.category.value,
+            "mode": report.mode,
+            "tag": build.tag,
+            "category": build.category.value,
             "origin": prepared.ref.origin,
             "build": "published" if prepared.change.changed else "unchanged",
-            "uploaded": summary.uploaded,
-            "uploadedBytes": summary.uploaded_bytes,
-            "indexWritten": summary.index_written,
-            "deleted": summary.deleted,
-            "actions": [s.action.to_json() for s in steps],
+            "uploaded": report.uploaded,
+            "uploadedBytes": report.uploaded_bytes,
+            "indexWritten": report.index_written,
+            "deleted": report.deleted,
+            "rounds": report.rounds,
+            "actions": [a.to_json() for a in report.actions],
+            "retention": [
+                {"tag": d.tag, "category": d.category.value, "keep": d.keep, "reason": d.reason}
+                for d in report.retention
+            ],
             "requests": requests,
             "requestsTotal": total,
         }
-        json.dump(report, sys.stdout, indent=1)
+        json.dump(out, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        state = "already published" if not prepared.change.changed else "published"
+        state = "published" if prepared.change.changed else "already published"
+        mode = f", {report.mode} mode" if report.mode != "none" else ""
         print(
-            f"{prepared.ref.tag} ({prepared.change.build.category}) {state} to "
-            f"{prepared.target.name}: {summary.uploaded} uploaded "
-            f"({human_size(summary.uploaded_bytes)}), {summary.index_written} index files "
-            f"written, {summary.deleted} deleted, {total} requests"
+            f"{build.tag} ({build.category}) {state} to {prepared.target.name}: "
+            f"{report.uploaded} uploaded ({human_size(report.uploaded_bytes)}), "
+            f"{report.index_written} index files written, {report.deleted} deleted, "
+            f"{total} requests{mode}"
         )
-    return 0
+    return 1 if report.problems else 0

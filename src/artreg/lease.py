@@ -1,0 +1,159 @@
+"""A lease object that serialises index updates on stores with conditional writes.
+
+Taken with ``If-None-Match: *``; expires after its TTL and is then taken over
+with ``If-Match`` on the expired lease's etag, so a crashed run never blocks
+publishing for longer than the TTL. Stores without conditional writes (Garage,
+s3rver) do not use it: they converge instead (see ``docs/spec.md``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import TracebackType
+
+from artreg.core.manifest import ARTREG_DIR, format_time, parse_time
+from artreg.errors import ArtregError
+from artreg.stores.base import NotFound, PreconditionFailed, PutRequest, Store
+
+LEASE_KEY = f"{ARTREG_DIR}/lease.json"
+DEFAULT_TTL = dt.timedelta(minutes=5)
+DEFAULT_WAIT = dt.timedelta(minutes=10)
+
+
+class LeaseTimeout(ArtregError):
+    """Another run held the lease for longer than we were willing to wait."""
+
+
+@dataclass(frozen=True)
+class LeaseRecord:
+    holder: str
+    token: str
+    acquired: dt.datetime
+    expires: dt.datetime
+
+
+def _parse(body: bytes) -> LeaseRecord | None:
+    try:
+        data = json.loads(body)
+        return LeaseRecord(
+            holder=str(data["holder"]),
+            token=str(data["token"]),
+            acquired=parse_time(str(data["acquired"])),
+            expires=parse_time(str(data["expires"])),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def default_holder(what: str) -> str:
+    return f"{what} (pid {os.getpid()} on {socket.gethostname()})"
+
+
+class Lease:
+    """Context manager: hold the target's lease while the index is rewritten."""
+
+    def __init__(
+        self,
+        store: Store,
+        holder: str,
+        *,
+        ttl: dt.timedelta = DEFAULT_TTL,
+        wait: dt.timedelta = DEFAULT_WAIT,
+        clock: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.holder = holder
+        self.ttl = ttl
+        self.wait = wait
+        self.clock = clock
+        self.sleep = sleep
+        self.token = secrets.token_hex(8)
+        self.takeovers = 0
+        self.waited = 0.0
+
+    def _now(self) -> dt.datetime:
+        return dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
+
+    def _body(self) -> bytes:
+        now = self._now()
+        record = {
+            "holder": self.holder,
+            "token": self.token,
+            "acquired": format_time(now),
+            "expires": format_time(now + self.ttl),
+        }
+        return (json.dumps(record, sort_keys=True) + "\n").encode()
+
+    def _request(self) -> PutRequest:
+        return PutRequest(
+            key=LEASE_KEY,
+            body=self._body(),
+            content_type="application/json",
+            cache_control="no-cache",
+        )
+
+    def acquire(self) -> None:
+        start = self.clock()
+        delay = 0.05
+        while True:
+            try:
+                self.store.put(self._request(), if_none_match=True)
+                return
+            except PreconditionFailed:
+                pass
+            current = self._current()
+            if current is not None:
+                record, etag = current
+                if record is None or record.expires <= self._now():
+                    try:
+                        self.store.put(self._request(), if_match=etag)
+                        self.takeovers += 1
+                        return
+                    except (PreconditionFailed, NotFound):
+                        pass  # someone else took it over or released it first
+                elif self.clock() - start > self.wait.total_seconds():
+                    raise LeaseTimeout(
+                        f"{self.store.description}: {LEASE_KEY} is held by {record.holder} "
+                        f"since {format_time(record.acquired)}; waited "
+                        f"{self.clock() - start:.0f} s. If that run is still going, retry "
+                        f"later; if it died, its lease expires at {format_time(record.expires)}"
+                    )
+            self.sleep(delay)
+            self.waited += delay
+            delay = min(delay * 1.5, 1.0)
+
+    def _current(self) -> tuple[LeaseRecord | None, str] | None:
+        info = self.store.head(LEASE_KEY)
+        if info is None:
+            return None
+        try:
+            body = self.store.get(LEASE_KEY)
+        except NotFound:
+            return None
+        return _parse(body), info.etag
+
+    def release(self) -> None:
+        """Delete the lease if it is still ours (a slow run may have lost it)."""
+        current = self._current()
+        if current is not None and current[0] is not None and current[0].token == self.token:
+            self.store.delete([LEASE_KEY])
+
+    def __enter__(self) -> Lease:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()

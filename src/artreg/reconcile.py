@@ -1,0 +1,176 @@
+"""Bring a target's index (and retention) in line with its manifests, safely.
+
+Shared by ``apply`` and ``gc``. With conditional writes (AWS S3, MinIO, moto,
+the dir store) the index is rewritten under a lease and the root with If-Match.
+Without them (Garage, s3rver) the run converges instead: after writing it
+re-lists, and rewrites until the index it reads matches the manifests it lists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from artreg.config import Config, Target
+from artreg.core.manifest import Build
+from artreg.core.plan import Action, summarize
+from artreg.core.retention import Decision
+from artreg.errors import ArtregError
+from artreg.lease import Lease
+from artreg.publisher import (
+    RetentionPlan,
+    Step,
+    TargetState,
+    execute_index,
+    index_is_current,
+    ordered,
+    plan_index,
+    plan_retention,
+    read_state,
+)
+from artreg.stores.base import PreconditionFailed, Store
+
+# Rounds of re-listing before a convergent (no conditional writes) run gives up.
+MAX_ROUNDS = 12
+
+
+@dataclass
+class Report:
+    """What a run did, for the summary line and ``--json``."""
+
+    mode: str = "none"  # "locked", "convergent", or "none" when nothing was written
+    uploaded: int = 0
+    uploaded_bytes: int = 0
+    index_written: int = 0
+    deleted: int = 0
+    rounds: int = 0
+    notes: list[str] = dataclasses.field(default_factory=list)
+    problems: list[str] = dataclasses.field(default_factory=list)
+    retention: list[Decision] = dataclasses.field(default_factory=list)
+    actions: list[Action] = dataclasses.field(default_factory=list)
+
+    def count(self, actions: Sequence[Action]) -> None:
+        summary = summarize(actions)
+        self.uploaded += summary.uploaded
+        self.uploaded_bytes += summary.uploaded_bytes
+        self.index_written += summary.index_written
+        self.deleted += summary.deleted
+        self.actions += actions
+
+
+@dataclass(frozen=True)
+class Job:
+    """The target and settings one reconciliation works with."""
+
+    store: Store
+    config: Config
+    target: Target
+    original: TargetState  # the state the run planned from
+    now: dt.datetime
+    gc: bool
+    allow_mass_delete: bool
+    holder: str
+
+    def retention(self, state: TargetState, added: Sequence[Build]) -> RetentionPlan:
+        if not self.gc:
+            return RetentionPlan()
+        return plan_retention(
+            self.store,
+            state,
+            self.config.rules_for(self.target),
+            self.config.convention(),
+            page_size=self.config.index.page_size,
+            max_fraction=self.config.gc.max_delete_fraction,
+            added=added,
+            now=self.now,
+        )
+
+
+def _as_before(fresh: TargetState, original: TargetState, tags: Sequence[str]) -> TargetState:
+    """``fresh`` with our own manifests as they were before this run wrote them.
+
+    The root index written by earlier runs describes the listing without our
+    new manifests; comparing it with that listing tells whether anyone else
+    changed the target meanwhile (then the index is rebuilt, not patched).
+    """
+    manifests = dict(fresh.manifests)
+    categories = dict(fresh.categories)
+    for tag in tags:
+        if tag in original.manifests:
+            manifests[tag] = original.manifests[tag]
+            categories[tag] = original.categories[tag]
+        else:
+            manifests.pop(tag, None)
+            categories.pop(tag, None)
+    return dataclasses.replace(fresh, manifests=manifests, categories=categories)
+
+
+def reconcile(
+    job: Job,
+    report: Report,
+    *,
+    conditional: bool,
+    added: Sequence[Build] = (),
+    etags: dict[str, str] | None = None,
+    stale: Sequence[Step] = (),
+) -> None:
+    """Write the index for the listing plus ``added``, apply retention, delete ``stale``.
+
+    ``added`` are builds whose manifests this run has just written (``etags`` as
+    the store returned them): their index entries are patched in rather than
+    rebuilt, unless another run changed the target meanwhile.
+    """
+    store = job.store
+    report.mode = "locked" if conditional else "convergent"
+    convention = job.config.convention()
+    page_size = job.config.index.page_size
+    guard = Lease(store, job.holder) if conditional else contextlib.nullcontext()
+    added = list(added)
+    etags = dict(etags or {})
+    pending = list(stale)
+    with guard:
+        for round_number in range(1, MAX_ROUNDS + 1):
+            report.rounds = round_number
+            fresh = read_state(store, convention)
+            state = _as_before(fresh, job.original, [b.tag for b in added])
+            retention = job.retention(state, added)
+            if retention.brakes and not job.allow_mass_delete:
+                report.problems += [b.describe() for b in retention.brakes]
+                retention = RetentionPlan()
+            plan = plan_index(
+                store,
+                state,
+                job.config,
+                added=added,
+                added_etags=etags,
+                removed=retention.removed,
+                now=job.now,
+            )
+            report.notes += plan.notes
+            steps = ordered([*plan.steps, *retention.steps(), *pending])
+            try:
+                execute_index(store, steps, root_etag=state.root_etag, locked=conditional)
+            except PreconditionFailed:
+                report.notes.append("the root index changed under our lease: re-reading")
+                continue
+            report.count([s.action for s in steps])
+            report.retention += retention.decisions
+            pending = []
+            if conditional:
+                return
+            # Another run may have written the index from an older listing:
+            # re-list until the index matches what is there.
+            added, etags = [], {}
+            if index_is_current(read_state(store, convention), page_size):
+                return
+            time.sleep(random.uniform(0.05, 0.3) * round_number)
+    raise ArtregError(
+        f"{store.description}: the index did not settle after {MAX_ROUNDS} rounds "
+        "(other runs kept changing it); the builds are published: re-run "
+        "`artreg apply`, or `artreg verify --repair` to rewrite the index"
+    )
