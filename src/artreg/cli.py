@@ -116,6 +116,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_publish_options(apply)
     apply.add_argument("--no-gc", action="store_true", help="publish without applying retention")
 
+    gc = sub.add_parser("gc", help="apply retention and remove orphans (no publishing)")
+    _add_config(gc)
+    _add_target(gc)
+    _add_json(gc)
+    _add_now(gc)
+    gc.add_argument("--dry-run", action="store_true", help="show what would go; write nothing")
+    gc.add_argument(
+        "--allow-mass-delete",
+        action="store_true",
+        help="let retention delete more than gc.max_delete_fraction of a category",
+    )
+
+    verify = sub.add_parser("verify", help="check that every indexed file exists, intact")
+    _add_config(verify)
+    _add_target(verify)
+    _add_json(verify)
+    verify.add_argument("--deep", action="store_true", help="re-hash every file (reads it all)")
+    verify.add_argument(
+        "--repair", action="store_true", help="rewrite the index documents from the manifests"
+    )
+
     ls = sub.add_parser("ls", help="list published builds by category")
     _add_config(ls)
     _add_target(ls)
@@ -145,6 +166,8 @@ _COMMANDS = {
     "plan": "plan",
     "apply": "apply",
     "ls": "ls",
+    "gc": "gc",
+    "verify": "verify",
     "serve": "serve",
 }
 

@@ -288,6 +288,7 @@ def plan_index(
     added_etags: Mapping[str, str],
     removed: Iterable[str],
     now: dt.datetime,
+    rebuild: bool = False,
 ) -> IndexPlan:
     """Pages, root and index.html for the listing plus ``added`` minus ``removed``.
 
@@ -305,7 +306,7 @@ def plan_index(
         plan.notes.append(f"{state.root_problem}: rebuilding the index")
 
     def trusted(category: Category) -> bool:
-        return root is not None and trusted_root(state, category, page_size)
+        return not rebuild and root is not None and trusted_root(state, category, page_size)
 
     changing = {b.category for b in added} | {
         state.categories[tag] for tag in removed_tags if tag in state.categories
@@ -391,7 +392,7 @@ def plan_index(
                 root_doc["categories"][category.value] = state.root_doc["categories"][
                     category.value
                 ]
-        if index.same_content(state.root_doc, root_doc):
+        if index.same_content(state.root_doc, root_doc) and not rebuild:
             _ensure_html(store, plan)
             return plan
     root_body = index.dumps(root_doc)

@@ -75,6 +75,7 @@ class Job:
     gc: bool
     allow_mass_delete: bool
     holder: str
+    rebuild: bool = False  # rewrite every index document from the manifests
 
     def retention(self, state: TargetState, added: Sequence[Build]) -> RetentionPlan:
         if not self.gc:
@@ -150,6 +151,7 @@ def reconcile(
                 added_etags=etags,
                 removed=retention.removed,
                 now=job.now,
+                rebuild=job.rebuild and round_number == 1,
             )
             report.notes += plan.notes
             steps = ordered([*plan.steps, *retention.steps(), *pending])

@@ -1,0 +1,105 @@
+"""``artreg gc``: retention and orphan collection only (``--dry-run`` writes nothing)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from artreg.audit import all_entries, find_orphans, referenced_keys
+from artreg.commands import load_required
+from artreg.commands.apply import check_brakes, parse_now
+from artreg.config import resolve_target
+from artreg.core.plan import SYMBOLS, Action
+from artreg.lease import default_holder
+from artreg.publisher import read_state
+from artreg.reconcile import Job, Report, reconcile
+from artreg.render.html import human_size
+from artreg.stores import open_store
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_required(args.config)
+    base = config.path.parent if config.path is not None else Path()
+    target = resolve_target(config, args.target)
+    store = open_store(target, base)
+    now = parse_now(args.now)
+    state = read_state(store, config.convention())
+    job = Job(
+        store=store,
+        config=config,
+        target=target,
+        original=state,
+        now=now,
+        gc=True,
+        allow_mass_delete=args.allow_mass_delete,
+        holder=default_holder("artreg gc"),
+    )
+    retention = job.retention(state, ())
+    check_brakes(retention, args.allow_mass_delete)
+    page_size = config.index.page_size
+    entries = all_entries(store, state, page_size)
+    listing = store.list("")
+    clock_now = dt.datetime.now(dt.timezone.utc)
+    old, young = find_orphans(
+        listing,
+        referenced_keys(state, entries),
+        state.unreadable,
+        clock_now=clock_now,
+        grace=config.gc.grace_period,
+    )
+    planned = [*retention.steps(), *(o.step() for o in old)]
+    if args.dry_run:
+        _show(args, [s.action for s in planned], len(young), store.requests)
+        return 0
+    report = Report()
+    if planned:
+        reconcile(
+            job,
+            report,
+            conditional=store.supports_conditional_writes(),
+            stale=[o.step() for o in old],
+        )
+    requests = dict(sorted(store.requests.items()))
+    if args.json:
+        out = {
+            "target": target.name,
+            "mode": report.mode,
+            "deleted": report.deleted,
+            "indexWritten": report.index_written,
+            "actions": [a.to_json() for a in report.actions],
+            "youngOrphans": len(young),
+            "requests": requests,
+        }
+        json.dump(out, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        kept = sum(1 for d in report.retention if d.keep)
+        print(
+            f"gc {target.name}: {report.deleted} deleted, {report.index_written} index files "
+            f"written, {kept} builds kept by rules, {len(young)} young orphans left for later, "
+            f"{sum(n for op, n in requests.items() if not op.startswith('probe:'))} requests"
+        )
+    for problem in report.problems:
+        print(f"artreg: error: {problem}", file=sys.stderr)
+    return 1 if report.problems else 0
+
+
+def _show(
+    args: argparse.Namespace, actions: list[Action], young: int, requests: dict[str, int]
+) -> None:
+    if args.json:
+        out = {
+            "actions": [a.to_json() for a in actions],
+            "youngOrphans": young,
+            "requests": dict(sorted(requests.items())),
+        }
+        json.dump(out, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+        return
+    for action in actions:
+        size = human_size(action.size) if action.size else ""
+        print(f"  {SYMBOLS[action.op]} {action.key}  {size}  {action.reason}")
+    print(f"gc (dry run): {len(actions)} to delete, {young} young orphans left for later")

@@ -1,0 +1,75 @@
+"""``artreg verify``: every indexed file exists with its size (and digest with ``--deep``)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+from artreg.audit import verify_target
+from artreg.commands import load_required
+from artreg.config import resolve_target
+from artreg.lease import default_holder
+from artreg.publisher import read_state
+from artreg.reconcile import Job, Report, reconcile
+from artreg.stores import open_store
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_required(args.config)
+    base = config.path.parent if config.path is not None else Path()
+    target = resolve_target(config, args.target)
+    store = open_store(target, base)
+    clock_now = dt.datetime.now(dt.timezone.utc)
+
+    def check() -> tuple[list[str], str]:
+        state = read_state(store, config.convention())
+        found = verify_target(
+            store,
+            state,
+            store.list(""),
+            page_size=config.index.page_size,
+            deep=args.deep,
+            clock_now=clock_now,
+            grace=config.gc.grace_period,
+        )
+        summary = (
+            f"{found.builds} builds, {found.files} files"
+            f"{f' ({found.hashed} re-hashed)' if args.deep else ''}, {found.pages} index pages"
+        )
+        return found.problems, summary
+
+    problems, summary = check()
+    repaired = False
+    if problems and args.repair:
+        state = read_state(store, config.convention())
+        job = Job(
+            store=store,
+            config=config,
+            target=target,
+            original=state,
+            now=clock_now.replace(microsecond=0),
+            gc=False,
+            allow_mass_delete=False,
+            holder=default_holder("artreg verify --repair"),
+            rebuild=True,
+        )
+        reconcile(job, Report(), conditional=store.supports_conditional_writes())
+        repaired = True
+        before = problems
+        problems, summary = check()
+        for problem in before:
+            if problem not in problems:
+                print(f"repaired: {problem}", file=sys.stderr)
+    if args.json:
+        out = {"ok": not problems, "problems": problems, "checked": summary, "repaired": repaired}
+        json.dump(out, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        for problem in problems:
+            print(problem)
+        state_word = "ok" if not problems else f"{len(problems)} problems"
+        print(f"verify {target.name}: {state_word} ({summary})", file=sys.stderr)
+    return 1 if problems else 0
