@@ -137,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--repair", action="store_true", help="rewrite the index documents from the manifests"
     )
 
+    adopt = sub.add_parser(
+        "import", help="write manifests for an existing <version>/<platform>/<file> tree"
+    )
+    _add_config(adopt)
+    _add_target(adopt)
+    _add_json(adopt)
+    adopt.add_argument("--dry-run", action="store_true", help="show what would be imported")
+
     ls = sub.add_parser("ls", help="list published builds by category")
     _add_config(ls)
     _add_target(ls)
@@ -167,6 +175,7 @@ _COMMANDS = {
     "apply": "apply",
     "ls": "ls",
     "gc": "gc",
+    "import": "import_",
     "verify": "verify",
     "serve": "serve",
 }

@@ -1,0 +1,142 @@
+"""``artreg import``: adopt a bucket laid out as ``<version>/<platform>/<file>``.
+
+Garage's ``_releases/`` is the model: builds were uploaded by hand, with no
+manifests. Import reads (downloads, never uploads) each file to record its
+sha256, writes one build manifest per version, then the index. Nothing is
+re-uploaded and no existing object changes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import hashlib
+import json
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+from artreg.artifacts import guess_content_type
+from artreg.audit import OWN_TREES
+from artreg.commands import load_required
+from artreg.config import resolve_target
+from artreg.core.index import HTML_KEY, ROOT_KEY
+from artreg.core.manifest import ARTREG_DIR, Build, FileEntry
+from artreg.core.tags import Convention, classify
+from artreg.lease import default_holder
+from artreg.publisher import INDEX_CACHE, JSON_TYPE, read_state
+from artreg.reconcile import Job, Report, reconcile
+from artreg.stores import ObjectInfo, PreconditionFailed, PutRequest, Store, open_store
+
+
+def discover(
+    listing: Sequence[ObjectInfo], convention: Convention
+) -> tuple[dict[str, list[ObjectInfo]], list[str]]:
+    """Group keys ``<version>/<platform...>/<file>`` by version; also the skipped versions."""
+    groups: dict[str, list[ObjectInfo]] = defaultdict(list)
+    skipped: set[str] = set()
+    for info in listing:
+        key = info.key
+        if key.startswith((f"{ARTREG_DIR}/", *OWN_TREES)) or key in (ROOT_KEY, HTML_KEY):
+            continue
+        parts = key.split("/")
+        if len(parts) < 3:
+            continue
+        if classify(parts[0], convention).valid:
+            groups[parts[0]].append(info)
+        else:
+            skipped.add(parts[0])
+    return dict(groups), sorted(skipped)
+
+
+def build_for(
+    store: Store, tag: str, objects: Sequence[ObjectInfo], convention: Convention
+) -> Build:
+    """The manifest of one existing version: files hashed by reading them back."""
+    files = []
+    for info in sorted(objects, key=lambda o: o.key):
+        parts = info.key.split("/")
+        digest = hashlib.sha256(store.get(info.key)).hexdigest()
+        name = parts[-1]
+        files.append(
+            FileEntry(
+                artifact=name,
+                platform="/".join(parts[1:-1]),
+                name=name,
+                key=info.key,
+                size=info.size,
+                sha256=digest,
+                content_type=guess_content_type(name),
+            )
+        )
+    category = classify(tag, convention).category
+    published = max(o.last_modified for o in objects).replace(microsecond=0)
+    commit = tag if category.value == "dev" else None
+    return Build(tag=tag, category=category, published=published, commit=commit, files=tuple(files))
+
+
+def run(args: argparse.Namespace) -> int:
+    config = load_required(args.config)
+    base = config.path.parent if config.path is not None else Path()
+    target = resolve_target(config, args.target)
+    store = open_store(target, base)
+    convention = config.convention()
+    state = read_state(store, convention)
+    groups, skipped = discover(store.list(""), convention)
+    new = {tag: objs for tag, objs in groups.items() if tag not in state.manifests}
+    builds = [build_for(store, tag, objs, convention) for tag, objs in sorted(new.items())]
+    if args.dry_run:
+        for build in builds:
+            print(f"  + {build.key}  {len(build.files)} files  ({build.category})")
+    report = Report()
+    etags: dict[str, str] = {}
+    if builds and not args.dry_run:
+        conditional = store.supports_conditional_writes()
+        for build in builds:
+            request = PutRequest(
+                key=build.key,
+                body=build.to_bytes(),
+                content_type=JSON_TYPE,
+                cache_control=INDEX_CACHE,
+            )
+            try:
+                etags[build.tag] = store.put(request, if_none_match=conditional)
+            except PreconditionFailed:
+                continue  # another run imported or published it meanwhile
+        added = [b for b in builds if b.tag in etags]
+        reconcile(
+            Job(
+                store=store,
+                config=config,
+                target=target,
+                original=state,
+                now=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+                gc=False,
+                allow_mass_delete=False,
+                holder=default_holder("artreg import"),
+            ),
+            report,
+            conditional=conditional,
+            added=added,
+            etags=etags,
+        )
+    for version in skipped:
+        print(f"artreg: skipped {version}/: not a tag under this convention", file=sys.stderr)
+    if args.json:
+        out = {
+            "imported": sorted(etags) if not args.dry_run else [b.tag for b in builds],
+            "alreadyManaged": sorted(t for t in groups if t in state.manifests),
+            "skipped": skipped,
+            "requests": dict(sorted(store.requests.items())),
+        }
+        json.dump(out, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        verb = "would import" if args.dry_run else "imported"
+        print(
+            f"{verb} {len(builds)} builds ({sum(len(b.files) for b in builds)} files, "
+            f"0 uploaded) into {target.name}; {len(groups) - len(new)} already managed, "
+            f"{len(skipped)} skipped"
+        )
+    return 0
