@@ -1,0 +1,283 @@
+"""The files a build publishes: declared paths resolved, checked and hashed.
+
+Every problem (missing file, glob matching nothing, directory, unreadable file,
+path escaping the repository, two files on one key) is collected and reported
+in one error before anything is written.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import hashlib
+import mimetypes
+import os
+import re
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from artreg.config import Artifact, FileSpec
+from artreg.core.manifest import FileEntry
+from artreg.core.tags import encode_tag
+from artreg.errors import ArtregError
+
+CHUNK_SIZE = 1 << 20
+DEFAULT_CONTENT_TYPE = "application/octet-stream"
+
+_GLOB_MAGIC = re.compile(r"[*?[]")
+# Opening a FIFO for reading would block until a writer comes; O_NONBLOCK makes
+# open() return at once, and fstat then refuses anything but a regular file.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+
+# A compressed file is stored as its compressed bytes with no Content-Encoding
+# (browsers would otherwise unpack it on download): its type is the compressor's.
+_ENCODING_TYPES = {
+    "gzip": "application/gzip",
+    "bzip2": "application/x-bzip2",
+    "xz": "application/x-xz",
+    "compress": "application/x-compress",
+    "br": "application/x-brotli",
+}
+# Common release files missing from Python's built-in table.
+_EXTRA_TYPES = {
+    ".zst": "application/zstd",
+    ".deb": "application/vnd.debian.binary-package",
+    ".rpm": "application/x-rpm",
+    ".whl": "application/zip",
+    ".asc": "application/pgp-signature",
+    ".sig": "application/pgp-signature",
+    ".sha256": "text/plain",
+    ".sha512": "text/plain",
+}
+# Characters that break a download URL on a static website: '+' is read as a
+# space, '%' starts an escape, '#' and '?' end the path.
+_URL_BREAKING = frozenset("+%#?")
+
+
+class ArtifactFilesError(ArtregError):
+    """Declared files that cannot be published; every problem, one per line."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """One file to publish: where it is on disk, where it goes, and its digest."""
+
+    artifact: str
+    platform: str
+    source: Path
+    name: str  # the basename, last segment of key
+    key: str  # "<encoded tag>/<platform>/<name>", relative to the target root
+    size: int
+    sha256: str
+    content_type: str = DEFAULT_CONTENT_TYPE
+
+    def to_file_entry(self) -> FileEntry:
+        return FileEntry(
+            artifact=self.artifact,
+            platform=self.platform,
+            name=self.name,
+            key=self.key,
+            size=self.size,
+            sha256=self.sha256,
+            content_type=self.content_type,
+        )
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    """A file found for a declared path, before it is checked and hashed."""
+
+    artifact: str
+    platform: str
+    path: Path
+    shown: str  # as the user would recognise it in messages
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def where(self) -> str:
+        return f"artifact {self.artifact!r}, platform {self.platform!r}: {self.shown}"
+
+
+def resolve_files(
+    config_dir: Path, artifacts: Sequence[Artifact], tag: str
+) -> tuple[LocalFile, ...]:
+    """Resolve, check and hash the files of every ``files`` artifact, sorted by key.
+
+    Raises :class:`ArtifactFilesError` listing every problem; nothing is hashed
+    until every declared file is known to be publishable.
+    """
+    root = config_dir.resolve()
+    problems: list[str] = []
+    candidates: list[_Candidate] = []
+    for artifact in artifacts:
+        if artifact.type != "files":
+            continue
+        for spec in artifact.files:
+            found, problem = _find(config_dir, artifact.name, spec)
+            if problem is not None:
+                problems.append(problem)
+            for candidate in found:
+                problem = _check(candidate, root)
+                if problem is None:
+                    candidates.append(candidate)
+                else:
+                    problems.append(problem)
+    encoded = encode_tag(tag)
+    by_key: dict[str, list[_Candidate]] = {}
+    for candidate in candidates:
+        key = f"{encoded}/{candidate.platform}/{candidate.name}"
+        by_key.setdefault(key, []).append(candidate)
+    for key, sharing in by_key.items():
+        if len(sharing) > 1:
+            problems.append(
+                f"{key}: {len(sharing)} files would be published under this key "
+                f"({'; '.join(c.where() for c in sharing)}); "
+                "rename the files or give them different platforms"
+            )
+    if problems:
+        raise ArtifactFilesError(problems)
+
+    resolved: list[LocalFile] = []
+    for key in sorted(by_key):
+        (candidate,) = by_key[key]
+        try:
+            size, sha256 = hash_file(candidate.path)
+        except OSError as exc:
+            problems.append(f"{candidate.where()}: cannot be read ({_reason(exc)}); fix it")
+            continue
+        resolved.append(
+            LocalFile(
+                artifact=candidate.artifact,
+                platform=candidate.platform,
+                source=candidate.path,
+                name=candidate.name,
+                key=key,
+                size=size,
+                sha256=sha256,
+                content_type=guess_content_type(candidate.name),
+            )
+        )
+    if problems:
+        raise ArtifactFilesError(problems)
+    return tuple(resolved)
+
+
+def to_file_entries(files: Iterable[LocalFile]) -> tuple[FileEntry, ...]:
+    """The manifest records of resolved files."""
+    return tuple(f.to_file_entry() for f in files)
+
+
+def hash_file(path: Path) -> tuple[int, str]:
+    """(size, sha256 hex) of a regular file, read in chunks; raises OSError.
+
+    The size is the number of bytes hashed, not what stat said before reading.
+    """
+    fd = os.open(path, _OPEN_FLAGS)
+    with open(fd, "rb", buffering=0, closefd=True) as stream:
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            raise OSError(f"{path}: not a regular file")
+        digest = hashlib.sha256()
+        buffer = bytearray(CHUNK_SIZE)
+        view = memoryview(buffer)
+        size = 0
+        while count := stream.readinto(buffer):
+            digest.update(view[:count])
+            size += count
+    return size, digest.hexdigest()
+
+
+def guess_content_type(name: str) -> str:
+    """The Content-Type to serve a file under, from its name; the same on every machine."""
+    suffixes = PurePosixPath(name).suffixes
+    if suffixes and suffixes[-1].lower() in _EXTRA_TYPES:
+        return _EXTRA_TYPES[suffixes[-1].lower()]
+    # Only the suffixes: guess_type() would read "data:..." as a data URL.
+    content_type, encoding = _mime_table().guess_type("file" + "".join(suffixes))
+    if encoding is not None:
+        return _ENCODING_TYPES.get(encoding, DEFAULT_CONTENT_TYPE)
+    return content_type or DEFAULT_CONTENT_TYPE
+
+
+@functools.lru_cache(maxsize=1)
+def _mime_table() -> mimetypes.MimeTypes:
+    # Python's built-in table only: /etc/mime.types differs between machines,
+    # and a different type would rewrite the manifest on every other runner.
+    return mimetypes.MimeTypes()
+
+
+def _find(config_dir: Path, artifact: str, spec: FileSpec) -> tuple[list[_Candidate], str | None]:
+    """The files a declared path names: one path, or a glob's non-directory matches."""
+    if not _GLOB_MAGIC.search(spec.path):
+        return [_Candidate(artifact, spec.platform, config_dir / spec.path, spec.path)], None
+    matches = sorted(set(glob.glob(spec.path, root_dir=config_dir, recursive=True)))
+    found = [
+        _Candidate(
+            artifact, spec.platform, config_dir / match, f"{match} (matched by {spec.path!r})"
+        )
+        for match in matches
+        # `**` matches directories too; a glob names the files in them.
+        if not (config_dir / match).is_dir()
+    ]
+    if found:
+        return found, None
+    what = "only directories" if matches else "nothing"
+    return [], (
+        f"artifact {artifact!r}, platform {spec.platform!r}: {spec.path}: the pattern matches "
+        f"{what}; build the artifact first or fix the pattern in artreg.toml"
+    )
+
+
+def _check(candidate: _Candidate, root: Path) -> str | None:
+    """Why this file cannot be published, or None when it can."""
+    where = candidate.where()
+    path = candidate.path
+    try:
+        real = path.resolve()
+    except (OSError, RuntimeError):
+        return f"{where}: is a symlink loop; fix the link"
+    if not real.is_relative_to(root):
+        return (
+            f"{where}: resolves to {real}, outside the repository {root}; "
+            "publish files from inside the repository (copy it in, or fix the path or link)"
+        )
+    try:
+        mode = os.stat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        if os.path.islink(path):
+            return (
+                f"{where}: is a broken symlink (to {os.readlink(path)}); "
+                "build what it points to or fix the link"
+            )
+        return f"{where}: no such file; build the artifact first or fix the path in artreg.toml"
+    except OSError as exc:
+        return f"{where}: cannot be read ({_reason(exc)}); fix its permissions"
+    if stat.S_ISDIR(mode):
+        return (
+            f"{where}: is a directory, expected a file; "
+            f"declare the files in it (for example '{candidate.shown.rstrip('/')}/*')"
+        )
+    if not stat.S_ISREG(mode):
+        return f"{where}: is not a regular file (a FIFO, socket or device); declare a regular file"
+    try:
+        os.close(os.open(path, _OPEN_FLAGS))
+    except OSError as exc:
+        return f"{where}: cannot be read ({_reason(exc)}); fix its permissions"
+    for char in candidate.name:
+        if char in _URL_BREAKING or char.isspace() or not char.isprintable():
+            return (
+                f"{where}: the file name contains {char!r}, which breaks its download URL "
+                "on a static website; rename the file"
+            )
+    return None
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
