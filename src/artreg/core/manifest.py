@@ -49,14 +49,42 @@ class FileEntry:
 
 
 @dataclass(frozen=True)
+class ImageEntry:
+    """One OCI image of a build, as published under ``v2/<repository>/``."""
+
+    artifact: str
+    repository: str
+    tag: str  # the OCI tag (the build's tag with '+' as '_')
+    digest: str  # "sha256:<hex>" of the top manifest or index
+    media_type: str
+    size: int  # bytes of the top manifest or index
+
+    @property
+    def key(self) -> str:
+        """The tag's manifest key (relative to the target root)."""
+        return f"v2/{self.repository}/manifests/{self.tag}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "artifact": self.artifact,
+            "repository": self.repository,
+            "tag": self.tag,
+            "digest": self.digest,
+            "mediaType": self.media_type,
+            "size": self.size,
+        }
+
+
+@dataclass(frozen=True)
 class Build:
-    """One published build: a tag and its files (and, later, images)."""
+    """One published build: a tag, its files and its OCI images."""
 
     tag: str
     category: Category
     published: dt.datetime
     commit: str | None
     files: tuple[FileEntry, ...]
+    images: tuple[ImageEntry, ...] = ()
 
     @property
     def key(self) -> str:
@@ -67,11 +95,16 @@ class Build:
         return sum(f.size for f in self.files)
 
     def content_digests(self) -> dict[str, tuple[int, str]]:
-        """key -> (size, sha256): what must match for a re-publish to be a no-op."""
-        return {f.key: (f.size, f.sha256) for f in self.files}
+        """key -> (size, digest): what must match for a re-publish to be a no-op.
+
+        Files give their sha256 hex, images their tag key and manifest digest.
+        """
+        digests = {f.key: (f.size, f.sha256) for f in self.files}
+        digests.update({i.key: (i.size, i.digest) for i in self.images})
+        return digests
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc: dict[str, Any] = {
             "schemaVersion": MANIFEST_SCHEMA_VERSION,
             "tag": self.tag,
             "category": self.category.value,
@@ -79,6 +112,9 @@ class Build:
             "commit": self.commit,
             "files": [f.to_json() for f in self.files],
         }
+        if self.images:  # omitted when empty: builds without images keep their bytes
+            doc["images"] = [i.to_json() for i in self.images]
+        return doc
 
     def to_bytes(self) -> bytes:
         return (json.dumps(self.to_json(), indent=1, sort_keys=True) + "\n").encode()
@@ -116,6 +152,17 @@ def build_from_json(data: Mapping[str, Any], where: str) -> Build:
             )
             for f in data["files"]
         )
+        images = tuple(
+            ImageEntry(
+                artifact=str(i["artifact"]),
+                repository=str(i["repository"]),
+                tag=str(i["tag"]),
+                digest=str(i["digest"]),
+                media_type=str(i["mediaType"]),
+                size=int(i["size"]),
+            )
+            for i in data.get("images", ())
+        )
         commit = data.get("commit")
         return Build(
             tag=str(data["tag"]),
@@ -123,6 +170,7 @@ def build_from_json(data: Mapping[str, Any], where: str) -> Build:
             published=parse_time(str(data["published"])),
             commit=None if commit is None else str(commit),
             files=files,
+            images=images,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidManifest(
