@@ -455,7 +455,9 @@ def build_steps(change: BuildChange, files: Sequence[LocalFile]) -> list[Step]:
     by_key = {f.key: f for f in files}
     previous = set(change.stale_keys)
     for key in change.upload_keys:
-        local = by_key[key]
+        local = by_key.get(key)
+        if local is None:  # an image's tag: written by artreg.oci.publish, not here
+            continue
         request = PutRequest(
             key=key,
             body=local.source,
@@ -476,6 +478,8 @@ def build_steps(change: BuildChange, files: Sequence[LocalFile]) -> list[Step]:
         )
     )
     for key in change.stale_keys:
+        if key.startswith("v2/"):  # an image tag: registry keys are left to retention
+            continue
         steps.append(Step(Action(Op.DELETE, Kind.FILE, key, 0, f"no longer in {build.tag}")))
     return steps
 
