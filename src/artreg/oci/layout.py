@@ -1,0 +1,625 @@
+"""Read an image from an OCI image layout directory, an oci-archive or a docker-archive.
+
+Everything the image-spec says MUST hold is checked before an :class:`Image`
+is returned, so a corrupt or truncated input fails before the first upload:
+the ``oci-layout`` file and its ``imageLayoutVersion``, ``index.json``, every
+referenced blob present with its descriptor's size and sha256 digest, and
+known media types. Blobs are hashed in chunks, never held in memory; only
+manifests (at most 4 MiB each) are read whole, and they are published byte for
+byte, so their digests never change.
+
+Archives are read in one streaming pass (plain, gzip, bzip2 or xz tar): each
+regular member is copied to a private staging directory while it is hashed,
+because a store uploads from a file path. A docker-archive (``docker save``)
+has no registry manifest: artreg writes an OCI image manifest for it (see
+:func:`_docker_manifest`), whose digest is therefore artreg's.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import lzma
+import posixpath
+import tarfile
+import tempfile
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from artreg.oci.image import (
+    CONFIG_TYPES,
+    INDEX_TYPES,
+    LAYER_TYPES,
+    MANIFEST_TYPES,
+    MAX_MANIFEST_SIZE,
+    MEDIA_TYPE,
+    OCI_CONFIG,
+    OCI_INDEX,
+    OCI_LAYER,
+    OCI_LAYER_GZIP,
+    OCI_LAYER_ZSTD,
+    OCI_MANIFEST,
+    READ_CHUNK,
+    SHA256_DIGEST,
+    Blob,
+    BlobMissing,
+    BlobSizeMismatch,
+    DigestMismatch,
+    Image,
+    ImageFormatError,
+    Manifest,
+    TruncatedArchive,
+    UnknownMediaType,
+    sha256_digest,
+)
+
+REF_NAME = "org.opencontainers.image.ref.name"
+LAYOUT_VERSION_MAJOR = "1."
+MAX_DEPTH = 4  # index -> index -> manifest is the deepest anyone nests in practice
+_MAX_LINK_HOPS = 16
+_ARCHIVE_ERRORS = (
+    tarfile.TarError,
+    EOFError,
+    zlib.error,
+    gzip.BadGzipFile,
+    lzma.LZMAError,
+    OSError,
+)
+_FIX_EXPORT = "re-export the image (e.g. `skopeo copy ... oci:DIR:TAG`) and re-run"
+
+
+def read_image(path: Path, *, ref: str | None = None) -> Image:
+    """Read and validate the image at ``path``; ``ref`` picks one of several images.
+
+    ``path`` may also be written ``PATH:REF`` (like skopeo's ``oci:PATH:REF``)
+    when ``PATH`` itself exists and ``PATH:REF`` does not.
+    """
+    if ref is None and not path.exists() and ":" in path.name:
+        base, _, name = str(path).rpartition(":")
+        if Path(base).exists() and name:
+            path, ref = Path(base), name
+    if path.is_dir():
+        return _read_layout(_DirTree(path), path, "oci-layout", ref, None)
+    if not path.exists():
+        raise ImageFormatError(
+            f"{path}: does not exist; expected an OCI image layout directory, an oci-archive "
+            "or a docker-archive (check the artifact's path in artreg.toml, and that the "
+            "image was built before `artreg apply`)"
+        )
+    staged = _stage_archive(path)
+    try:
+        if "oci-layout" in staged.files:
+            return _read_layout(staged, path, "oci-archive", ref, staged.tmp)
+        if "manifest.json" in staged.files:
+            return _read_docker_archive(staged, path, ref)
+        raise ImageFormatError(
+            f"{path}: a tar archive with neither 'oci-layout' (oci-archive) nor "
+            f"'manifest.json' (docker-archive) at its top level; {_FIX_EXPORT}"
+        )
+    except BaseException:
+        staged.tmp.cleanup()
+        raise
+
+
+# --- where the files are ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Found:
+    path: Path
+    size: int
+    sha256: str | None  # known when staged from an archive (hashed while copying)
+
+
+class _DirTree:
+    """The files of a layout directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def locate(self, name: str) -> _Found | None:
+        path = self.root / name
+        try:
+            if not path.is_file():
+                return None
+            return _Found(path, path.stat().st_size, None)
+        except OSError:
+            return None
+
+
+@dataclass
+class _StagedTree:
+    """The regular members of an archive, copied to ``tmp`` and hashed."""
+
+    tmp: tempfile.TemporaryDirectory[str]
+    files: dict[str, _Found] = field(default_factory=dict)
+
+    def locate(self, name: str) -> _Found | None:
+        return self.files.get(_normalize(name))
+
+
+_Tree = _DirTree | _StagedTree
+
+
+def _normalize(name: str) -> str:
+    normal = posixpath.normpath(name.lstrip("/"))
+    return "" if normal == "." else normal
+
+
+def _stage_archive(path: Path) -> _StagedTree:
+    """Copy every regular member of the tar at ``path`` to a staging dir, hashing it."""
+    tree = _StagedTree(tempfile.TemporaryDirectory(prefix="artreg-oci-"))
+    links: dict[str, str] = {}
+    count = 0
+    try:
+        with tarfile.open(path, mode="r|*") as tar:
+            for member in tar:
+                count += 1
+                name = _normalize(member.name)
+                if member.isreg():
+                    tree.files[name] = _stage_member(tar, member, Path(tree.tmp.name) / str(count))
+                elif member.issym():
+                    links[name] = _normalize(
+                        posixpath.join(posixpath.dirname(name), member.linkname)
+                    )
+                elif member.islnk():
+                    links[name] = _normalize(member.linkname)
+    except _ARCHIVE_ERRORS as exc:
+        tree.tmp.cleanup()
+        if isinstance(exc, _StagingFailed):
+            raise exc.error from None
+        if count == 0 and not isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)):
+            raise ImageFormatError(
+                f"{path}: not a directory and not a readable tar archive ({exc}); expected an "
+                "OCI image layout directory, an oci-archive or a docker-archive"
+            ) from None
+        raise TruncatedArchive(
+            f"{path}: the archive is truncated or damaged after {count} member(s) ({exc}); "
+            f"nothing was uploaded; {_FIX_EXPORT}"
+        ) from None
+    for name, target in links.items():
+        for _ in range(_MAX_LINK_HOPS):
+            if target not in links:
+                break
+            target = links[target]
+        if target in tree.files:
+            tree.files[name] = tree.files[target]
+    return tree
+
+
+class _StagingFailed(OSError):
+    def __init__(self, error: ImageFormatError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _stage_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> _Found:
+    source = tar.extractfile(member)
+    if source is None:  # pragma: no cover - isreg() members always have data
+        raise tarfile.ReadError(f"cannot read member {member.name!r}")
+    digest = hashlib.sha256()
+    size = 0
+    try:
+        out = dest.open("wb")
+    except OSError as exc:
+        raise _StagingFailed(_staging_error(dest, exc)) from None
+    with out:
+        while chunk := source.read(READ_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            try:
+                out.write(chunk)
+            except OSError as exc:
+                raise _StagingFailed(_staging_error(dest, exc)) from None
+    if size != member.size:
+        raise tarfile.ReadError(f"member {member.name!r} has {size} of its {member.size} bytes")
+    return _Found(dest, size, digest.hexdigest())
+
+
+def _staging_error(dest: Path, exc: OSError) -> ImageFormatError:
+    return ImageFormatError(
+        f"cannot stage the archive's blobs in {dest.parent} ({exc.strerror}); "
+        "set TMPDIR to a directory with room for the image and re-run"
+    )
+
+
+# --- OCI layouts (directory or archive) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Descriptor:
+    media_type: str
+    digest: str
+    size: int
+    platform: str | None
+    annotations: Mapping[str, str]
+    urls: tuple[str, ...]
+
+
+class _Reader:
+    """Walks manifests from a top descriptor, verifying everything reachable."""
+
+    def __init__(self, tree: _Tree, where: Path) -> None:
+        self.tree = tree
+        self.where = where
+        self.children: dict[str, Manifest] = {}
+        self.blobs: dict[str, Blob] = {}
+
+    # Descriptors and blobs.
+
+    def descriptor(self, value: object, role: str) -> _Descriptor:
+        if not isinstance(value, dict):
+            raise self.format_error(f"{role}: expected a descriptor object, found {value!r}")
+        media_type = value.get("mediaType")
+        digest = value.get("digest")
+        size = value.get("size")
+        if not isinstance(media_type, str) or not MEDIA_TYPE.fullmatch(media_type):
+            raise UnknownMediaType(
+                f"{self.where}: {role}: mediaType {media_type!r} is missing or not a media type; "
+                f"{_FIX_EXPORT}"
+            )
+        if not isinstance(digest, str) or not SHA256_DIGEST.fullmatch(digest):
+            algorithm = digest.partition(":")[0] if isinstance(digest, str) else ""
+            hint = (
+                "artreg publishes sha256 digests only"
+                if algorithm and algorithm != "sha256"
+                else "expected 'sha256:' and 64 lowercase hex digits"
+            )
+            raise self.format_error(f"{role}: digest {digest!r} is not valid ({hint})")
+        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+            raise self.format_error(f"{role}: size {size!r} is not a non-negative integer")
+        platform = value.get("platform")
+        annotations = value.get("annotations") or {}
+        urls = value.get("urls") or ()
+        if not isinstance(annotations, dict) or not isinstance(urls, list | tuple):
+            raise self.format_error(f"{role}: annotations/urls have the wrong type")
+        return _Descriptor(
+            media_type,
+            digest,
+            size,
+            _platform(platform) if isinstance(platform, dict) else None,
+            {str(k): str(v) for k, v in annotations.items()},
+            tuple(str(u) for u in urls),
+        )
+
+    def locate(self, desc: _Descriptor, role: str) -> _Found:
+        found = self.tree.locate(f"blobs/sha256/{desc.digest.removeprefix('sha256:')}")
+        if found is None:
+            raise BlobMissing(
+                f"{self.where}: {role}: blob {desc.digest} is missing "
+                f"(expected blobs/sha256/{desc.digest.removeprefix('sha256:')}); the image is "
+                f"incomplete; nothing was uploaded; {_FIX_EXPORT}"
+            )
+        if found.size != desc.size:
+            raise BlobSizeMismatch(
+                f"{self.where}: {role}: blob {desc.digest} has {found.size} bytes, its "
+                f"descriptor says {desc.size} (a truncated or replaced file); nothing was "
+                f"uploaded; {_FIX_EXPORT}"
+            )
+        return found
+
+    def verify_blob(self, desc: _Descriptor, role: str) -> Blob | None:
+        if desc.digest in self.blobs:
+            return self.blobs[desc.digest]
+        if desc.urls and self.tree.locate(f"blobs/sha256/{desc.digest[7:]}") is None:
+            return None  # a foreign layer: clients fetch it from its urls
+        found = self.locate(desc, role)
+        actual = found.sha256 if found.sha256 is not None else _hash_file(found.path, self.where)
+        if "sha256:" + actual != desc.digest:
+            raise self.digest_error(role, desc.digest, "sha256:" + actual)
+        blob = Blob(desc.digest, desc.size, desc.media_type, found.path)
+        self.blobs[desc.digest] = blob
+        return blob
+
+    def manifest_bytes(self, desc: _Descriptor, role: str) -> bytes:
+        if desc.size > MAX_MANIFEST_SIZE:
+            raise self.format_error(
+                f"{role}: {desc.digest} is {desc.size} bytes; registries refuse manifests "
+                f"over {MAX_MANIFEST_SIZE} bytes"
+            )
+        found = self.locate(desc, role)
+        body = _read_small(found.path, self.where)
+        actual = sha256_digest(body)
+        if actual != desc.digest:
+            raise self.digest_error(role, desc.digest, actual)
+        return body
+
+    # Manifests.
+
+    def walk(self, desc: _Descriptor, role: str, depth: int = 0) -> Manifest:
+        """Verify the manifest or index ``desc`` and everything below it."""
+        if desc.media_type not in INDEX_TYPES | MANIFEST_TYPES:
+            raise UnknownMediaType(
+                f"{self.where}: {role}: media type {desc.media_type!r} is not an image manifest "
+                f"or index (expected one of {', '.join(sorted(INDEX_TYPES | MANIFEST_TYPES))}); "
+                "nothing was uploaded"
+            )
+        if depth > MAX_DEPTH:
+            raise self.format_error(f"{role}: indexes nested more than {MAX_DEPTH} deep")
+        body = self.manifest_bytes(desc, role)
+        doc = self.parse(body, f"{role} {desc.digest}")
+        declared = doc.get("mediaType")
+        if declared is not None and declared != desc.media_type:
+            raise UnknownMediaType(
+                f"{self.where}: {role}: {desc.digest} declares mediaType {declared!r} but is "
+                f"referenced as {desc.media_type!r}; {_FIX_EXPORT}"
+            )
+        what = f"{'index' if desc.media_type in INDEX_TYPES else 'manifest'} {desc.digest[:19]}"
+        if desc.media_type in INDEX_TYPES:
+            entries = doc.get("manifests")
+            if not isinstance(entries, list):
+                raise self.format_error(f"{what}: 'manifests' must be a list")
+            for n, entry in enumerate(entries):
+                child_role = f"{what}: manifests[{n}]"
+                child = self.descriptor(entry, child_role)
+                manifest = self.walk(child, child_role, depth + 1)
+                self.children.setdefault(manifest.digest, manifest)
+        else:
+            self.check_image_manifest(doc, what)
+        return Manifest(desc.digest, desc.media_type, body, desc.platform)
+
+    def check_image_manifest(self, doc: dict[str, Any], what: str) -> None:
+        artifact = isinstance(doc.get("artifactType"), str)
+        config = self.descriptor(doc.get("config"), f"{what}: config")
+        if config.media_type not in CONFIG_TYPES and not artifact:
+            raise UnknownMediaType(
+                f"{self.where}: {what}: config media type {config.media_type!r} is not an "
+                f"image config (expected one of {', '.join(sorted(CONFIG_TYPES))}); "
+                "nothing was uploaded"
+            )
+        self.verify_blob(config, f"{what}: config")
+        layers = doc.get("layers", [])
+        if not isinstance(layers, list):
+            raise self.format_error(f"{what}: 'layers' must be a list")
+        for n, value in enumerate(layers):
+            role = f"{what}: layers[{n}]"
+            layer = self.descriptor(value, role)
+            if layer.media_type not in LAYER_TYPES and not artifact:
+                raise UnknownMediaType(
+                    f"{self.where}: {role}: media type {layer.media_type!r} is not a known "
+                    f"layer type (expected one of {', '.join(sorted(LAYER_TYPES))}); "
+                    "nothing was uploaded"
+                )
+            self.verify_blob(layer, role)
+
+    def parse(self, body: bytes, what: str) -> dict[str, Any]:
+        try:
+            doc = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise self.format_error(f"{what}: not JSON ({exc})") from None
+        if not isinstance(doc, dict):
+            raise self.format_error(f"{what}: expected a JSON object")
+        if doc.get("schemaVersion") != 2:
+            raise self.format_error(
+                f"{what}: schemaVersion is {doc.get('schemaVersion')!r}, expected 2"
+            )
+        return doc
+
+    def format_error(self, text: str) -> ImageFormatError:
+        return ImageFormatError(f"{self.where}: {text}; nothing was uploaded; {_FIX_EXPORT}")
+
+    def digest_error(self, role: str, expected: str, found: str) -> DigestMismatch:
+        return DigestMismatch(
+            f"{self.where}: {role}: content does not match its digest: expected {expected}, "
+            f"found {found} (a corrupt or modified blob); nothing was uploaded; {_FIX_EXPORT}"
+        )
+
+
+def _read_layout(
+    tree: _Tree,
+    where: Path,
+    kind: str,
+    ref: str | None,
+    staging: tempfile.TemporaryDirectory[str] | None,
+) -> Image:
+    reader = _Reader(tree, where)
+    layout = tree.locate("oci-layout")
+    if layout is None:
+        raise ImageFormatError(
+            f"{where}: no 'oci-layout' file: not an OCI image layout (a docker-archive or "
+            f"oci-archive must be given as the .tar file itself); {_FIX_EXPORT}"
+        )
+    try:
+        version = json.loads(_read_small(layout.path, where)).get("imageLayoutVersion")
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        version = None
+    if not isinstance(version, str) or not version.startswith(LAYOUT_VERSION_MAJOR):
+        raise reader.format_error(
+            f"oci-layout: imageLayoutVersion is {version!r}, expected '1.0.0' "
+            '(the file must be {"imageLayoutVersion": "1.0.0"})'
+        )
+    index_file = tree.locate("index.json")
+    if index_file is None:
+        raise reader.format_error("index.json is missing")
+    body = _read_small(index_file.path, where)
+    doc = reader.parse(body, "index.json")
+    declared = doc.get("mediaType", OCI_INDEX)
+    if declared != OCI_INDEX:
+        raise UnknownMediaType(f"{where}: index.json: mediaType {declared!r}, expected {OCI_INDEX}")
+    entries = doc.get("manifests")
+    if not isinstance(entries, list) or not entries:
+        raise reader.format_error("index.json lists no manifests")
+    descriptors = [
+        reader.descriptor(e, f"index.json: manifests[{n}]") for n, e in enumerate(entries)
+    ]
+    refs = [d.annotations.get(REF_NAME) for d in descriptors]
+    if ref is not None:
+        chosen = [n for n, name in enumerate(refs) if name == ref]
+        if len(chosen) != 1:
+            raise ImageFormatError(
+                f"{where}: index.json has {len(chosen)} images named {ref!r} (names: "
+                f"{', '.join(repr(r) for r in refs if r) or 'none'}); use one of the names"
+            )
+        top = reader.walk(descriptors[chosen[0]], f"index.json: {ref}")
+    elif len(descriptors) == 1:
+        top = reader.walk(descriptors[0], "index.json: manifests[0]")
+    elif all(d.platform is not None for d in descriptors) and len(set(refs)) <= 1:
+        # The layout's own index lists one image per platform: it is the image index.
+        for n, desc in enumerate(descriptors):
+            child = reader.walk(desc, f"index.json: manifests[{n}]")
+            reader.children.setdefault(child.digest, child)
+        top = Manifest(sha256_digest(body), OCI_INDEX, body)
+    else:
+        names = ", ".join(repr(r) for r in refs if r) or "no names"
+        raise ImageFormatError(
+            f"{where}: index.json lists {len(descriptors)} images ({names}); say which one "
+            f'with path = "{where.name}:NAME" in artreg.toml'
+        )
+    children = tuple(m for d, m in reader.children.items() if d != top.digest)
+    return Image(where, kind, top, children, tuple(reader.blobs.values()), staging=staging)
+
+
+# --- docker-archive -------------------------------------------------------------------------
+
+
+def _read_docker_archive(tree: _StagedTree, where: Path, ref: str | None) -> Image:
+    reader = _Reader(tree, where)
+    found = tree.files["manifest.json"]
+    try:
+        entries = json.loads(_read_small(found.path, where))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise reader.format_error(f"manifest.json: not JSON ({exc})") from None
+    if not isinstance(entries, list) or not entries:
+        raise reader.format_error("manifest.json: expected a non-empty list of images")
+    if ref is not None:
+        entries = [
+            e
+            for e in entries
+            if isinstance(e, dict)
+            and any(t == ref or t.endswith(":" + ref) for t in e.get("RepoTags") or ())
+        ]
+        if len(entries) != 1:
+            raise ImageFormatError(
+                f"{where}: manifest.json has {len(entries)} images tagged {ref!r}"
+            )
+    elif len(entries) > 1:
+        tags = [t for e in entries if isinstance(e, dict) for t in e.get("RepoTags") or ()]
+        raise ImageFormatError(
+            f"{where}: the docker-archive holds {len(entries)} images ({', '.join(tags)}); "
+            f'say which one with path = "{where.name}:TAG" in artreg.toml'
+        )
+    entry = entries[0]
+    if not isinstance(entry, dict):
+        raise reader.format_error("manifest.json: expected objects with Config and Layers")
+    config_name = entry.get("Config")
+    layer_names = entry.get("Layers")
+    if not isinstance(config_name, str) or not isinstance(layer_names, list):
+        raise reader.format_error("manifest.json: an image needs 'Config' and 'Layers'")
+    config = _member(tree, where, config_name, "config")
+    config_body = _read_small(config.path, where)
+    try:
+        diff_ids = json.loads(config_body)["rootfs"]["diff_ids"]
+    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+        raise reader.format_error(
+            f"{config_name}: not an image config with rootfs.diff_ids"
+        ) from None
+    if not isinstance(diff_ids, list) or len(diff_ids) != len(layer_names):
+        raise reader.format_error(
+            f"{config_name}: rootfs.diff_ids lists {len(diff_ids)} layers, manifest.json "
+            f"{len(layer_names)}"
+        )
+    blobs = [Blob(f"sha256:{config.sha256}", config.size, OCI_CONFIG, config.path)]
+    for n, name in enumerate(layer_names):
+        layer = _member(tree, where, str(name), f"layer {n}")
+        media_type = _layer_type(layer.path)
+        digest = f"sha256:{layer.sha256}"
+        if media_type == OCI_LAYER and diff_ids[n] != digest:
+            raise DigestMismatch(
+                f"{where}: layer {n} ({name}): content does not match the config's "
+                f"rootfs.diff_ids[{n}]: expected {diff_ids[n]}, found {digest} (a corrupt "
+                f"layer); nothing was uploaded; {_FIX_EXPORT}"
+            )
+        blobs.append(Blob(digest, layer.size, media_type, layer.path))
+    body = _docker_manifest(blobs[0], blobs[1:])
+    unique = {b.digest: b for b in blobs}
+    top = Manifest(sha256_digest(body), OCI_MANIFEST, body)
+    return Image(
+        where,
+        "docker-archive",
+        top,
+        (),
+        tuple(unique.values()),
+        synthesized=True,
+        staging=tree.tmp,
+    )
+
+
+def _docker_manifest(config: Blob, layers: list[Blob]) -> bytes:
+    """The OCI image manifest artreg writes for a docker-archive image.
+
+    OCI rather than Docker schema 2: ``docker save`` stores layers uncompressed,
+    and only OCI defines a media type for an uncompressed layer
+    (``application/vnd.oci.image.layer.v1.tar``); Docker's config JSON is a
+    valid OCI image config. The bytes are canonical (fixed key order, no
+    whitespace), so the same archive always yields the same digest.
+    """
+
+    def descriptor(blob: Blob) -> dict[str, object]:
+        return {"mediaType": blob.media_type, "digest": blob.digest, "size": blob.size}
+
+    doc = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": descriptor(config),
+        "layers": [descriptor(layer) for layer in layers],
+    }
+    return json.dumps(doc, separators=(",", ":")).encode()
+
+
+def _member(tree: _StagedTree, where: Path, name: str, role: str) -> _Found:
+    found = tree.locate(name)
+    if found is None or found.sha256 is None:
+        raise BlobMissing(
+            f"{where}: {role}: {name!r} is listed in manifest.json but missing from the "
+            f"archive; nothing was uploaded; {_FIX_EXPORT}"
+        )
+    return found
+
+
+def _layer_type(path: Path) -> str:
+    """A docker-archive layer's media type, from its magic bytes."""
+    with path.open("rb") as stream:
+        head = stream.read(4)
+    if head[:2] == b"\x1f\x8b":
+        return OCI_LAYER_GZIP
+    if head == b"\x28\xb5\x2f\xfd":
+        return OCI_LAYER_ZSTD
+    return OCI_LAYER
+
+
+# --- small helpers -----------------------------------------------------------------------------
+
+
+def _platform(value: Mapping[str, Any]) -> str:
+    parts = [str(value.get("os", "")), str(value.get("architecture", ""))]
+    if value.get("variant"):
+        parts.append(str(value["variant"]))
+    return "/".join(parts)
+
+
+def _hash_file(path: Path, where: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(READ_CHUNK):
+                digest.update(chunk)
+    except OSError as exc:
+        raise ImageFormatError(f"{where}: cannot read {path}: {exc.strerror}") from None
+    return digest.hexdigest()
+
+
+def _read_small(path: Path, where: Path) -> bytes:
+    try:
+        with path.open("rb") as stream:
+            body = stream.read(MAX_MANIFEST_SIZE + 1)
+    except OSError as exc:
+        raise ImageFormatError(f"{where}: cannot read {path}: {exc.strerror}") from None
+    if len(body) > MAX_MANIFEST_SIZE:
+        raise ImageFormatError(
+            f"{where}: {path.name} is over {MAX_MANIFEST_SIZE} bytes; not a manifest or config"
+        )
+    return body

@@ -1,0 +1,175 @@
+"""Check a published image, and find what a set of images references (for a blob sweep).
+
+``verify_image`` is what ``artreg verify`` calls per image recorded in a build
+manifest; :func:`reachable` is the mark phase a retention sweep needs: every
+manifest and blob digest reachable from the kept tags or digests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from artreg.core.manifest import Build
+from artreg.oci.image import INDEX_TYPES, MANIFEST_TYPES, SHA256_DIGEST, sha256_digest
+from artreg.oci.publish import (
+    REGISTRY_ROOT_KEY,
+    blob_key,
+    manifest_key,
+    oci_tag,
+    read_repository,
+    tags_list_key,
+)
+from artreg.stores.base import NotFound, ObjectInfo, Store
+
+_MAX_DEPTH = 4
+
+
+@dataclass
+class Reachable:
+    """Digests reachable from some roots of one repository, and what could not be read."""
+
+    manifests: set[str] = field(default_factory=set)
+    blobs: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+
+def verify_image(store: Store, repository: str, tag: str, deep: bool = False) -> list[str]:
+    """Problems with ``repository:tag`` in ``store``: an empty list when it is pullable.
+
+    Checks ``GET /v2/``, the tag's manifest, the same bytes under its digest,
+    every child manifest (by digest, re-hashed: they are small), every
+    referenced blob present with its size, and the tag in ``tags/list``.
+    With ``deep``, every blob is also downloaded and re-hashed (one at a time).
+    ``tag`` may be an artreg tag (``+`` is mapped) or an OCI tag.
+    """
+    problems: list[str] = []
+    where = f"{store.description}: {repository}"
+    reference = oci_tag(tag)
+    if store.head(REGISTRY_ROOT_KEY) is None:
+        problems.append(f"{store.description}: {REGISTRY_ROOT_KEY} is missing: GET /v2/ fails")
+    state = read_repository(store, repository)
+    try:
+        body = store.get(manifest_key(repository, reference))
+    except NotFound:
+        return [*problems, f"{where}:{reference}: the tag's manifest is missing"]
+    digest = sha256_digest(body)
+    stored = state.manifests.get(digest)
+    if stored is None:
+        problems.append(f"{where}: {digest} (tag {reference}) is not stored by digest")
+    elif stored.size != len(body):
+        problems.append(f"{where}: {digest} by digest has {stored.size} bytes, the tag {len(body)}")
+    found = Reachable()
+    _walk(store, repository, digest, body, found, state.blobs, deep, 0)
+    problems += found.problems
+    try:
+        listed = json.loads(store.get(tags_list_key(repository))).get("tags", [])
+    except (NotFound, ValueError, AttributeError):
+        listed = []
+    if reference not in listed:
+        problems.append(f"{where}: tags/list does not list {reference!r}")
+    return problems
+
+
+def verify_build_images(store: Store, build: Build, deep: bool = False) -> list[str]:
+    """Problems with every image a build manifest records (tag present with its digest)."""
+    problems: list[str] = []
+    for image in build.images:
+        found = verify_image(store, image.repository, image.tag, deep)
+        if not found:
+            try:
+                actual = sha256_digest(store.get(image.key))
+            except NotFound:
+                actual = "missing"
+            if actual != image.digest:
+                found.append(
+                    f"{store.description}: {image.repository}:{image.tag} is {actual}, "
+                    f"build {build.tag} recorded {image.digest}"
+                )
+        problems += found
+    return problems
+
+
+def reachable(store: Store, repository: str, roots: Iterable[str]) -> Reachable:
+    """Every manifest and blob digest reachable from ``roots`` (tags or digests).
+
+    The mark phase of a blob sweep: a blob of ``v2/<repository>/blobs/`` not in
+    ``blobs`` (and older than the grace period) is garbage; so is a
+    ``manifests/sha256:...`` key not in ``manifests``.
+    """
+    found = Reachable()
+    blobs = read_repository(store, repository).blobs
+    for root in roots:
+        try:
+            body = store.get(manifest_key(repository, root))
+        except NotFound:
+            found.problems.append(f"{store.description}: {repository}:{root} is missing")
+            continue
+        _walk(store, repository, sha256_digest(body), body, found, blobs, False, 0)
+    return found
+
+
+def _walk(
+    store: Store,
+    repository: str,
+    digest: str,
+    body: bytes,
+    found: Reachable,
+    blobs: Mapping[str, ObjectInfo],
+    deep: bool,
+    depth: int,
+) -> None:
+    where = f"{store.description}: {repository}@{digest[:19]}"
+    if digest in found.manifests:
+        return
+    found.manifests.add(digest)
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        found.problems.append(f"{where}: the manifest is not JSON")
+        return
+    if not isinstance(doc, dict):
+        found.problems.append(f"{where}: the manifest is not a JSON object")
+        return
+    media_type = doc.get("mediaType")
+    if "manifests" in doc or media_type in INDEX_TYPES:
+        for n, child in enumerate(doc.get("manifests") or ()):
+            child_digest = child.get("digest") if isinstance(child, dict) else None
+            if not isinstance(child_digest, str) or not SHA256_DIGEST.fullmatch(child_digest):
+                found.problems.append(f"{where}: manifests[{n}] has no valid digest")
+                continue
+            try:
+                child_body = store.get(manifest_key(repository, child_digest))
+            except NotFound:
+                found.problems.append(f"{where}: child manifest {child_digest} is missing")
+                continue
+            if sha256_digest(child_body) != child_digest:
+                found.problems.append(f"{where}: child manifest {child_digest} has other content")
+                continue
+            if depth < _MAX_DEPTH:
+                _walk(store, repository, child_digest, child_body, found, blobs, deep, depth + 1)
+        return
+    if media_type is not None and media_type not in MANIFEST_TYPES and "config" not in doc:
+        found.problems.append(f"{where}: unknown manifest media type {media_type!r}")
+        return
+    descriptors = [doc.get("config"), *(doc.get("layers") or ())]
+    for desc in descriptors:
+        if not isinstance(desc, dict) or desc.get("urls"):
+            continue  # foreign layers are fetched from their urls
+        blob = desc.get("digest")
+        size = desc.get("size")
+        if not isinstance(blob, str) or not SHA256_DIGEST.fullmatch(blob):
+            found.problems.append(f"{where}: a descriptor has no valid digest")
+            continue
+        found.blobs.add(blob)
+        info = blobs.get(blob)
+        if info is None:
+            found.problems.append(f"{where}: blob {blob} is missing")
+        elif info.size != size:
+            found.problems.append(f"{where}: blob {blob} has {info.size} bytes, expected {size}")
+        elif deep:
+            body = store.get(blob_key(repository, blob))
+            if "sha256:" + hashlib.sha256(body).hexdigest() != blob:
+                found.problems.append(f"{where}: blob {blob} does not match its digest")
