@@ -8,7 +8,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from artreg.artifacts import LocalFile, resolve_files
@@ -19,6 +19,7 @@ from artreg.core.plan import BuildChange, Kind, Op, plan_build
 from artreg.core.tags import classify
 from artreg.errors import ArtregError, InvalidTag
 from artreg.lease import default_holder
+from artreg.oci.publish import ImagesPlan, plan_images, publish_images, read_images
 from artreg.publisher import (
     IndexPlan,
     Progress,
@@ -72,6 +73,7 @@ class Prepared:
     now: dt.datetime
     gc: bool
     allow_mass_delete: bool
+    images: ImagesPlan = field(default_factory=ImagesPlan)
 
     def plan_retention(self, state: TargetState, added: Sequence[Build]) -> RetentionPlan:
         if not self.gc:
@@ -105,29 +107,28 @@ def prepare(args: argparse.Namespace) -> Prepared:
     if not verdict.valid:
         raise InvalidTag(ref.tag, f"{verdict.reason} (from {ref.origin})", verdict.suggestion)
     file_artifacts = [a for a in config.artifacts if a.type == "files"]
-    unsupported = [a.name for a in config.artifacts if a.type != "files"]
-    if unsupported:
-        raise ArtregError(
-            f"artifacts {', '.join(unsupported)}: OCI images are not published by this "
-            "version of artreg yet; remove them from artreg.toml or publish them separately"
-        )
-    if not file_artifacts:
+    image_artifacts = [a for a in config.artifacts if a.type == "oci"]
+    if not file_artifacts and not image_artifacts:
         raise ArtregError(
             f"{config.path}: nothing to publish; declare files under [[artifacts]] "
             "(see `artreg init`)"
         )
-    files = resolve_files(base, file_artifacts, ref.tag)
+    files = resolve_files(base, file_artifacts, ref.tag) if file_artifacts else ()
+    # Every image is read and verified before the first request (see artreg.oci.layout).
+    images = read_images(base, image_artifacts)
     build = Build(
         tag=ref.tag,
         category=verdict.category,
         published=now,
         commit=ref.commit,
         files=tuple(f.to_file_entry() for f in files),
+        images=tuple(source.entry(ref.tag) for source in images),
     )
     store = open_store(target, base)
     state = read_state(store, config.convention())
     existing = read_build(store, build.key) if ref.tag in state.manifests else None
     change = plan_build(build, existing)
+    image_plan = plan_images(store, images, ref.tag, config.convention())
     steps = build_steps(change, files)
     added = [change.build] if change.changed else []
     prepared = Prepared(
@@ -144,6 +145,7 @@ def prepare(args: argparse.Namespace) -> Prepared:
         now,
         gc=not getattr(args, "no_gc", False),
         allow_mass_delete=getattr(args, "allow_mass_delete", False),
+        images=image_plan,
     )
     prepared.retention = prepared.plan_retention(state, added)
     check_brakes(prepared.retention, prepared.allow_mass_delete)
@@ -162,7 +164,8 @@ def prepare(args: argparse.Namespace) -> Prepared:
 
 def all_steps(prepared: Prepared) -> list[Step]:
     """Everything ``apply`` would do, in order (what ``plan`` shows)."""
-    return ordered([*prepared.steps, *prepared.index.steps, *prepared.retention.steps()])
+    steps = [*prepared.images.steps(), *prepared.steps]
+    return ordered([*steps, *prepared.index.steps, *prepared.retention.steps()])
 
 
 def _write_manifest(prepared: Prepared, conditional: bool) -> str | None:
@@ -193,8 +196,12 @@ def publish(prepared: Prepared, progress: Progress) -> Report:
     store = prepared.store
     report = Report()
     change = prepared.change
-    if not (prepared.steps or prepared.index.steps or prepared.retention.removed):
+    images = prepared.images.steps()
+    if not (images or prepared.steps or prepared.index.steps or prepared.retention.removed):
         return report
+    # Image blobs, manifests and tags (in their own safe order) before the build manifest.
+    publish_images(store, prepared.images, progress)
+    report.count([s.action for s in images])
     conditional = store.supports_conditional_writes()
     files = [s for s in prepared.steps if s.action.kind is Kind.FILE and s.request is not None]
     execute(store, files, progress)
@@ -229,7 +236,8 @@ def publish(prepared: Prepared, progress: Progress) -> Report:
 
 def run(args: argparse.Namespace) -> int:
     prepared = prepare(args)
-    progress = Progress(sum(s.action.size for s in prepared.steps if s.request is not None))
+    uploads = [*prepared.images.steps(), *prepared.steps]
+    progress = Progress(sum(s.action.size for s in uploads if s.request is not None))
     try:
         report = publish(prepared, progress)
     finally:
