@@ -14,7 +14,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
@@ -25,6 +25,7 @@ from artreg.stores.base import NotFound, PreconditionFailed, PutRequest, Store
 LEASE_KEY = f"{ARTREG_DIR}/lease.json"
 DEFAULT_TTL = dt.timedelta(minutes=5)
 DEFAULT_WAIT = dt.timedelta(minutes=10)
+TTL_ENV = "ARTREG_LEASE_TTL"  # seconds; overrides DEFAULT_TTL (tests, slow links)
 
 
 class LeaseTimeout(ArtregError):
@@ -52,6 +53,20 @@ def _parse(body: bytes) -> LeaseRecord | None:
         return None
 
 
+def ttl_from_env(environ: Mapping[str, str] | None = None) -> dt.timedelta:
+    """The lease TTL: ``ARTREG_LEASE_TTL`` seconds when set, else five minutes."""
+    text = (os.environ if environ is None else environ).get(TTL_ENV, "").strip()
+    if not text:
+        return DEFAULT_TTL
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise ArtregError(f"{TTL_ENV}={text!r}: expected a positive number of seconds, like 300")
+    return dt.timedelta(seconds=seconds)
+
+
 def default_holder(what: str) -> str:
     return f"{what} (pid {os.getpid()} on {socket.gethostname()})"
 
@@ -64,14 +79,14 @@ class Lease:
         store: Store,
         holder: str,
         *,
-        ttl: dt.timedelta = DEFAULT_TTL,
+        ttl: dt.timedelta | None = None,
         wait: dt.timedelta = DEFAULT_WAIT,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self.holder = holder
-        self.ttl = ttl
+        self.ttl = ttl_from_env() if ttl is None else ttl
         self.wait = wait
         self.clock = clock
         self.sleep = sleep
