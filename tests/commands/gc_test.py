@@ -1,0 +1,330 @@
+"""``artreg gc`` end to end: retention over 90 days of dev builds, dry runs, brakes, orphans.
+
+Most builds are seeded straight into the store (files + manifest, as apply
+would leave them); a few are published with the real ``artreg apply --no-gc``
+and every deletion is made by the real ``artreg gc``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html.parser
+import os
+import random
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from publishing import (
+    WRITE_OPERATIONS,
+    Site,
+    check_references,
+    follow_index,
+    make_site,
+    no_change,
+)
+
+import artreg.commands.apply
+import artreg.commands.gc
+from artreg.core.manifest import Build, FileEntry, format_time, manifest_key
+from artreg.core.tags import Category
+from artreg.stores import PutRequest, Store
+
+END = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+DAY = dt.timedelta(days=1)
+S3_GRACE = 6
+RETENTION = """
+[tags.dev]
+keep_last = 30
+expire_after = "30d"
+"""
+
+
+def dev_tag(i: int) -> str:
+    return hashlib.sha1(f"build {i}".encode()).hexdigest()
+
+
+def seed_build(store: Store, tag: str, published: dt.datetime, category: Category) -> Build:
+    """Write a one-file build the way apply leaves it (file, then manifest); no index."""
+    body = f"{tag} linux/amd64\n".encode()
+    key = f"{tag}/linux/amd64/app"
+    digest = hashlib.sha256(body).hexdigest()
+    store.put(PutRequest(key, body, "application/octet-stream"))
+    build = Build(
+        tag=tag,
+        category=category,
+        published=published,
+        commit=tag if category is Category.DEV else None,
+        files=(FileEntry("app", "linux/amd64", "app", key, len(body), digest),),
+    )
+    store.put(PutRequest(build.key, build.to_bytes(), "application/json"))
+    return build
+
+
+def spread(count: int, days: int, seed: int) -> list[dt.datetime]:
+    """``count`` distinct whole-second instants within ``days`` before END, oldest first."""
+    rng = random.Random(seed)
+    seconds = rng.sample(range(1, days * 86400), count)
+    return sorted(END - dt.timedelta(seconds=s) for s in seconds)
+
+
+def expected_survivors(
+    published: dict[str, dt.datetime], keep_last: int, expire: dt.timedelta, now: dt.datetime
+) -> set[str]:
+    """The retention rule, computed here independently of artreg.core.retention."""
+    newest_first = sorted(published, key=lambda t: (published[t], t), reverse=True)
+    return {
+        tag
+        for rank, tag in enumerate(newest_first)
+        if rank < keep_last or now - published[tag] <= expire
+    }
+
+
+class Rows(html.parser.HTMLParser):
+    """The ``data-tag`` of every build row of index.html, per table/details section."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.section = ""
+        self.rows: dict[str, list[str]] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = dict(attrs)
+        if tag == "details" and attributes.get("id"):
+            self.section = str(attributes["id"])
+        if tag == "table" and str(attributes.get("id", "")).endswith("-builds"):
+            self.section = str(attributes["id"]).removesuffix("-builds")
+        if tag == "tr" and attributes.get("class") == "build":
+            self.rows.setdefault(self.section, []).append(str(attributes["data-tag"]))
+
+
+def html_rows(store: Store) -> dict[str, list[str]]:
+    parser = Rows()
+    parser.feed(store.get("index.html").decode())
+    return parser.rows
+
+
+@pytest.fixture
+def opened(monkeypatch: pytest.MonkeyPatch) -> list[Store]:
+    """Every store the in-process commands open, to read their request counters."""
+    stores: list[Store] = []
+    for module in (artreg.commands.apply, artreg.commands.gc):
+        original = module.open_store
+
+        def recording(*args: Any, _original: Any = original, **kwargs: Any) -> Store:
+            store: Store = _original(*args, **kwargs)
+            stores.append(store)
+            return store
+
+        monkeypatch.setattr(module, "open_store", recording)
+    return stores
+
+
+def writes_of(stores: Sequence[Store]) -> dict[str, int]:
+    """Write requests (probe included, by its own name) over ``stores``."""
+    total: dict[str, int] = {}
+    for store in stores:
+        for op, n in store.requests.items():
+            if op.removeprefix("probe:") in WRITE_OPERATIONS and n:
+                total[op] = total.get(op, 0) + n
+    return total
+
+
+@pytest.fixture(params=["moto", "s3rver"])
+def s3_site(request: pytest.FixtureRequest, tmp_path: Path) -> Site:
+    return make_site(request, tmp_path, request.param, page_size=7, extra_toml=RETENTION)
+
+
+@pytest.fixture
+def dir_site(request: pytest.FixtureRequest, tmp_path: Path) -> Site:
+    return make_site(request, tmp_path, "dir", page_size=7, extra_toml=RETENTION)
+
+
+def seed_history(site: Site, count: int = 60, via_cli: int = 4) -> dict[str, dt.datetime]:
+    """``count`` dev builds over 90 days; the newest ``via_cli`` through ``artreg apply``."""
+    moments = spread(count, 90, seed=20250601)
+    published = {dev_tag(i): moment for i, moment in enumerate(moments)}
+    store = site.store()
+    tags = list(published)
+    for tag in tags[: count - via_cli]:
+        seed_build(store, tag, published[tag], Category.DEV)
+    for tag in tags[count - via_cli :]:
+        site.write_build(tag)
+        result = site.run(
+            "apply", "--target", "test", "--tag", tag, "--now", format_time(published[tag]),
+            "--no-gc", "--json",
+        )  # fmt: skip
+        assert result.code == 0, result.err
+        assert result.json()["build"] == "published"
+    return published
+
+
+def test_sixty_dev_builds_over_ninety_days(s3_site: Site) -> None:
+    site = s3_site
+    published = seed_history(site)
+    keep = expected_survivors(published, 30, 30 * DAY, END)
+    gone = set(published) - keep
+    # Every build past rank 30 is older than 30 days here (the spread makes sure of it), so
+    # exactly 30 of 60 go: the brake (at most 50% per run) lets exactly that through.
+    assert len(gone) == 30
+    assert any(END - published[t] > 30 * DAY for t in keep), "keep_last must matter too"
+    store = site.store()
+    before = {info.key for info in store.list()}
+
+    result = site.run("gc", "--target", "test", "--now", format_time(END), "--json")
+    assert result.code == 0, result.err
+    report = result.json()
+    deleted = [a["key"] for a in report["actions"] if a["op"] == "delete"]
+    # 30 manifests + 30 files, and the index pages that became empty.
+    assert len([k for k in deleted if not k.startswith("_artreg/index/")]) == 60, deleted
+
+    after = {info.key for info in store.list()}
+    assert {manifest_key(t) for t in gone} | {f"{t}/linux/amd64/app" for t in gone} == (
+        before - after
+    ) - {k for k in before if k.startswith("_artreg/index/")}
+    assert {k for k in after if k.startswith("_artreg/builds/")} == {manifest_key(t) for t in keep}
+
+    newest_first = sorted(keep, key=lambda t: published[t], reverse=True)
+    listed = site.run("ls", "--target", "test", "--json")
+    assert listed.code == 0, listed.err
+    assert [e["tag"] for e in listed.json()["dev"]] == newest_first
+    assert [e["tag"] for e in follow_index(store)["dev"]] == newest_first
+    assert html_rows(store).get("dev") == newest_first
+    verify = site.run("verify", "--target", "test")
+    assert verify.code == 0, verify.out + verify.err
+    assert check_references(store) == []
+
+    # A second gc finds nothing to do and writes nothing.
+    with no_change(site):
+        again = site.run("gc", "--target", "test", "--now", format_time(END), "--json")
+    assert again.code == 0, again.err
+    assert again.json()["deleted"] == 0
+
+
+def test_dry_run_and_plan_write_nothing(dir_site: Site, opened: list[Store]) -> None:
+    site = dir_site
+    published = seed_history(site, count=40, via_cli=1)
+    opened.clear()
+    with no_change(site):
+        dry = site.run("gc", "--target", "test", "--now", format_time(END), "--dry-run", "--json")
+        site.write_build("new")
+        plan = site.run("plan", "--target", "test", "--tag", "f" * 40, "--now", format_time(END))
+    assert dry.code == 0, dry.err
+    assert plan.code == 0, plan.err
+    keep = expected_survivors(published, 30, 30 * DAY, END)
+    deleted = {a["key"] for a in dry.json()["actions"] if a["op"] == "delete"}
+    assert deleted == {manifest_key(t) for t in set(published) - keep} | {
+        f"{t}/linux/amd64/app" for t in set(published) - keep
+    }
+    assert "would delete" not in plan.out and "retention" in plan.out
+    assert len(opened) == 2
+    # Not even the conditional-write probe: a dry run does not touch the bucket at all.
+    assert writes_of(opened) == {}, [dict(s.requests) for s in opened]
+
+
+def test_dry_run_on_s3_writes_nothing(s3_site: Site, opened: list[Store]) -> None:
+    published = seed_history(s3_site, count=36, via_cli=1)
+    opened.clear()
+    args = ("--target", "test", "--now", format_time(END))
+    with no_change(s3_site):
+        dry = s3_site.run("gc", *args, "--dry-run", "--json")
+        s3_site.write_build("new")
+        plan = s3_site.run("plan", *args, "--tag", "f" * 40, "--json")
+    assert dry.code == 0 and plan.code == 0, dry.err + plan.err
+    gone = set(published) - expected_survivors(published, 30, 30 * DAY, END)
+    assert len(gone) == 6
+    assert {a["key"] for a in plan.json()["actions"] if a["op"] == "delete"} >= {
+        manifest_key(t) for t in gone
+    }
+    assert writes_of(opened) == {}, [dict(s.requests) for s in opened]
+
+
+@pytest.mark.parametrize("command", ["gc", "apply"])
+def test_brake_refuses_mass_delete(
+    request: pytest.FixtureRequest, tmp_path: Path, command: str
+) -> None:
+    rules = '[tags.dev]\nkeep_last = 5\nexpire_after = "7d"\n'
+    site = make_site(request, tmp_path, "dir", page_size=7, extra_toml=rules)
+    store = site.store()
+    old = {dev_tag(i): END - (20 + i) * DAY for i in range(20)}
+    for tag, moment in old.items():
+        seed_build(store, tag, moment, Category.DEV)
+    args = ["--target", "test", "--now", format_time(END)]
+    if command == "apply":
+        site.write_build("new")
+        args += ["--tag", "e" * 40]
+    with no_change(site):
+        refused = site.run(command, *args)
+    assert refused.code == 1
+    # 20 old builds (+1 new for apply), keep 5: 15 of 20 go (or 16 of 21), over 50%.
+    expected_text = "16 of 21" if command == "apply" else "15 of 20"
+    assert f"retention would delete {expected_text} dev builds" in refused.err, refused.err
+    assert "--allow-mass-delete" in refused.err
+
+    allowed = site.run(command, *args, "--allow-mass-delete", "--json")
+    assert allowed.code == 0, allowed.err
+    left = {info.key for info in store.list("_artreg/builds/")}
+    newest = sorted(old, key=lambda t: old[t], reverse=True)[: 5 if command == "gc" else 4]
+    expected = {manifest_key(t) for t in newest}
+    if command == "apply":
+        expected.add(manifest_key("e" * 40))
+    assert left == expected
+    assert site.run("verify", "--target", "test").code == 0
+
+
+def backdate(site: Site, key: str, age: dt.timedelta) -> None:
+    """Make a dir-store object look ``age`` old (LastModified is the file's mtime)."""
+    path = site.root / str(site.target.path) / key
+    moment = time.time() - age.total_seconds()
+    os.utime(path, (moment, moment))
+
+
+@pytest.fixture(params=["dir", "moto", "s3rver"])
+def orphan_site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
+    # dir: backdated with os.utime past the default 24 h; s3: a short grace period and a
+    # sleep (LastModified has whole seconds: an object can look up to 1 s older than it is).
+    extra = "" if request.param == "dir" else f'[gc]\ngrace_period = "{S3_GRACE}s"\n'
+    yield make_site(request, tmp_path, request.param, extra_toml=extra)
+
+
+def test_orphans_are_reported_and_removed_only_past_the_grace_period(orphan_site: Site) -> None:
+    site = orphan_site
+    site.publish("v1.0.0")
+    store = site.store()
+    orphans = ["stray/linux/amd64/app", "v1.0.0/linux/amd64/app.old"]
+    for key in orphans:
+        store.put(PutRequest(key, b"nobody references me\n", "application/octet-stream"))
+    written = time.monotonic()
+
+    young_verify = site.run("verify", "--target", "test")
+    assert young_verify.code == 0, young_verify.out
+    young_gc = site.run("gc", "--target", "test", "--json")
+    assert young_gc.code == 0, young_gc.err
+    assert young_gc.json()["youngOrphans"] == 2
+    assert young_gc.json()["deleted"] == 0
+    assert {k for k in orphans if store.head(k) is not None} == set(orphans)
+
+    if site.kind == "dir":
+        for key in orphans:
+            backdate(site, key, dt.timedelta(hours=25))
+    else:
+        time.sleep(max(0.0, written + S3_GRACE + 1.5 - time.monotonic()))
+    old_verify = site.run("verify", "--target", "test")
+    assert old_verify.code == 1
+    lines = old_verify.out.splitlines()
+    assert len(lines) == 2, lines
+    for key, line in zip(sorted(orphans), sorted(lines), strict=True):
+        assert line.startswith(f"{key}: orphan (")
+        assert line.endswith("referenced by nothing); `artreg gc` removes it")
+    # A manifest-referenced file is never an orphan, however old.
+    assert not any("v1.0.0/linux/amd64/app:" in line for line in lines)
+
+    collected = site.run("gc", "--target", "test", "--json")
+    assert collected.code == 0, collected.err
+    assert sorted(a["key"] for a in collected.json()["actions"]) == sorted(orphans)
+    assert all(store.head(k) is None for k in orphans)
+    assert store.head("v1.0.0/linux/amd64/app") is not None
+    assert site.run("verify", "--target", "test").code == 0
