@@ -155,8 +155,9 @@ def _stage_archive(path: Path) -> _StagedTree:
     tree = _StagedTree(tempfile.TemporaryDirectory(prefix="artreg-oci-"))
     links: dict[str, str] = {}
     count = 0
+    info_class, ended = _end_marker_watcher()
     try:
-        with tarfile.open(path, mode="r|*") as tar:
+        with tarfile.open(path, mode="r|*", tarinfo=info_class) as tar:
             for member in tar:
                 count += 1
                 name = _normalize(member.name)
@@ -181,6 +182,12 @@ def _stage_archive(path: Path) -> _StagedTree:
             f"{path}: the archive is truncated or damaged after {count} member(s) ({exc}); "
             f"nothing was uploaded; {_FIX_EXPORT}"
         ) from None
+    if not ended:
+        tree.tmp.cleanup()
+        raise TruncatedArchive(
+            f"{path}: the archive is truncated: it ends after {count} member(s) without "
+            f"tar's end-of-archive marker; nothing was uploaded; {_FIX_EXPORT}"
+        )
     for name, target in links.items():
         for _ in range(_MAX_LINK_HOPS):
             if target not in links:
@@ -189,6 +196,27 @@ def _stage_archive(path: Path) -> _StagedTree:
         if target in tree.files:
             tree.files[name] = tree.files[target]
     return tree
+
+
+# tarfile ends a stream silently at a truncated or missing header; only a zero
+# block (EOFHeaderError) is the real end-of-archive marker.
+_EOF_HEADER: type[Exception] = getattr(tarfile, "EOFHeaderError", tarfile.HeaderError)
+
+
+def _end_marker_watcher() -> tuple[type[tarfile.TarInfo], list[bool]]:
+    """A TarInfo class that records, in the returned list, reaching the end marker."""
+    seen: list[bool] = []
+
+    class _Info(tarfile.TarInfo):
+        @classmethod
+        def fromtarfile(cls, tarfile: tarfile.TarFile) -> _Info:
+            try:
+                return super().fromtarfile(tarfile)
+            except _EOF_HEADER:
+                seen.append(True)
+                raise
+
+    return _Info, seen
 
 
 class _StagingFailed(OSError):

@@ -190,6 +190,12 @@ class ImagesPlan:
 
     entries: tuple[ImageEntry, ...] = ()
     phases: list[list[Step]] = field(default_factory=lambda: [[] for _ in range(5)])
+    # Held so that staged archive members live as long as the plan that uploads them.
+    sources: tuple[ImageSource, ...] = ()
+
+    def close(self) -> None:
+        for source in self.sources:
+            source.image.close()
 
     def steps(self) -> list[Step]:
         return [step for phase in self.phases for step in phase]
@@ -207,7 +213,7 @@ def plan_images(
     Raises :class:`InvalidOciTag` before any request when ``tag`` cannot be an OCI tag.
     """
     reference = oci_tag(tag)
-    plan = ImagesPlan(entries=tuple(source.entry(tag) for source in sources))
+    plan = ImagesPlan(entries=tuple(s.entry(tag) for s in sources), sources=tuple(sources))
     if not sources:
         return plan
     if store.head(REGISTRY_ROOT_KEY) is None:
