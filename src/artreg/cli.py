@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-import traceback
 from collections.abc import Sequence
 
 from artreg import __version__
@@ -197,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_PROBLEM
     except Exception:
+        import traceback  # only on the way out: it costs start-up time
+
         traceback.print_exc()
         print(
             "artreg: internal error (a bug in artreg, not in your input); please report it",
