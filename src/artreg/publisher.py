@@ -20,7 +20,13 @@ from artreg.artifacts import LocalFile
 from artreg.config import Config, TagRules
 from artreg.core import index
 from artreg.core.index import Entry, PageSet, RootIndex
-from artreg.core.manifest import BUILDS_PREFIX, Build, build_from_bytes, manifest_key
+from artreg.core.manifest import (
+    BUILDS_PREFIX,
+    Build,
+    InvalidManifest,
+    build_from_bytes,
+    manifest_key,
+)
 from artreg.core.plan import Action, BuildChange, Kind, Op, order_actions
 from artreg.core.retention import Brake, Candidate, Decision, RetentionRule, brakes, decide
 from artreg.core.tags import PUBLISHED_CATEGORIES, Category, Convention, classify, decode_tag
@@ -134,9 +140,19 @@ def _load_pages(store: Store, root: RootIndex, category: Category, limit: int | 
 
 
 def _rebuild_entries(
-    store: Store, state: TargetState, category: Category, skip: Iterable[str]
+    store: Store,
+    state: TargetState,
+    category: Category,
+    skip: Iterable[str],
+    notes: list[str] | None = None,
 ) -> list[Entry]:
-    """Entries from the manifests themselves (one GET each); vanished ones are skipped."""
+    """Entries from the manifests themselves (one GET each); vanished ones are skipped.
+
+    An unreadable manifest raises, unless ``notes`` is given (index rebuilds): then
+    the build is left out of the index and noted, so one damaged manifest does not
+    block every later index update. Retention and gc pass no ``notes``: they stop
+    rather than treat that build's files as unreferenced.
+    """
     skipped = set(skip)
     entries = []
     for tag in sorted(state.etags(category)):
@@ -146,6 +162,10 @@ def _rebuild_entries(
             entries.append(index.entry_from_build(read_build(store, state.manifests[tag].key)))
         except NotFound:
             continue  # deleted by a concurrent gc since the listing
+        except InvalidManifest as exc:
+            if notes is None:
+                raise
+            notes.append(f"{exc.message}; {tag} is left out of the index")
     return entries
 
 
@@ -351,7 +371,8 @@ def plan_index(
         else:
             if state.root_doc is not None or before:
                 plan.rebuilt.append(category)
-            kept = _rebuild_entries(store, state, category, gone | {b.tag for b in adds})
+            skip = gone | {b.tag for b in adds}
+            kept = _rebuild_entries(store, state, category, skip, plan.notes)
             pageset = index.pack(category, kept + entries, page_size)
             new_pagesets[category] = pageset
             page_writes.append((category, pageset, tuple(reversed(pageset.ids))))
