@@ -168,7 +168,9 @@ def _verify_index(
 ) -> None:
     root = state.root
     if root is None:
-        found.problems.append(f"{index.ROOT_KEY}: {state.root_problem}")
+        problem = str(state.root_problem)
+        prefix = f"{index.ROOT_KEY}: "
+        found.problems.append(problem if problem.startswith(prefix) else prefix + problem)
         return
     if root.page_size != page_size:
         found.problems.append(
