@@ -17,10 +17,12 @@ has no registry manifest: artreg writes an OCI image manifest for it (see
 
 from __future__ import annotations
 
+import concurrent.futures
 import gzip
 import hashlib
 import json
 import lzma
+import os
 import posixpath
 import tarfile
 import tempfile
@@ -61,6 +63,8 @@ REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION_MAJOR = "1."
 MAX_DEPTH = 4  # index -> index -> manifest is the deepest anyone nests in practice
 _MAX_LINK_HOPS = 16
+# Blobs are hashed in parallel (hashlib releases the GIL on large updates).
+_HASH_WORKERS = min(4, os.cpu_count() or 1)
 _ARCHIVE_ERRORS = (
     tarfile.TarError,
     EOFError,
@@ -276,6 +280,7 @@ class _Reader:
         self.where = where
         self.children: dict[str, Manifest] = {}
         self.blobs: dict[str, Blob] = {}
+        self.pending: list[tuple[_Descriptor, str, _Found]] = []
 
     # Descriptors and blobs.
 
@@ -330,18 +335,37 @@ class _Reader:
             )
         return found
 
-    def verify_blob(self, desc: _Descriptor, role: str) -> Blob | None:
+    def verify_blob(self, desc: _Descriptor, role: str) -> None:
+        """Check presence and size now; the digest in :meth:`finish` (hashed in parallel)."""
         if desc.digest in self.blobs:
-            return self.blobs[desc.digest]
+            return
         if desc.urls and self.tree.locate(f"blobs/sha256/{desc.digest[7:]}") is None:
-            return None  # a foreign layer: clients fetch it from its urls
+            return  # a foreign layer: clients fetch it from its urls
         found = self.locate(desc, role)
-        actual = found.sha256 if found.sha256 is not None else _hash_file(found.path, self.where)
-        if "sha256:" + actual != desc.digest:
-            raise self.digest_error(role, desc.digest, "sha256:" + actual)
-        blob = Blob(desc.digest, desc.size, desc.media_type, found.path)
-        self.blobs[desc.digest] = blob
-        return blob
+        self.blobs[desc.digest] = Blob(desc.digest, desc.size, desc.media_type, found.path)
+        self.pending.append((desc, role, found))
+
+    def finish(self) -> tuple[Blob, ...]:
+        """Hash every blob not hashed yet; the first mismatch (in walk order) is raised."""
+        unhashed = [found for _, _, found in self.pending if found.sha256 is None]
+        workers = min(_HASH_WORKERS, len(unhashed))
+        if workers > 1:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+                hashes = dict(
+                    zip(
+                        (f.path for f in unhashed),
+                        pool.map(lambda f: _hash_file(f.path, self.where), unhashed),
+                        strict=True,
+                    )
+                )
+        else:
+            hashes = {f.path: _hash_file(f.path, self.where) for f in unhashed}
+        for desc, role, found in self.pending:
+            actual = found.sha256 if found.sha256 is not None else hashes[found.path]
+            if "sha256:" + actual != desc.digest:
+                raise self.digest_error(role, desc.digest, "sha256:" + actual)
+        self.pending.clear()
+        return tuple(self.blobs.values())
 
     def manifest_bytes(self, desc: _Descriptor, role: str) -> bytes:
         if desc.size > MAX_MANIFEST_SIZE:
@@ -498,7 +522,7 @@ def _read_layout(
             f'with path = "{where.name}:NAME" in artreg.toml'
         )
     children = tuple(m for d, m in reader.children.items() if d != top.digest)
-    return Image(where, kind, top, children, tuple(reader.blobs.values()), staging=staging)
+    return Image(where, kind, top, children, reader.finish(), staging=staging)
 
 
 # --- docker-archive -------------------------------------------------------------------------
