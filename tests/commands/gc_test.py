@@ -29,6 +29,7 @@ from publishing import (
 
 import artreg.commands.apply
 import artreg.commands.gc
+import artreg.stores
 from artreg.core.manifest import Build, FileEntry, format_time, manifest_key
 from artreg.core.tags import Category
 from artreg.stores import PutRequest, Store
@@ -111,15 +112,18 @@ def html_rows(store: Store) -> dict[str, list[str]]:
 def opened(monkeypatch: pytest.MonkeyPatch) -> list[Store]:
     """Every store the in-process commands open, to read their request counters."""
     stores: list[Store] = []
+    original = artreg.stores.open_store
+
+    def recording(*args: Any, **kwargs: Any) -> Store:
+        store: Store = original(*args, **kwargs)
+        stores.append(store)
+        return store
+
+    # Commands import open_store at module level or look it up at call time: patch both.
+    monkeypatch.setattr(artreg.stores, "open_store", recording)
     for module in (artreg.commands.apply, artreg.commands.gc):
-        original = module.open_store
-
-        def recording(*args: Any, _original: Any = original, **kwargs: Any) -> Store:
-            store: Store = _original(*args, **kwargs)
-            stores.append(store)
-            return store
-
-        monkeypatch.setattr(module, "open_store", recording)
+        if hasattr(module, "open_store"):
+            monkeypatch.setattr(module, "open_store", recording)
     return stores
 
 
