@@ -1,0 +1,155 @@
+"""The index lease on a real dir store, with a fake clock: nothing here waits for real."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from artreg.errors import ArtregError
+from artreg.lease import DEFAULT_TTL, LEASE_KEY, TTL_ENV, Lease, LeaseTimeout, ttl_from_env
+from artreg.stores import PutRequest
+from artreg.stores.dir import DirStore
+
+START = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc).timestamp()
+
+
+class FakeClock:
+    """time.time and time.sleep for the lease: sleeping advances the clock."""
+
+    def __init__(self) -> None:
+        self.now = START
+        self.slept: list[float] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> DirStore:
+    return DirStore(tmp_path / "public")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def lease(store: DirStore, clock: FakeClock, holder: str, **kwargs: dt.timedelta) -> Lease:
+    kwargs.setdefault("ttl", dt.timedelta(minutes=5))
+    kwargs.setdefault("wait", dt.timedelta(minutes=10))
+    return Lease(store, holder, clock=clock.time, sleep=clock.sleep, **kwargs)
+
+
+def record(store: DirStore) -> dict[str, str]:
+    data: dict[str, str] = json.loads(store.get(LEASE_KEY))
+    return data
+
+
+def test_acquire_writes_the_record_and_release_deletes_it(
+    store: DirStore, clock: FakeClock
+) -> None:
+    assert store.supports_conditional_writes()
+    with lease(store, clock, "run A") as held:
+        data = record(store)
+        assert data == {
+            "holder": "run A",
+            "token": held.token,
+            "acquired": "2025-06-01T12:00:00Z",
+            "expires": "2025-06-01T12:05:00Z",
+        }
+        assert held.takeovers == 0
+    assert store.head(LEASE_KEY) is None
+    assert clock.slept == []
+
+
+def test_a_held_lease_blocks_and_the_timeout_names_the_holder(
+    store: DirStore, clock: FakeClock
+) -> None:
+    first = lease(store, clock, "artreg apply v1.0.0 (pid 42 on ci-7)", ttl=dt.timedelta(hours=1))
+    first.acquire()
+    second = lease(store, clock, "run B", wait=dt.timedelta(seconds=30))
+    with pytest.raises(LeaseTimeout) as caught:
+        second.acquire()
+    message = caught.value.message
+    assert "_artreg/lease.json is held by artreg apply v1.0.0 (pid 42 on ci-7)" in message
+    assert "since 2025-06-01T12:00:00Z" in message
+    assert "its lease expires at 2025-06-01T13:00:00Z" in message
+    assert store.description in message
+    # It waited (backing off) a little over its 30 s, and did not touch the lease.
+    assert 30 < sum(clock.slept) < 32
+    assert clock.slept[0] < clock.slept[-1] <= 1.0
+    assert record(store)["holder"] == "artreg apply v1.0.0 (pid 42 on ci-7)"
+    # The holder still owns it and releases it.
+    first.release()
+    assert store.head(LEASE_KEY) is None
+
+
+def test_contention_then_release(store: DirStore, clock: FakeClock) -> None:
+    first = lease(store, clock, "run A")
+    first.acquire()
+    second = lease(store, clock, "run B")
+    released = False
+    real_sleep = clock.sleep
+
+    def sleep(seconds: float) -> None:
+        nonlocal released
+        real_sleep(seconds)
+        if clock.now - START > 5 and not released:
+            first.release()  # run A finishes while B waits
+            released = True
+
+    second.sleep = sleep
+    second.acquire()
+    assert released
+    assert record(store)["holder"] == "run B"
+    assert second.takeovers == 0
+    assert 5 < second.waited < 7
+
+
+def test_takeover_after_expiry(store: DirStore, clock: FakeClock) -> None:
+    crashed = lease(store, clock, "crashed run", ttl=dt.timedelta(minutes=5))
+    crashed.acquire()  # and never releases: the process died
+    clock.now += 299
+    patient = lease(store, clock, "next run", wait=dt.timedelta(seconds=0.5))
+    with pytest.raises(LeaseTimeout):
+        patient.acquire()  # 1 s before expiry: still held
+    clock.now += 2
+    successor = lease(store, clock, "next run")
+    successor.acquire()
+    assert successor.takeovers == 1
+    assert record(store)["holder"] == "next run"
+    # The crashed run coming back to life must not delete its successor's lease.
+    crashed.release()
+    assert record(store)["holder"] == "next run"
+    successor.release()
+    assert store.head(LEASE_KEY) is None
+
+
+def test_an_unreadable_lease_is_taken_over(store: DirStore, clock: FakeClock) -> None:
+    store.put(PutRequest(LEASE_KEY, b"{half a lease", "application/json"))
+    taker = lease(store, clock, "run C")
+    taker.acquire()
+    assert taker.takeovers == 1
+    assert record(store)["holder"] == "run C"
+
+
+def test_ttl_from_the_environment(
+    store: DirStore, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert ttl_from_env({}) == DEFAULT_TTL == dt.timedelta(minutes=5)
+    assert ttl_from_env({TTL_ENV: "2.5"}) == dt.timedelta(seconds=2.5)
+    for bad in ("0", "-1", "soon", "nan", "inf"):
+        with pytest.raises(ArtregError, match=f"{TTL_ENV}='{bad}': expected a positive number"):
+            ttl_from_env({TTL_ENV: bad})
+    monkeypatch.setenv(TTL_ENV, "7")
+    held = Lease(store, "run D", clock=clock.time, sleep=clock.sleep)
+    assert held.ttl == dt.timedelta(seconds=7)
+    held.acquire()
+    assert record(store)["expires"] == "2025-06-01T12:00:07Z"
