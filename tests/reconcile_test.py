@@ -1,0 +1,324 @@
+"""Crash safety and concurrency of the index loop (``artreg.reconcile``), with real processes.
+
+- Crash: ``artreg apply`` publishing into a target where retention deletes
+  almost every build is SIGKILLed at random moments (fixed seed). After each
+  kill no index or manifest references a missing object, and the next apply
+  converges to the same builds and a consistent index as an uninterrupted run.
+- Concurrency: 8 ``artreg apply`` processes publish 8 tags to one target at
+  once, on moto (lease, conditional writes) and on s3rver (no conditional
+  writes: re-list until convergent). Every tag ends up indexed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from publishing import CI_VARIABLES, check_references, follow_index, published_state
+from servers import S3Backend
+
+from artreg.cli import main
+from artreg.config import Target
+from artreg.core.manifest import Build, FileEntry, format_time
+from artreg.core.tags import Category
+from artreg.lease import LEASE_KEY, TTL_ENV
+from artreg.stores import PutRequest, Store, open_store
+
+ARTREG = [sys.executable, "-m", "artreg"]
+END = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+NEW_TAG = "f" * 40
+KEEP_LAST = 3
+CRASH_SEED = 4242
+CRASHES_ON_DIR = 16
+CRASHES_ON_MOTO = 4
+# A killed run leaves its lease behind: with a 1 s TTL the next run takes it over at once.
+LEASE_TTL = "1"
+
+
+def dev_tag(i: int) -> str:
+    return hashlib.sha1(f"seeded {i}".encode()).hexdigest()
+
+
+@dataclass
+class Project:
+    """A project directory with artreg.toml publishing ``out/app`` to the target ``test``."""
+
+    root: Path
+    target: Target
+    env: dict[str, str]
+
+    @property
+    def config(self) -> str:
+        return str(self.root / "artreg.toml")
+
+    def store(self) -> Store:
+        return open_store(self.target, self.root)
+
+    def argv(self, *args: str) -> list[str]:
+        return [*ARTREG, *args, "--config", self.config]
+
+    def popen(self, *args: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            self.argv(*args),
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=self.root,
+        )
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(*args), env=self.env, capture_output=True, text=True, cwd=self.root
+        )
+
+    def inprocess(self, *args: str) -> tuple[int, str, str]:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main([*args, "--config", self.config])
+        return code, out.getvalue(), err.getvalue()
+
+
+def make_project(
+    root: Path,
+    target: Target,
+    target_toml: str,
+    extra_env: Mapping[str, str],
+    rules: str = "",
+    content: bytes = b"new build\n",
+) -> Project:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "out").mkdir(exist_ok=True)
+    (root / "out" / "app").write_bytes(content)
+    (root / "artreg.toml").write_text(
+        '[project]\nname = "demo"\n\n[index]\npage_size = 4\n\n'
+        '[[artifacts]]\nname = "app"\nfiles = [{ platform = "linux/amd64", path = "out/app" }]\n\n'
+        f"{target_toml}\n{rules}"
+    )
+    env = {k: v for k, v in os.environ.items() if k not in CI_VARIABLES}
+    env.update(extra_env)
+    env[TTL_ENV] = LEASE_TTL
+    return Project(root, target, env)
+
+
+def dir_target_toml() -> str:
+    return '[targets.test]\ntype = "dir"\npath = "public"\n'
+
+
+RULES = f'[tags.dev]\nkeep_last = {KEEP_LAST}\nexpire_after = "1d"\n'
+
+
+def seed(store: Store, count: int) -> list[str]:
+    """``count`` dev builds published 2..count+1 days before END (files, then manifests)."""
+    tags = []
+    for i in range(count):
+        tag = dev_tag(i)
+        body = f"{tag}\n".encode()
+        key = f"{tag}/linux/amd64/app"
+        store.put(PutRequest(key, body, "application/octet-stream"))
+        build = Build(
+            tag=tag,
+            category=Category.DEV,
+            published=END - dt.timedelta(days=2 + i),
+            commit=tag,
+            files=(
+                FileEntry(
+                    "app", "linux/amd64", "app", key, len(body), hashlib.sha256(body).hexdigest()
+                ),
+            ),
+        )
+        store.put(PutRequest(build.key, build.to_bytes(), "application/json"))
+        tags.append(tag)
+    return tags
+
+
+def seeded_project(project: Project, count: int) -> list[str]:
+    tags = seed(project.store(), count)
+    code, out, err = project.inprocess("verify", "--repair")  # writes the index
+    assert code == 0, out + err
+    return tags
+
+
+APPLY = (
+    "apply", "--tag", NEW_TAG, "--now", format_time(END), "--allow-mass-delete", "--json",
+)  # fmt: skip
+
+
+def final_view(store: Store) -> tuple[list[str], list[str]]:
+    """What must be the same after any crash and re-run: manifests and the dev index order."""
+    manifests = sorted(i.key for i in store.list("_artreg/builds/"))
+    return manifests, [e["tag"] for e in follow_index(store)["dev"]]
+
+
+def dangling(project: Project) -> list[str]:
+    """References to missing objects: from a reader's walk and from ``artreg verify``."""
+    store = project.store()
+    problems = check_references(store)
+    _, out, _ = project.inprocess("verify")
+    for line in out.splitlines():
+        if "missing" in line or "has no build manifest" in line:
+            problems.append(f"verify: {line}")
+    return problems
+
+
+def crash_and_recover(
+    project: Project, delay: float, expected: tuple[list[str], list[str]]
+) -> bool:
+    """Kill an apply after ``delay`` s; check; re-run; True when the kill left partial work."""
+    store = project.store()
+    before = {i.key: i.etag for i in store.list()}
+    process = project.popen(*APPLY)
+    time.sleep(delay)
+    process.send_signal(signal.SIGKILL)
+    process.communicate()
+    after = {i.key: i.etag for i in store.list() if i.key != LEASE_KEY}
+    assert dangling(project) == [], f"after a kill at {delay:.3f} s"
+    rerun = project.run(*APPLY)
+    assert rerun.returncode == 0, rerun.stderr
+    assert final_view(store) == expected, f"after a kill at {delay:.3f} s"
+    code, out, err = project.inprocess("verify")
+    assert code == 0, out + err
+    assert check_references(store) == []
+    # The lease may remain: a run killed after its last write, before releasing it, leaves
+    # the re-run nothing to do (so it takes no lease); it expires after ARTREG_LEASE_TTL.
+    finished = {i.key: i.etag for i in store.list()}
+    return after != before and after != finished
+
+
+def measure(project: Project) -> tuple[float, float, tuple[list[str], list[str]]]:
+    """An uninterrupted run: when its first write lands, its duration, and its final view.
+
+    The first write is the new build's file (watched by polling the store); kills are
+    spread from a little before it to the end of the run, where every write happens.
+    """
+    store = project.store()
+    watched = f"{NEW_TAG}/linux/amd64/app"
+    start = time.monotonic()
+    process = project.popen(*APPLY)
+    first = None
+    while process.poll() is None and first is None:
+        if store.head(watched) is not None:
+            first = time.monotonic() - start
+        time.sleep(0.005)  # light polling: do not slow the run down
+    out, err = process.communicate()
+    duration = time.monotonic() - start
+    assert process.returncode == 0, err.decode()
+    requests = json.loads(out)["requests"]
+    assert requests["DeleteObjects"] >= 3, requests  # pages, then manifests, then files
+    code, text, problems = project.inprocess("verify")
+    assert code == 0, text + problems
+    return first if first is not None else 0.0, duration, final_view(store)
+
+
+def expected_view(seeded: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Computed here: the new build plus the newest KEEP_LAST - 1 seeded ones (all > 1 day)."""
+    kept = [NEW_TAG, *seeded[: KEEP_LAST - 1]]  # seeded[i] is 2 + i days old
+    return sorted(f"_artreg/builds/{t}.json" for t in kept), kept
+
+
+def test_sigkill_during_a_gc_heavy_apply_on_dir(tmp_path: Path) -> None:
+    template = make_project(tmp_path / "template", Target("test", "dir", path="public"),
+                            dir_target_toml(), {}, RULES)  # fmt: skip
+    seeded = seeded_project(template, 40)
+    expected = expected_view(seeded)
+
+    reference = tmp_path / "reference"
+    shutil.copytree(template.root, reference)
+    ref = Project(reference, template.target, template.env)
+    first, duration, view = measure(ref)
+    assert view == expected
+
+    rng = random.Random(CRASH_SEED)
+    partial = 0
+    for i in range(CRASHES_ON_DIR):
+        root = tmp_path / f"crash-{i}"
+        shutil.copytree(template.root, root)
+        project = Project(root, template.target, template.env)
+        delay = rng.uniform(first * 0.9, duration)
+        partial += crash_and_recover(project, delay, expected)
+        shutil.rmtree(root)
+    print(
+        f"dir: run {duration:.2f} s (first write at {first:.2f} s); {CRASHES_ON_DIR} kills, "
+        f"{partial} left partial work"
+    )
+
+
+def test_sigkill_during_a_gc_heavy_apply_on_moto(moto_backend: S3Backend, tmp_path: Path) -> None:
+    def fresh(name: str) -> tuple[Project, list[str]]:
+        target = moto_backend.target(prefix="_releases/")
+        project = make_project(
+            tmp_path / name, target, moto_backend.toml(target), moto_backend.env, RULES
+        )
+        return project, seeded_project(project, 24)
+
+    ref, seeded = fresh("reference")
+    first, duration, view = measure(ref)
+    assert view == expected_view(seeded)
+    rng = random.Random(CRASH_SEED + 1)
+    partial = 0
+    for i in range(CRASHES_ON_MOTO):
+        project, seeded = fresh(f"crash-{i}")
+        partial += crash_and_recover(
+            project, rng.uniform(first * 0.9, duration), expected_view(seeded)
+        )
+    print(
+        f"moto: run {duration:.2f} s, first write at {first:.2f} s; {CRASHES_ON_MOTO} kills, "
+        f"{partial} left partial work"
+    )
+
+
+@pytest.mark.parametrize("kind", ["moto", "s3rver"])
+def test_eight_concurrent_applies(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    backend: S3Backend = request.getfixturevalue(f"{kind}_backend")
+    target = backend.target(prefix="_releases/")
+    tags = [f"v1.{i}.0" for i in range(4)] + [
+        hashlib.sha1(bytes([i])).hexdigest() for i in range(4)
+    ]
+    projects = [
+        make_project(
+            tmp_path / f"p{i}",
+            target,
+            backend.toml(target),
+            backend.env,
+            content=f"build {tag}\n".encode(),
+        )
+        for i, tag in enumerate(tags)
+    ]
+    # One build first, so the others race on an existing index (update, not create).
+    first = projects[0].run("apply", "--tag", tags[0], "--json")
+    assert first.returncode == 0, first.stderr
+    processes = [
+        p.popen("apply", "--tag", tag, "--json")
+        for p, tag in zip(projects[1:], tags[1:], strict=True)
+    ]
+    outputs = [p.communicate(timeout=300) for p in processes]
+    for process, (out, err) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, err.decode()
+        mode = json.loads(out)["mode"]
+        assert mode == ("locked" if kind == "moto" else "convergent")
+    store = open_store(target, tmp_path)
+    code, out, err = projects[0].inprocess("verify", "--deep")
+    assert code == 0, out + err
+    indexed = follow_index(store)
+    assert sorted(e["tag"] for e in indexed["release"]) == sorted(tags[:4])
+    assert sorted(e["tag"] for e in indexed["dev"]) == sorted(tags[4:])
+    assert check_references(store) == []
+    assert store.head(LEASE_KEY) is None
+    state = published_state(store)
+    assert state["orphan pages"] == []
+    assert state["categories"]["release"]["count"] == 4
