@@ -33,9 +33,11 @@ test: check pytest
 demo: deps
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
 
+# awscli v1 (the bench extra) vendors its own botocore: boto3's pins are untouched.
 bench: deps
 	$(BIN)/python -m pip install -q -e '.[bench]'
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/lint_startup.py
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python benchmarks/apply_bench.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) public demo-build node_modules .cache
