@@ -23,7 +23,7 @@ from artreg.commands import load_required
 from artreg.config import resolve_target
 from artreg.core.index import HTML_KEY, ROOT_KEY
 from artreg.core.manifest import ARTREG_DIR, Build, FileEntry
-from artreg.core.tags import Convention, classify
+from artreg.core.tags import Convention, classify, decode_tag
 from artreg.lease import default_holder
 from artreg.publisher import INDEX_CACHE, JSON_TYPE, read_state
 from artreg.reconcile import Job, Report, reconcile
@@ -43,8 +43,10 @@ def discover(
         parts = key.split("/")
         if len(parts) < 3:
             continue
-        if classify(parts[0], convention).valid:
-            groups[parts[0]].append(info)
+        # The directory may be a tag's encoded form (v0.8.2_feat for v0.8.2+feat).
+        tag = decode_tag(parts[0], convention)
+        if classify(tag, convention).valid:
+            groups[tag].append(info)
         else:
             skipped.add(parts[0])
     return dict(groups), sorted(skipped)
