@@ -1,0 +1,145 @@
+"""``artreg import``: adopt a Garage-style ``_releases/<version>/<platform>/garage`` tree.
+
+50 versions x 3 platforms laid out by hand (no manifests), as Garage's bucket
+is today. Import must upload nothing: the only writes are the 50 manifests and
+the index documents; every recorded sha256 is the file's; a second run writes
+nothing; a directory that is not a tag is skipped with a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from publishing import Site, check_references, follow_index, make_site
+
+import artreg.stores
+from artreg.core.manifest import manifest_key
+from artreg.lease import LEASE_KEY
+from artreg.stores import PutRequest, Store
+
+PLATFORMS = (
+    "x86_64-unknown-linux-musl",
+    "aarch64-unknown-linux-musl",
+    "armv6l-unknown-linux-musleabihf",
+)
+RELEASES = [f"v0.{minor}.{patch}" for minor in range(8) for patch in range(5)]  # 40
+EXTRAS = [f"v0.{minor}.0-rc1" for minor in range(1, 9)] + ["v0.8.2+feat", "v1.0.0-beta.2"]
+VERSIONS = RELEASES + EXTRAS
+NOT_TAGS = ("latest", "v0.8-rc2")
+PAGE_SIZE = 10
+
+
+def content(version: str, platform: str) -> bytes:
+    return f"garage {version} for {platform}\n".encode() * (1 + len(version) % 3)
+
+
+def garage_tree(store: Store) -> dict[str, bytes]:
+    """The hand-made tree (keys relative to _releases/); also two dirs that are no tag."""
+    files = {
+        f"{version.replace('+', '_')}/{platform}/garage": content(version, platform)
+        for version in VERSIONS
+        for platform in PLATFORMS
+    }
+    for name in NOT_TAGS:
+        files[f"{name}/{PLATFORMS[0]}/garage"] = b"not a version\n"
+    requests = [PutRequest(k, v, "application/octet-stream") for k, v in files.items()]
+    store.put_many(requests)
+    return files
+
+
+@pytest.fixture
+def put_keys(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """(store description, key) of every put made by stores the command opens."""
+    recorded: list[tuple[str, str]] = []
+    original = artreg.stores.open_store
+
+    def opening(*args: Any, **kwargs: Any) -> Store:
+        store: Store = original(*args, **kwargs)
+        put = store.put
+
+        def recording(req: PutRequest, **conditions: Any) -> str:
+            recorded.append((store.description, req.key))
+            return put(req, **conditions)
+
+        store.put = recording  # type: ignore[method-assign]
+        return store
+
+    monkeypatch.setattr(artreg.stores, "open_store", opening)
+    import artreg.commands.import_ as command
+
+    if hasattr(command, "open_store"):
+        monkeypatch.setattr(command, "open_store", opening)
+    return recorded
+
+
+@pytest.mark.parametrize("kind", ["dir", "moto"])
+def test_import_a_garage_tree(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, put_keys: list[tuple[str, str]]
+) -> None:
+    site: Site = make_site(request, tmp_path, kind, page_size=PAGE_SIZE)
+    if kind == "dir":  # s3 sites already live under _releases/
+        site.target = site.target.__class__(name="test", type="dir", path="public/_releases")
+        site.configure()
+    store = site.store()
+    files = garage_tree(store)
+    before = {info.key: (info.etag, info.last_modified) for info in store.list()}
+
+    result = site.run("import", "--target", "test", "--json")
+    assert result.code == 0, result.err
+    report = result.json()
+    assert sorted(report["imported"]) == sorted(VERSIONS)
+    assert report["skipped"] == sorted(NOT_TAGS)
+    for name in NOT_TAGS:
+        assert f"artreg: skipped {name}/: not a tag under this convention" in result.err
+
+    # Zero uploads: every put is a manifest, an index page, the root, index.html (or the lease).
+    keys = [key for _, key in put_keys]
+    assert len(keys) == len(set(keys)), "nothing is written twice"
+    manifests = {manifest_key(v) for v in VERSIONS}
+    pages = {k for k in keys if k.startswith("_artreg/index/")}
+    lease = {LEASE_KEY} if site.kind != "dir" or store.supports_conditional_writes() else set()
+    assert set(keys) == manifests | pages | {"index.json", "index.html"} | lease
+    assert len(pages) == 4 + 1  # 40 releases and 10 extras, 10 per page
+    writes = {
+        op: n
+        for op, n in report["requests"].items()
+        if op in ("PutObject", "CopyObject", "CreateMultipartUpload", "UploadPart") and n
+    }
+    assert writes == {"PutObject": len(keys)}
+    # Nothing that existed changed.
+    after = {info.key: (info.etag, info.last_modified) for info in store.list()}
+    assert {k: after[k] for k in before} == before
+
+    for version in VERSIONS:
+        manifest = json.loads(store.get(manifest_key(version)))
+        assert manifest["tag"] == version
+        assert manifest["category"] == ("release" if version in RELEASES else "extra")
+        assert {f["platform"] for f in manifest["files"]} == set(PLATFORMS)
+        for file in manifest["files"]:
+            data = files[file["key"]]
+            assert file["sha256"] == hashlib.sha256(data).hexdigest()
+            assert file["size"] == len(data)
+            assert file["key"] == f"{version.replace('+', '_')}/{file['platform']}/garage"
+    indexed = follow_index(store)
+    # Releases by semver precedence, highest first: v0.7.4 ... v0.0.0 (not string order).
+    assert [e["tag"] for e in indexed["release"]] == sorted(
+        RELEASES, key=lambda v: tuple(int(x) for x in v[1:].split(".")), reverse=True
+    )
+    assert sorted(e["tag"] for e in indexed["extra"]) == sorted(EXTRAS)
+    assert indexed["dev"] == []
+    assert check_references(store) == []
+    verify = site.run("verify", "--target", "test", "--deep")
+    assert verify.code == 0, verify.out + verify.err
+
+    # Idempotent: a second run imports nothing and writes nothing.
+    put_keys.clear()
+    again = site.run("import", "--target", "test", "--json")
+    assert again.code == 0, again.err
+    assert again.json()["imported"] == []
+    assert sorted(again.json()["alreadyManaged"]) == sorted(VERSIONS)
+    assert put_keys == []
+    assert again.json()["requests"].get("PutObject", 0) == 0
