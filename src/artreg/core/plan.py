@@ -2,7 +2,7 @@
 
 Pure. The order is invariant 1 of the design: a reader never sees a reference
 to a missing object. Objects are written bottom-up (files, then the build
-manifest, then index pages, then the root index and ``index.html``) and deleted
+manifest, then index pages, then ``index.html`` and last the root index) and deleted
 top-down (pages no longer linked, then manifests, then files).
 """
 
@@ -27,7 +27,12 @@ class Kind(str, enum.Enum):
     HTML = "html"
 
 
-WRITE_ORDER = (Kind.FILE, Kind.MANIFEST, Kind.PAGE, Kind.ROOT, Kind.HTML)
+# index.html before index.json: the root is the commit point. A run that stops
+# after writing the root leaves nothing for the next run to notice (the
+# fingerprints match), so a stale index.html written after it would stay stale;
+# stopping before the root leaves a root whose fingerprint no longer matches,
+# and the next run rewrites both.
+WRITE_ORDER = (Kind.FILE, Kind.MANIFEST, Kind.PAGE, Kind.HTML, Kind.ROOT)
 DELETE_ORDER = (Kind.PAGE, Kind.MANIFEST, Kind.FILE)
 
 
