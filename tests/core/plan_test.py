@@ -24,7 +24,8 @@ T1 = dt.datetime(2025, 6, 1, 10, tzinfo=dt.timezone.utc)
 T2 = dt.datetime(2025, 6, 1, 11, tzinfo=dt.timezone.utc)
 DEV = "d" * 40
 # Invariant 1 of the design, spelled out here rather than read from the code under test.
-WRITE_ORDER = (Kind.FILE, Kind.MANIFEST, Kind.PAGE, Kind.ROOT, Kind.HTML)
+# index.json last: it is the commit point (see core/plan.py).
+WRITE_ORDER = (Kind.FILE, Kind.MANIFEST, Kind.PAGE, Kind.HTML, Kind.ROOT)
 DELETE_ORDER = (Kind.PAGE, Kind.MANIFEST, Kind.FILE)
 
 
@@ -190,7 +191,7 @@ def test_order_actions(items: list[Action]) -> None:
     writes = [a for a in ordered if a.op is not Op.DELETE]
     deletes = [a for a in ordered if a.op is Op.DELETE]
     write_ranks = [WRITE_ORDER.index(a.kind) for a in writes]
-    assert write_ranks == sorted(write_ranks)  # files, manifests, pages, root, html
+    assert write_ranks == sorted(write_ranks)  # files, manifests, pages, html, root
     delete_rank = {kind: n for n, kind in enumerate(DELETE_ORDER)}
     delete_ranks = [delete_rank.get(a.kind, len(DELETE_ORDER)) for a in deletes]
     assert delete_ranks == sorted(delete_ranks)  # pages, manifests, files
@@ -209,8 +210,8 @@ def test_order_actions_example() -> None:
         (Op.CREATE, Kind.FILE),
         (Op.CREATE, Kind.MANIFEST),
         (Op.CREATE, Kind.PAGE),
-        (Op.CREATE, Kind.ROOT),
         (Op.CREATE, Kind.HTML),
+        (Op.CREATE, Kind.ROOT),
         (Op.DELETE, Kind.PAGE),
         (Op.DELETE, Kind.MANIFEST),
         (Op.DELETE, Kind.FILE),
