@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from artreg.config import CONFIG_FILENAME, Config, load_config
+from artreg.config import CONFIG_FILENAME, Config, Target, load_config, resolve_target
 from artreg.errors import ArtregError
+
+if TYPE_CHECKING:
+    from artreg.stores import Store
 
 
 def config_path(config_arg: str | None) -> Path:
@@ -30,3 +34,17 @@ def load_optional(config_arg: str | None) -> Config | None:
     if config_arg is None and not path.exists():
         return None
     return load_required(config_arg)
+
+
+def config_dir(config: Config) -> Path:
+    """The directory relative paths in the configuration start from."""
+    return config.path.parent if config.path is not None else Path()
+
+
+def open_target(config_arg: str | None, target_name: str | None) -> tuple[Config, Target, Store]:
+    """Load the configuration, pick the target and open its store."""
+    from artreg.stores import open_store  # not for lint/classify: keep their start-up lean
+
+    config = load_required(config_arg)
+    target = resolve_target(config, target_name)
+    return config, target, open_store(target, config_dir(config))

@@ -7,12 +7,10 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from artreg.artifacts import LocalFile, resolve_files
-from artreg.commands import load_required
+from artreg.commands import config_dir, load_required
 from artreg.config import Config, Target, resolve_target
 from artreg.core.manifest import Build, parse_time
 from artreg.core.plan import BuildChange, Kind, Op, plan_build
@@ -31,7 +29,6 @@ from artreg.publisher import (
     md5_etag,
     ordered,
     plan_index,
-    plan_retention,
     read_build,
     read_state,
 )
@@ -71,23 +68,8 @@ class Prepared:
     retention: RetentionPlan
     index: IndexPlan
     now: dt.datetime
-    gc: bool
-    allow_mass_delete: bool
+    job: Job  # what the index and retention phase needs (shared with gc)
     images: ImagesPlan = field(default_factory=ImagesPlan)
-
-    def plan_retention(self, state: TargetState, added: Sequence[Build]) -> RetentionPlan:
-        if not self.gc:
-            return RetentionPlan()
-        return plan_retention(
-            self.store,
-            state,
-            self.config.rules_for(self.target),
-            self.config.convention(),
-            page_size=self.config.index.page_size,
-            max_fraction=self.config.gc.max_delete_fraction,
-            added=added,
-            now=self.now,
-        )
 
 
 def check_brakes(retention: RetentionPlan, allow_mass_delete: bool) -> None:
@@ -99,7 +81,7 @@ def check_brakes(retention: RetentionPlan, allow_mass_delete: bool) -> None:
 def prepare(args: argparse.Namespace) -> Prepared:
     """Load, resolve, hash, read the target's state and plan; writes nothing."""
     config = load_required(args.config)
-    base = config.path.parent if config.path is not None else Path()
+    base = config_dir(config)
     target = resolve_target(config, args.target)
     now = parse_now(args.now)
     ref = detect_build_ref(args.tag, os.environ, base)
@@ -143,12 +125,20 @@ def prepare(args: argparse.Namespace) -> Prepared:
         RetentionPlan(),
         IndexPlan(),
         now,
-        gc=not getattr(args, "no_gc", False),
-        allow_mass_delete=getattr(args, "allow_mass_delete", False),
+        Job(
+            store=store,
+            config=config,
+            target=target,
+            original=state,
+            now=now,
+            gc=not getattr(args, "no_gc", False),
+            allow_mass_delete=getattr(args, "allow_mass_delete", False),
+            holder=default_holder(f"artreg apply {ref.tag}"),
+        ),
         images=image_plan,
     )
-    prepared.retention = prepared.plan_retention(state, added)
-    check_brakes(prepared.retention, prepared.allow_mass_delete)
+    prepared.retention = prepared.job.retention(state, added)
+    check_brakes(prepared.retention, prepared.job.allow_mass_delete)
     predicted = {b.tag: md5_etag(b.to_bytes()) for b in added}
     prepared.index = plan_index(
         store,
@@ -215,16 +205,7 @@ def publish(prepared: Prepared, progress: Progress) -> Report:
             etags[change.build.tag] = etag
             report.count([s.action for s in prepared.steps if s.action.kind is Kind.MANIFEST])
     reconcile(
-        Job(
-            store=store,
-            config=prepared.config,
-            target=prepared.target,
-            original=prepared.state,
-            now=prepared.now,
-            gc=prepared.gc,
-            allow_mass_delete=prepared.allow_mass_delete,
-            holder=default_holder(f"artreg apply {change.build.tag}"),
-        ),
+        prepared.job,
         report,
         conditional=conditional,
         added=added,

@@ -6,25 +6,19 @@ import argparse
 import datetime as dt
 import json
 import sys
-from pathlib import Path
 
 from artreg.audit import all_entries, find_orphans, referenced_keys
-from artreg.commands import load_required
+from artreg.commands import open_target
 from artreg.commands.apply import check_brakes, parse_now
-from artreg.config import resolve_target
 from artreg.core.plan import SYMBOLS, Action
 from artreg.lease import default_holder
 from artreg.publisher import read_state
 from artreg.reconcile import Job, Report, reconcile
 from artreg.render.html import human_size
-from artreg.stores import open_store
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_required(args.config)
-    base = config.path.parent if config.path is not None else Path()
-    target = resolve_target(config, args.target)
-    store = open_store(target, base)
+    config, target, store = open_target(args.config, args.target)
     now = parse_now(args.now)
     state = read_state(store, config.convention())
     job = Job(

@@ -15,19 +15,17 @@ import json
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
-from pathlib import Path
 
 from artreg.artifacts import guess_content_type
 from artreg.audit import OWN_TREES
-from artreg.commands import load_required
-from artreg.config import resolve_target
+from artreg.commands import open_target
 from artreg.core.index import HTML_KEY, ROOT_KEY
 from artreg.core.manifest import ARTREG_DIR, Build, FileEntry
 from artreg.core.tags import Convention, classify, decode_tag
 from artreg.lease import default_holder
 from artreg.publisher import INDEX_CACHE, JSON_TYPE, read_state
 from artreg.reconcile import Job, Report, reconcile
-from artreg.stores import ObjectInfo, PreconditionFailed, PutRequest, Store, open_store
+from artreg.stores import ObjectInfo, PreconditionFailed, PutRequest, Store
 
 
 def discover(
@@ -79,10 +77,7 @@ def build_for(
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_required(args.config)
-    base = config.path.parent if config.path is not None else Path()
-    target = resolve_target(config, args.target)
-    store = open_store(target, base)
+    config, target, store = open_target(args.config, args.target)
     convention = config.convention()
     state = read_state(store, convention)
     groups, skipped = discover(store.list(""), convention)

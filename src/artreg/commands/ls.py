@@ -5,21 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from artreg.commands import load_required
-from artreg.config import resolve_target
+from artreg.commands import open_target
 from artreg.core.index import entry_from_build, sort_entries
 from artreg.core.tags import PUBLISHED_CATEGORIES, Category
 from artreg.publisher import read_build, read_state
 from artreg.render.html import human_size
-from artreg.stores import open_store
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_required(args.config)
-    base = config.path.parent if config.path is not None else Path()
-    store = open_store(resolve_target(config, args.target), base)
+    config, _, store = open_target(args.config, args.target)
     state = read_state(store, config.convention())
     wanted = [Category(args.category)] if args.category else list(PUBLISHED_CATEGORIES)
     listing = {

@@ -6,22 +6,16 @@ import argparse
 import datetime as dt
 import json
 import sys
-from pathlib import Path
 
 from artreg.audit import verify_target
-from artreg.commands import load_required
-from artreg.config import resolve_target
+from artreg.commands import open_target
 from artreg.lease import default_holder
 from artreg.publisher import read_state
 from artreg.reconcile import Job, Report, reconcile
-from artreg.stores import open_store
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_required(args.config)
-    base = config.path.parent if config.path is not None else Path()
-    target = resolve_target(config, args.target)
-    store = open_store(target, base)
+    config, target, store = open_target(args.config, args.target)
     clock_now = dt.datetime.now(dt.timezone.utc)
 
     def check() -> tuple[list[str], str]:
