@@ -184,6 +184,18 @@ def index_is_current(state: TargetState, page_size: int) -> bool:
     return all(trusted_root(state, c, page_size) for c in PUBLISHED_CATEGORIES)
 
 
+def pages_agree(store: Store, state: TargetState) -> bool:
+    """Whether every page the root lists exists and agrees with it (one GET per page)."""
+    if state.root is None:
+        return False
+    for category in PUBLISHED_CATEGORIES:
+        try:
+            _load_pages(store, state.root, category, None)
+        except (index.InvalidIndex, NotFound):
+            return False
+    return True
+
+
 def category_entries(
     store: Store, state: TargetState, category: Category, page_size: int
 ) -> list[Entry]:

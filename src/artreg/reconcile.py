@@ -29,6 +29,7 @@ from artreg.publisher import (
     execute_index,
     index_is_current,
     ordered,
+    pages_agree,
     plan_index,
     plan_retention,
     read_state,
@@ -134,6 +135,7 @@ def reconcile(
     added = list(added)
     etags = dict(etags or {})
     pending = list(stale)
+    rebuild = job.rebuild
     with guard:
         for round_number in range(1, MAX_ROUNDS + 1):
             report.rounds = round_number
@@ -151,7 +153,7 @@ def reconcile(
                 added_etags=etags,
                 removed=retention.removed,
                 now=job.now,
-                rebuild=job.rebuild and round_number == 1,
+                rebuild=rebuild,
             )
             report.notes += plan.notes
             steps = ordered([*plan.steps, *retention.steps(), *pending])
@@ -165,11 +167,16 @@ def reconcile(
             pending = []
             if conditional:
                 return
-            # Another run may have written the index from an older listing:
-            # re-list until the index matches what is there.
+            # Another run may have written the index from an older listing, or
+            # its pages between ours and our root: re-list and re-read until the
+            # root matches the manifests and the pages match the root.
             added, etags = [], {}
-            if index_is_current(read_state(store, convention), page_size):
-                return
+            rebuild = False
+            check = read_state(store, convention)
+            if index_is_current(check, page_size):
+                if pages_agree(store, check):
+                    return
+                rebuild = True
             time.sleep(random.uniform(0.05, 0.3) * round_number)
     raise ArtregError(
         f"{store.description}: the index did not settle after {MAX_ROUNDS} rounds "

@@ -5,12 +5,14 @@ from __future__ import annotations
 import concurrent.futures
 import hashlib
 import json
+import stat
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import artreg.stores.dir
 from artreg.stores import ContentChanged, PreconditionFailed, PutRequest, StoreError
 from artreg.stores.dir import META_DIR, DirStore
 
@@ -150,3 +152,14 @@ def test_if_none_match_holds_across_processes(store: DirStore) -> None:
     assert all(p.returncode == 0 for p in racers)
     assert sum(wins) == 20  # each key written exactly once
     assert len(store.list()) == 20
+
+
+def test_published_files_are_world_readable(tmp_path: Path) -> None:
+    """A web server running as another user must be able to read what was published."""
+    store = DirStore(tmp_path / "public")
+    store.put(PutRequest(key="v1.0.0/linux/amd64/app", body=b"x", content_type="text/plain"))
+    mode = (tmp_path / "public" / "v1.0.0" / "linux" / "amd64" / "app").stat().st_mode
+    umask = artreg.stores.dir._UMASK
+    assert stat.S_IMODE(mode) == 0o666 & ~umask
+    if umask == 0o022:  # the usual one: readable by everyone, like any published file
+        assert stat.S_IMODE(mode) == 0o644

@@ -64,6 +64,15 @@ class StoredObject:
     metadata: Mapping[str, str] = field(default_factory=dict)
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
 class DirStore:
     """A target that is a plain directory (``type = "dir"``)."""
 
@@ -256,6 +265,9 @@ class DirStore:
         tmp_dir = self.root / META_DIR / _TMP
         tmp_dir.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
+        # mkstemp makes 0600 files; published objects are read by whatever serves
+        # the directory (nginx as another user), so give them the umask's mode.
+        os.fchmod(fd, 0o666 & ~_UMASK)
         os.close(fd)
         return Path(name)
 

@@ -20,6 +20,7 @@ import boto3
 import boto3.s3.transfer
 import botocore.config
 import botocore.exceptions
+import urllib3.exceptions
 
 from artreg.stores.base import (
     DELETE_BATCH,
@@ -146,10 +147,25 @@ class S3Store:
         return infos
 
     def get(self, key: str) -> bytes:
-        """The object's bytes; raises :class:`NotFound`."""
-        with self._errors("get", key):
-            response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
-            return response["Body"].read()
+        """The object's bytes; raises :class:`NotFound`.
+
+        A body cut short (a server that swaps the object while streaming it, as
+        s3rver does when another run overwrites it) is fetched again, a bounded
+        number of times.
+        """
+        for attempt in range(1, self.max_attempts + 1):
+            with self._errors("get", key):
+                response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+                try:
+                    body: bytes = response["Body"].read()
+                    return body
+                except _SHORT_READS as exc:
+                    if attempt == self.max_attempts:
+                        raise StoreError(
+                            f"{self.description}: get {key!r}: the body was cut short "
+                            f"{attempt} times ({exc}); the object is being rewritten: re-run"
+                        ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def head(self, key: str) -> ObjectInfo | None:
         """The object's info, or None when it does not exist."""
@@ -427,6 +443,13 @@ class S3Store:
         if code in ("NoSuchKey", "404") or status == 404:
             return NotFound(f"{where}: no such object")
         return StoreError(f"{where}: {code or status}: {message}")
+
+
+_SHORT_READS = (
+    botocore.exceptions.ResponseStreamingError,
+    botocore.exceptions.IncompleteReadError,
+    urllib3.exceptions.ProtocolError,
+)
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
