@@ -1,0 +1,139 @@
+"""The publisher at scale: thousands of builds paginate as specified, and adding one is O(1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import random
+from pathlib import Path
+
+import pytest
+from publishing import Site, follow_index, keys_written, make_site
+
+from artreg.core.manifest import Build, FileEntry, format_time
+from artreg.core.tags import Category
+from artreg.stores import PutRequest
+
+T0 = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+FINAL = "2025-12-01T00:00:00Z"
+
+
+def _build(tag: str, category: Category, published: dt.datetime) -> Build:
+    key = f"{tag.replace('+', '_')}/linux/amd64/app"
+    file = FileEntry("app", "linux/amd64", "app", key, 10, hashlib.sha256(key.encode()).hexdigest())
+    return Build(tag, category, published, None, (file,))
+
+
+def _many_builds(releases: int, extras: int, devs: int) -> list[Build]:
+    """Builds in a shuffled order, with distinct versions and publish times."""
+    rng = random.Random(2500)
+    versions = rng.sample(
+        [(a, b, c) for a in range(1, 9) for b in range(30) for c in range(20)], k=releases
+    )
+    minutes = iter(
+        rng.sample(range(1, 10 * (releases + extras + devs)), k=extras + devs + releases)
+    )
+    builds = [
+        _build(f"v{a}.{b}.{c}", Category.RELEASE, T0 + dt.timedelta(minutes=next(minutes)))
+        for a, b, c in versions
+    ]
+    builds += [
+        _build(f"v9.0.0-rc.{n}", Category.EXTRA, T0 + dt.timedelta(minutes=next(minutes)))
+        for n in range(extras)
+    ]
+    builds += [
+        _build(
+            hashlib.sha1(str(n).encode()).hexdigest(),
+            Category.DEV,
+            T0 + dt.timedelta(minutes=next(minutes)),
+        )
+        for n in range(devs)
+    ]
+    rng.shuffle(builds)
+    return builds
+
+
+def _expected_order(builds: list[Build], category: Category) -> list[str]:
+    mine = [b for b in builds if b.category is category]
+    if category is Category.RELEASE:
+        return [
+            b.tag
+            for b in sorted(mine, key=lambda b: tuple(map(int, b.tag[1:].split("."))), reverse=True)
+        ]
+    return [b.tag for b in sorted(mine, key=lambda b: (-b.published.timestamp(), b.tag))]
+
+
+def _index_writes(report: dict[str, object]) -> tuple[list[str], list[str]]:
+    """(index objects written: pages and index.json, other index writes: index.html)."""
+    keys = keys_written(report)  # type: ignore[arg-type]
+    index = [k for k in keys if k.startswith("_artreg/index/") or k == "index.json"]
+    return index, [k for k in keys if k == "index.html"]
+
+
+# dir: the full 2,500 builds with the default page size; moto: a tenth, pages of 100.
+SCALES = {"dir": (2500, 1000), "moto": (250, 100)}
+
+
+@pytest.mark.parametrize("kind", list(SCALES))
+def test_thousands_of_builds_paginate_and_one_more_writes_at_most_three_index_objects(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    devs, page_size = SCALES[kind]
+    site = make_site(request, tmp_path, kind, files=[("linux/amd64", "out/app")])
+    site.configure(page_size=page_size, newest=3)
+    builds = _many_builds(releases=devs // 8, extras=devs // 12, devs=devs)
+    # The manifests go straight into the store; one apply then builds the index from them.
+    site.store().put_many([PutRequest(b.key, b.to_bytes(), "application/json") for b in builds])
+    site.write("out/app", b"lowest release\n")
+    first = site.apply("v0.0.1", FINAL, "--no-gc")  # retention would keep 30 of them
+    builds.append(_build("v0.0.1", Category.RELEASE, T0))
+
+    store = site.store()
+    found = follow_index(store)
+    for category in (Category.RELEASE, Category.EXTRA, Category.DEV):
+        assert [e["tag"] for e in found[category.value]] == _expected_order(builds, category)
+    root = json.loads(store.get("index.json"))
+    dev = root["categories"]["dev"]
+    assert dev["count"] == devs
+    sizes = [len(json.loads(store.get(link))["entries"]) for link in dev["pages"]]
+    assert sizes == [page_size, page_size, devs - 2 * page_size]  # 1000/1000/500
+    assert [e["tag"] for e in dev["newest"]] == _expected_order(builds, Category.DEV)[:3]
+    assert len(_index_writes(first)[0]) == 1 + sum(
+        len(c["pages"]) for c in root["categories"].values()
+    )
+
+    # One more dev build: a new first page (the full one is untouched) and the root.
+    site.write("out/app", b"newest dev\n")
+    newest = "f" * 40
+    report = site.apply(newest, "2026-01-01T00:00:00Z", "--no-gc")
+    index, html = _index_writes(report)
+    assert len(index) <= 3, index
+    assert index == ["_artreg/index/dev/4.json", "index.json"]
+    assert html == ["index.html"]
+    assert follow_index(store)["dev"][0]["tag"] == newest
+
+    # A backport release lands in the middle of the release order.
+    site.write("out/app", b"backport\n")
+    report = site.apply("v1.0.19", "2026-01-02T00:00:00Z", "--no-gc")
+    index, html = _index_writes(report)
+    assert len(index) <= 3, index
+    assert index[-1] == "index.json"
+    assert html == ["index.html"]
+    builds.append(_build("v1.0.19", Category.RELEASE, T0))
+    releases = [e["tag"] for e in follow_index(store)["release"]]
+    assert releases == _expected_order(builds, Category.RELEASE)
+
+
+def test_every_document_follows_a_client_walk_after_publishes(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    site: Site = make_site(request, tmp_path, "dir")
+    site.configure(page_size=2)
+    tags = ["v1.0.0", "v1.2.0", "v1.1.0", "v2.0.0-rc.1", "a" * 40, "b" * 40, "c" * 40]
+    for n, tag in enumerate(tags):
+        site.publish(tag, now=format_time(T0 + dt.timedelta(hours=n)))
+    found = follow_index(site.store())
+    assert [e["tag"] for e in found["release"]] == ["v1.2.0", "v1.1.0", "v1.0.0"]
+    assert [e["tag"] for e in found["extra"]] == ["v2.0.0-rc.1"]
+    assert [e["tag"] for e in found["dev"]] == ["c" * 40, "b" * 40, "a" * 40]
