@@ -78,8 +78,13 @@ def check_brakes(retention: RetentionPlan, allow_mass_delete: bool) -> None:
         raise ArtregError("; ".join(b.describe() for b in retention.brakes))
 
 
-def prepare(args: argparse.Namespace) -> Prepared:
-    """Load, resolve, hash, read the target's state and plan; writes nothing."""
+def prepare(args: argparse.Namespace, *, show_index: bool = False) -> Prepared:
+    """Load, resolve, hash, read the target's state and plan; writes nothing.
+
+    The index is planned here only for ``plan`` (``show_index``) or when nothing
+    else changes (is the index itself out of date?); otherwise ``reconcile``
+    plans it once, from a fresh listing, just before writing it.
+    """
     config = load_required(args.config)
     base = config_dir(config)
     target = resolve_target(config, args.target)
@@ -139,6 +144,8 @@ def prepare(args: argparse.Namespace) -> Prepared:
     )
     prepared.retention = prepared.job.retention(state, added)
     check_brakes(prepared.retention, prepared.job.allow_mass_delete)
+    if not show_index and (added or prepared.retention.removed or image_plan.steps()):
+        return prepared
     predicted = {b.tag: md5_etag(b.to_bytes()) for b in added}
     prepared.index = plan_index(
         store,

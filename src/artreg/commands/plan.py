@@ -14,7 +14,7 @@ EXIT_CHANGES = 2
 
 
 def run(args: argparse.Namespace) -> int:
-    prepared = prepare(args)
+    prepared = prepare(args, show_index=True)
     steps = all_steps(prepared)
     actions = [s.action for s in steps]
     summary = summarize(actions)
