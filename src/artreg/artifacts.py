@@ -114,6 +114,7 @@ def resolve_files(
     Raises :class:`ArtifactFilesError` listing every problem; nothing is hashed
     until every declared file is known to be publishable.
     """
+    _real_dir.cache_clear()  # directories may have changed since the last call
     root = config_dir.resolve()
     problems: list[str] = []
     candidates: list[_Candidate] = []
@@ -182,10 +183,12 @@ def hash_file(path: Path) -> tuple[int, str]:
     """
     fd = os.open(path, _OPEN_FLAGS)
     with open(fd, "rb", buffering=0, closefd=True) as stream:
-        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+        info = os.fstat(stream.fileno())
+        if not stat.S_ISREG(info.st_mode):
             raise OSError(f"{path}: not a regular file")
         digest = hashlib.sha256()
-        buffer = bytearray(CHUNK_SIZE)
+        # Small files are the common case (and thousands of them): no 1 MiB buffer each.
+        buffer = bytearray(max(1, min(CHUNK_SIZE, info.st_size + 1)))
         view = memoryview(buffer)
         size = 0
         while count := stream.readinto(buffer):
@@ -240,7 +243,7 @@ def _check(candidate: _Candidate, root: Path) -> str | None:
     where = candidate.where()
     path = candidate.path
     try:
-        real = path.resolve()
+        real = _real_path(path)
     except (OSError, RuntimeError):
         return f"{where}: is a symlink loop; fix the link"
     if not real.is_relative_to(root):
@@ -277,6 +280,18 @@ def _check(candidate: _Candidate, root: Path) -> str | None:
                 "on a static website; rename the file"
             )
     return None
+
+
+def _real_path(path: Path) -> Path:
+    """``path.resolve()``, resolving each directory once for all the files in it."""
+    if os.path.islink(path):
+        return path.resolve()
+    return _real_dir(str(path.parent)) / path.name
+
+
+@functools.lru_cache(maxsize=4096)
+def _real_dir(directory: str) -> Path:
+    return Path(directory).resolve()
 
 
 def _reason(exc: OSError) -> str:
