@@ -7,7 +7,8 @@ import json
 import sys
 
 from artreg.commands import open_target
-from artreg.core.index import entry_from_build, sort_entries
+from artreg.core.index import Entry, entry_from_build, sort_entries
+from artreg.core.manifest import InvalidManifest
 from artreg.core.tags import PUBLISHED_CATEGORIES, Category
 from artreg.publisher import read_build, read_state
 from artreg.render.html import human_size
@@ -17,20 +18,24 @@ def run(args: argparse.Namespace) -> int:
     config, _, store = open_target(args.config, args.target)
     state = read_state(store, config.convention())
     wanted = [Category(args.category)] if args.category else list(PUBLISHED_CATEGORIES)
-    listing = {
-        category: sort_entries(
-            entry_from_build(read_build(store, state.manifests[tag].key))
-            for tag in sorted(state.etags(category))
-        )
-        for category in wanted
-    }
+    listing: dict[Category, list[Entry]] = {}
+    damaged = 0
+    for category in wanted:
+        entries = []
+        for tag in sorted(state.etags(category)):
+            try:
+                entries.append(entry_from_build(read_build(store, state.manifests[tag].key)))
+            except InvalidManifest as exc:
+                damaged += 1
+                print(f"artreg: warning: {exc.message}; not listed", file=sys.stderr)
+        listing[category] = sort_entries(entries)
     for key in state.unreadable:
         print(f"artreg: warning: {key}: names no valid tag; not listed", file=sys.stderr)
     if args.json:
         out = {c.value: [e.to_json() for e in entries] for c, entries in listing.items()}
         json.dump(out, sys.stdout, indent=1)
         sys.stdout.write("\n")
-        return 0
+        return 1 if damaged else 0
     for category, entries in listing.items():
         print(f"{category} ({len(entries)})")
         for entry in entries:
@@ -39,4 +44,4 @@ def run(args: argparse.Namespace) -> int:
                 f"  {entry.tag:<44} {entry.published:%Y-%m-%d %H:%M}  "
                 f"{human_size(entry.size):>9}  {platforms}"
             )
-    return 0
+    return 1 if damaged else 0
