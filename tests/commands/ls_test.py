@@ -51,7 +51,7 @@ def test_ls_text(site: Site) -> None:
         "v1.10.0",
         "2025-06-01",
         "01:00",
-        "42",
+        "40",
         "B",
         "linux/amd64,",
         "linux/arm64",
