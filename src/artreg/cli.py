@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from artreg import __version__
 from artreg.errors import ArtregError
@@ -25,6 +26,10 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+
+
+if TYPE_CHECKING:
+    _Sub = argparse._SubParsersAction[_Parser]
 
 
 def _add_config(parser: argparse.ArgumentParser) -> None:
@@ -68,24 +73,20 @@ def _add_publish_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="artreg",
-        description="Publish build artifacts and OCI images to a static S3 bucket.",
-    )
-    parser.add_argument("--version", action="version", version=f"artreg {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    sub.required = True
-
+def _lint(sub: _Sub) -> None:
     lint = sub.add_parser("lint", help="validate artreg.toml and check tags against the convention")
     _add_config(lint)
     lint.add_argument("tags", nargs="*", metavar="TAG", help="tags to check")
 
+
+def _classify(sub: _Sub) -> None:
     classify = sub.add_parser("classify", help="print each tag's category, or why it is invalid")
     _add_config(classify)
     _add_json(classify)
     classify.add_argument("tags", nargs="+", metavar="TAG")
 
+
+def _docs(sub: _Sub) -> None:
     docs = sub.add_parser("docs", help="render the tagging convention as Markdown")
     _add_config(docs)
     docs.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
@@ -93,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--check", action="store_true", help="fail when --output FILE is not up to date"
     )
 
+
+def _hooks(sub: _Sub) -> None:
     hooks = sub.add_parser("hooks", help="git hooks that enforce the tag convention")
     hooks_sub = hooks.add_subparsers(dest="hooks_command", metavar="ACTION", parser_class=_Parser)
     hooks_sub.required = True
@@ -103,6 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_config(pre_commit)
 
+
+def _plan(sub: _Sub) -> None:
     plan = sub.add_parser("plan", help="show what apply would upload, rewrite and delete")
     _add_publish_options(plan)
     plan.add_argument(
@@ -111,10 +116,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 2 when there are changes to apply (0 when up to date)",
     )
 
+
+def _apply(sub: _Sub) -> None:
     apply = sub.add_parser("apply", help="publish the build and update the index")
     _add_publish_options(apply)
     apply.add_argument("--no-gc", action="store_true", help="publish without applying retention")
 
+
+def _gc(sub: _Sub) -> None:
     gc = sub.add_parser("gc", help="apply retention and remove orphans (no publishing)")
     _add_config(gc)
     _add_target(gc)
@@ -127,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="let retention delete more than gc.max_delete_fraction of a category",
     )
 
+
+def _verify(sub: _Sub) -> None:
     verify = sub.add_parser("verify", help="check that every indexed file exists, intact")
     _add_config(verify)
     _add_target(verify)
@@ -136,6 +147,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--repair", action="store_true", help="rewrite the index documents from the manifests"
     )
 
+
+def _import(sub: _Sub) -> None:
     adopt = sub.add_parser(
         "import", help="write manifests for an existing <version>/<platform>/<file> tree"
     )
@@ -144,47 +157,72 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json(adopt)
     adopt.add_argument("--dry-run", action="store_true", help="show what would be imported")
 
+
+def _ls(sub: _Sub) -> None:
     ls = sub.add_parser("ls", help="list published builds by category")
     _add_config(ls)
     _add_target(ls)
     _add_json(ls)
     ls.add_argument("--category", choices=["release", "extra", "dev"], help="only this category")
 
+
+def _serve(sub: _Sub) -> None:
     serve = sub.add_parser("serve", help="serve a dir target as a bucket website would")
     _add_config(serve)
     _add_target(serve)
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any)")
 
+
+def _init(sub: _Sub) -> None:
     init = sub.add_parser("init", help="write a commented artreg.toml")
     init.add_argument("--output", "-o", metavar="FILE", default="artreg.toml")
     init.add_argument("--force", action="store_true", help="overwrite an existing file")
 
-    return parser
 
-
-# command name -> module under artreg.commands; each has run(args) -> int.
-_COMMANDS = {
-    "lint": "lint",
-    "classify": "classify",
-    "docs": "docs",
-    "hooks": "hooks",
-    "init": "init",
-    "plan": "plan",
-    "apply": "apply",
-    "ls": "ls",
-    "gc": "gc",
-    "import": "import_",
-    "verify": "verify",
-    "serve": "serve",
+# command name -> (module under artreg.commands with run(args) -> int, its subparser).
+_COMMANDS: dict[str, tuple[str, Callable[[_Sub], None]]] = {
+    "lint": ("lint", _lint),
+    "classify": ("classify", _classify),
+    "docs": ("docs", _docs),
+    "hooks": ("hooks", _hooks),
+    "plan": ("plan", _plan),
+    "apply": ("apply", _apply),
+    "gc": ("gc", _gc),
+    "verify": ("verify", _verify),
+    "import": ("import_", _import),
+    "ls": ("ls", _ls),
+    "serve": ("serve", _serve),
+    "init": ("init", _init),
 }
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``only``, just that command's subparser.
+
+    Building all twelve subparsers costs several milliseconds (argparse looks up
+    translations for every help string), and git hooks run ``lint`` on every tag.
+    """
+    parser = _Parser(
+        prog="artreg",
+        description="Publish build artifacts and OCI images to a static S3 bucket.",
+    )
+    parser.add_argument("--version", action="version", version=f"artreg {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    sub.required = True
+    for name, (_, define) in _COMMANDS.items():
+        if only is None or name == only:
+            define(sub)
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, dispatch, and turn errors into exit codes."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    args = build_parser(first if first in _COMMANDS else None).parse_args(argv)
     try:
-        module = importlib.import_module(f"artreg.commands.{_COMMANDS[args.command]}")
+        module = importlib.import_module(f"artreg.commands.{_COMMANDS[args.command][0]}")
         code: int = module.run(args)
         return code
     except ArtregError as exc:
