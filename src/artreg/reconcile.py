@@ -13,7 +13,8 @@ import dataclasses
 import datetime as dt
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from artreg.config import Config, Target
@@ -22,6 +23,7 @@ from artreg.core.plan import Action, summarize
 from artreg.core.retention import Decision
 from artreg.errors import ArtregError
 from artreg.lease import Lease
+from artreg.oci.gc import ImageSweep, declared_repositories, execute_sweep, plan_sweep
 from artreg.publisher import (
     RetentionPlan,
     Step,
@@ -77,6 +79,23 @@ class Job:
     allow_mass_delete: bool
     holder: str
     rebuild: bool = False  # rewrite every index document from the manifests
+    # Sweep the image repositories even when retention removes no build (gc does).
+    sweep_images: bool = False
+
+    def image_sweep(
+        self, builds: Iterable[str], removed: Iterable[str], pinned: AbstractSet[str] = frozenset()
+    ) -> ImageSweep:
+        """The image deletions after retention removed ``removed`` (reads, writes nothing)."""
+        return plan_sweep(
+            self.store,
+            declared_repositories(self.config),
+            builds=builds,
+            removed=removed,
+            convention=self.config.convention(),
+            grace=self.config.gc.grace_period,
+            clock_now=dt.datetime.now(dt.timezone.utc),
+            pinned=pinned,
+        )
 
     def retention(self, state: TargetState, added: Sequence[Build]) -> RetentionPlan:
         if not self.gc:
@@ -136,6 +155,7 @@ def reconcile(
     etags = dict(etags or {})
     pending = list(stale)
     rebuild = job.rebuild
+    removed: dict[str, object] = {}
     with guard:
         for round_number in range(1, MAX_ROUNDS + 1):
             report.rounds = round_number
@@ -164,9 +184,10 @@ def reconcile(
                 continue
             report.count([s.action for s in steps])
             report.retention += retention.decisions
+            removed.update(retention.removed)
             pending = []
             if conditional:
-                return
+                break
             # Another run may have written the index from an older listing, or
             # its pages between ours and our root: re-list and re-read until the
             # root matches the manifests and the pages match the root.
@@ -175,11 +196,19 @@ def reconcile(
             check = read_state(store, convention)
             if index_is_current(check, page_size):
                 if pages_agree(store, check):
-                    return
+                    break
                 rebuild = True
             time.sleep(random.uniform(0.05, 0.3) * round_number)
-    raise ArtregError(
-        f"{store.description}: the index did not settle after {MAX_ROUNDS} rounds "
-        "(other runs kept changing it); the builds are published: re-run "
-        "`artreg apply`, or `artreg verify --repair` to rewrite the index"
-    )
+        else:
+            raise ArtregError(
+                f"{store.description}: the index did not settle after {MAX_ROUNDS} rounds "
+                "(other runs kept changing it); the builds are published: re-run "
+                "`artreg apply`, or `artreg verify --repair` to rewrite the index"
+            )
+        # Image tags, manifests and blobs last: the build manifests no longer refer to them.
+        if job.gc and (job.sweep_images or removed):
+            builds = set(fresh.manifests) - set(removed)
+            sweep = job.image_sweep(builds, removed)
+            execute_sweep(store, sweep)
+            report.count([s.action for s in sweep.steps()])
+            report.notes += sweep.notes
