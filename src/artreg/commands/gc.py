@@ -10,7 +10,7 @@ import sys
 from artreg.audit import all_entries, find_orphans, referenced_keys
 from artreg.commands import open_target
 from artreg.commands.apply import check_brakes, parse_now
-from artreg.core.plan import SYMBOLS, Action
+from artreg.core.plan import SYMBOLS, Action, Op
 from artreg.lease import default_holder
 from artreg.publisher import read_state
 from artreg.reconcile import Job, Report, reconcile
@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         gc=True,
         allow_mass_delete=args.allow_mass_delete,
         holder=default_holder("artreg gc"),
+        sweep_images=True,
     )
     retention = job.retention(state, ())
     check_brakes(retention, args.allow_mass_delete)
@@ -45,11 +46,16 @@ def run(args: argparse.Namespace) -> int:
         grace=config.gc.grace_period,
     )
     planned = [*retention.steps(), *(o.step() for o in old)]
+    # Image tags, manifests and blobs as they would be after the retention above.
+    images = job.image_sweep(set(state.manifests) - set(retention.removed), retention.removed)
     if args.dry_run:
-        _show(args, [s.action for s in planned], len(young), store.requests)
+        actions = [s.action for s in [*planned, *images.steps()]]
+        _show(args, actions, len(young) + images.young, store.requests)
+        for note in images.notes:
+            print(f"artreg: {note}", file=sys.stderr)
         return 0
     report = Report()
-    if planned:
+    if planned or images.steps():
         reconcile(
             job,
             report,
@@ -64,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             "deleted": report.deleted,
             "indexWritten": report.index_written,
             "actions": [a.to_json() for a in report.actions],
-            "youngOrphans": len(young),
+            "youngOrphans": len(young) + images.young,
             "requests": requests,
         }
         json.dump(out, sys.stdout, indent=1)
@@ -73,9 +79,12 @@ def run(args: argparse.Namespace) -> int:
         kept = sum(1 for d in report.retention if d.keep)
         print(
             f"gc {target.name}: {report.deleted} deleted, {report.index_written} index files "
-            f"written, {kept} builds kept by rules, {len(young)} young orphans left for later, "
+            f"written, {kept} builds kept by rules, {len(young) + images.young} young orphans left "
+            "for later, "
             f"{sum(n for op, n in requests.items() if not op.startswith('probe:'))} requests"
         )
+    for note in dict.fromkeys(report.notes):
+        print(f"artreg: {note}", file=sys.stderr)
     for problem in report.problems:
         print(f"artreg: error: {problem}", file=sys.stderr)
     return 1 if report.problems else 0
@@ -96,4 +105,5 @@ def _show(
     for action in actions:
         size = human_size(action.size) if action.size else ""
         print(f"  {SYMBOLS[action.op]} {action.key}  {size}  {action.reason}")
-    print(f"gc (dry run): {len(actions)} to delete, {young} young orphans left for later")
+    deletes = sum(1 for action in actions if action.op is Op.DELETE)
+    print(f"gc (dry run): {deletes} to delete, {young} young orphans left for later")
