@@ -70,6 +70,7 @@ class Prepared:
     now: dt.datetime
     job: Job  # what the index and retention phase needs (shared with gc)
     images: ImagesPlan = field(default_factory=ImagesPlan)
+    image_sweep: list[Step] = field(default_factory=list)  # for ``plan``; apply re-plans it
 
 
 def check_brakes(retention: RetentionPlan, allow_mass_delete: bool) -> None:
@@ -146,6 +147,19 @@ def prepare(args: argparse.Namespace, *, show_index: bool = False) -> Prepared:
     check_brakes(prepared.retention, prepared.job.allow_mass_delete)
     if not show_index and (added or prepared.retention.removed or image_plan.steps()):
         return prepared
+    removed = prepared.retention.removed
+    if show_index and prepared.job.gc and removed:
+        pinned = {
+            digest
+            for source in images
+            for digest in (
+                source.image.digest,
+                *(c.digest for c in source.image.children),
+                *(b.digest for b in source.image.blobs),
+            )
+        }
+        builds = (set(state.manifests) | {build.tag}) - set(removed)
+        prepared.image_sweep = prepared.job.image_sweep(builds, removed, pinned).steps()
     predicted = {b.tag: md5_etag(b.to_bytes()) for b in added}
     prepared.index = plan_index(
         store,
@@ -162,7 +176,8 @@ def prepare(args: argparse.Namespace, *, show_index: bool = False) -> Prepared:
 def all_steps(prepared: Prepared) -> list[Step]:
     """Everything ``apply`` would do, in order (what ``plan`` shows)."""
     steps = [*prepared.images.steps(), *prepared.steps]
-    return ordered([*steps, *prepared.index.steps, *prepared.retention.steps()])
+    steps = ordered([*steps, *prepared.index.steps, *prepared.retention.steps()])
+    return [*steps, *prepared.image_sweep]  # image tags, manifests and blobs go last
 
 
 def _write_manifest(prepared: Prepared, conditional: bool) -> str | None:
