@@ -16,6 +16,7 @@ from artreg.core.manifest import Build
 from artreg.oci.image import INDEX_TYPES, MANIFEST_TYPES, SHA256_DIGEST, sha256_digest
 from artreg.oci.publish import (
     REGISTRY_ROOT_KEY,
+    RepositoryState,
     blob_key,
     manifest_key,
     oci_tag,
@@ -46,15 +47,39 @@ def verify_image(store: Store, repository: str, tag: str, deep: bool = False) ->
     ``tag`` may be an artreg tag (``+`` is mapped) or an OCI tag.
     """
     problems: list[str] = []
-    where = f"{store.description}: {repository}"
-    reference = oci_tag(tag)
     if store.head(REGISTRY_ROOT_KEY) is None:
         problems.append(f"{store.description}: {REGISTRY_ROOT_KEY} is missing: GET /v2/ fails")
     state = read_repository(store, repository)
+    found, _ = _verify_tag(
+        store, repository, oci_tag(tag), deep, state, _listed_tags(store, repository)
+    )
+    return [*problems, *found]
+
+
+def _listed_tags(store: Store, repository: str) -> list[str] | None:
+    """The tags ``tags/list`` lists; None when it is missing or unreadable."""
+    try:
+        tags = json.loads(store.get(tags_list_key(repository))).get("tags")
+    except (NotFound, ValueError, AttributeError):
+        return None
+    return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else None
+
+
+def _verify_tag(
+    store: Store,
+    repository: str,
+    reference: str,
+    deep: bool,
+    state: RepositoryState,
+    listed: list[str] | None,
+) -> tuple[list[str], str | None]:
+    """Problems with one tag, and the digest of its manifest (None when it is missing)."""
+    problems: list[str] = []
+    where = f"{store.description}: {repository}"
     try:
         body = store.get(manifest_key(repository, reference))
     except NotFound:
-        return [*problems, f"{where}:{reference}: the tag's manifest is missing"]
+        return [f"{where}:{reference}: the tag's manifest is missing"], None
     digest = sha256_digest(body)
     stored = state.manifests.get(digest)
     if stored is None:
@@ -64,32 +89,68 @@ def verify_image(store: Store, repository: str, tag: str, deep: bool = False) ->
     found = Reachable()
     _walk(store, repository, digest, body, found, state.blobs, deep, 0)
     problems += found.problems
-    try:
-        listed = json.loads(store.get(tags_list_key(repository))).get("tags", [])
-    except (NotFound, ValueError, AttributeError):
-        listed = []
-    if reference not in listed:
+    if reference not in (listed or ()):
         problems.append(f"{where}: tags/list does not list {reference!r}")
-    return problems
+    return problems, digest
 
 
 def verify_build_images(store: Store, build: Build, deep: bool = False) -> list[str]:
     """Problems with every image a build manifest records (tag present with its digest)."""
-    problems: list[str] = []
-    for image in build.images:
-        found = verify_image(store, image.repository, image.tag, deep)
-        if not found:
-            try:
-                actual = sha256_digest(store.get(image.key))
-            except NotFound:
-                actual = "missing"
-            if actual != image.digest:
-                found.append(
-                    f"{store.description}: {image.repository}:{image.tag} is {actual}, "
+    return verify_images(store, [build], deep).problems
+
+
+@dataclass
+class ImageFindings:
+    """What :func:`verify_images` found, and how many images it checked."""
+
+    problems: list[str] = field(default_factory=list)
+    images: int = 0
+
+
+def verify_images(store: Store, builds: Iterable[Build], deep: bool = False) -> ImageFindings:
+    """Every image the build manifests record, each repository listed once.
+
+    Per image, what :func:`verify_image` checks, plus the tag's manifest having
+    the digest the build recorded; per repository, ``tags/list`` agreeing with
+    the tag manifests present (both ways).
+    """
+    found = ImageFindings()
+    repositories: dict[str, tuple[RepositoryState, list[str] | None]] = {}
+    for build in builds:
+        for image in build.images:
+            repository = image.repository
+            if not repositories and store.head(REGISTRY_ROOT_KEY) is None:
+                found.problems.append(
+                    f"{store.description}: {REGISTRY_ROOT_KEY} is missing: GET /v2/ fails"
+                )
+            if repository not in repositories:
+                repositories[repository] = (
+                    read_repository(store, repository),
+                    _listed_tags(store, repository),
+                )
+            state, listed = repositories[repository]
+            found.images += 1
+            problems, digest = _verify_tag(store, repository, image.tag, deep, state, listed)
+            if digest is not None and digest != image.digest:
+                problems.append(
+                    f"{store.description}: {repository}:{image.tag} is {digest}, "
                     f"build {build.tag} recorded {image.digest}"
                 )
-        problems += found
-    return problems
+            # tags/list is checked once per repository, below.
+            found.problems += [
+                p for p in problems if not p.endswith(f"tags/list does not list {image.tag!r}")
+            ]
+    for repository, (state, listed) in sorted(repositories.items()):
+        where = f"{store.description}: {repository}"
+        if listed is None:
+            found.problems.append(f"{where}: tags/list is missing or unreadable")
+            continue
+        present = set(state.tags())
+        for tag in sorted(present - set(listed)):
+            found.problems.append(f"{where}: tags/list does not list {tag!r}, which has a manifest")
+        for tag in sorted(set(listed) - present):
+            found.problems.append(f"{where}: tags/list lists {tag!r}, which has no manifest")
+    return found
 
 
 def reachable(store: Store, repository: str, roots: Iterable[str]) -> Reachable:
