@@ -13,6 +13,7 @@ from artreg.core.manifest import ARTREG_DIR, Build, InvalidManifest
 from artreg.core.plan import Action, Kind, Op
 from artreg.core.tags import PUBLISHED_CATEGORIES
 from artreg.lease import LEASE_KEY
+from artreg.oci.verify import verify_images
 from artreg.publisher import Step, TargetState, category_entries, read_build, trusted_root
 from artreg.stores.base import NotFound, ObjectInfo, Store
 
@@ -94,6 +95,7 @@ class Findings:
     files: int = 0
     pages: int = 0
     hashed: int = 0
+    images: int = 0
 
 
 def verify_target(
@@ -140,6 +142,9 @@ def verify_target(
                         f"{file.key}: sha256 {digest} stored, the manifest of {tag} says "
                         f"{file.sha256}"
                     )
+    images = verify_images(store, builds.values(), deep)
+    found.problems += images.problems
+    found.images = images.images
     _verify_index(store, state, builds, page_size, found)
     if index.HTML_KEY not in objects:
         found.problems.append(f"{index.HTML_KEY}: missing")

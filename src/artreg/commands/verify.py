@@ -32,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         summary = (
             f"{found.builds} builds, {found.files} files"
             f"{f' ({found.hashed} re-hashed)' if args.deep else ''}, {found.pages} index pages"
+            f"{f', {found.images} images' if found.images else ''}"
         )
         return found.problems, summary
 
