@@ -396,6 +396,18 @@ CASES: tuple[Case, ...] = (
         "(an image layout directory, oci-archive or docker-archive)",
     ),
     _case(
+        "files-artifact-with-aliases",
+        '[[artifacts]]\nname = "a"\naliases = true\n'
+        'files = [{ platform = "linux/amd64", path = "a" }]\n',
+        "3: artifacts[0].aliases: applies only to oci artifacts (type = 'oci'); a files "
+        "artifact lists files = [{ platform = ..., path = ... }]",
+    ),
+    _case(
+        "oci-aliases-not-a-boolean",
+        '[[artifacts]]\nname = "img"\ntype = "oci"\npath = "result"\naliases = "yes"\n',
+        "5: artifacts[0].aliases: expected true or false, got 'yes'",
+    ),
+    _case(
         "oci-repository-grammar",
         '[[artifacts]]\nname = "img"\ntype = "oci"\npath = "result"\nrepository = "Garage"\n',
         f"5: artifacts[0].repository: expected an OCI repository name ({OCI_GRAMMAR}), "

@@ -336,6 +336,14 @@ def test_oci_repository_defaults_to_the_artifact_name() -> None:
         Artifact(name="garage-image", type="oci", path="result-image", repository="garage-image"),
         Artifact(name="img", type="oci", path="x.tar", repository="dxflrs/garage"),
     )
+    assert not any(a.aliases for a in config.artifacts)
+
+
+def test_oci_aliases_are_opt_in() -> None:
+    config = parse('[[artifacts]]\nname = "img"\ntype = "oci"\npath = "r"\naliases = true\n')
+    assert config.artifacts == (
+        Artifact(name="img", type="oci", path="r", repository="img", aliases=True),
+    )
 
 
 def test_globs_are_left_to_publish_time() -> None:

@@ -93,6 +93,7 @@ class Artifact:
     files: tuple[FileSpec, ...] = ()
     path: str | None = None  # oci: layout dir, oci-archive or docker-archive
     repository: str | None = None  # oci: pulled as <host>/<repository>:<tag>
+    aliases: bool = False  # oci: also tag `latest` and <prefix>MAJOR.MINOR (highest releases)
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,7 @@ _OVERRIDE_KEYS = ("keep_last", "expire_after", "protect")
 _DIR_KEYS = ("path",)
 _S3_KEYS = ("bucket", "endpoint", "region", "profile")
 _TARGET_KEYS = ("type", "prefix", "tags", *_DIR_KEYS, *_S3_KEYS)
-_ARTIFACT_KEYS = ("name", "type", "files", "path", "repository")
+_ARTIFACT_KEYS = ("name", "type", "files", "path", "repository", "aliases")
 
 
 def parse_duration(text: str) -> dt.timedelta:
@@ -913,7 +914,7 @@ class _Checker:
                 self.expected((*path, "type"), "'files' (the default) or 'oci'", kind)
             hints: dict[str, str] = {}
             if kind == "files":
-                for key in ("path", "repository"):
+                for key in ("path", "repository", "aliases"):
                     hints[key] = (
                         "applies only to oci artifacts (type = 'oci'); a files artifact "
                         "lists files = [{ platform = ..., path = ... }]"
@@ -1058,7 +1059,14 @@ class _Checker:
                 )
             else:
                 repositories[repository] = index
-        return Artifact(name=name or "", type="oci", path=image, repository=repository)
+        aliases = self.boolean(item, "aliases", path)
+        return Artifact(
+            name=name or "",
+            type="oci",
+            path=image,
+            repository=repository,
+            aliases=bool(aliases),
+        )
 
     def targets(self, data: dict[str, object], tags: TagRules) -> tuple[Target, ...]:
         if "targets" not in data:
