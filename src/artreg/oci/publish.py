@@ -145,9 +145,7 @@ def read_images(base: Path, artifacts: Sequence[Artifact]) -> tuple[ImageSource,
                 continue
             image = read_image(base / artifact.path)
             repository = artifact.repository or artifact.name
-            # Wired only when config.py knows the key (proposed: [[artifacts]] aliases = true).
-            aliases = bool(getattr(artifact, "aliases", False))
-            sources.append(ImageSource(artifact.name, repository, image, aliases))
+            sources.append(ImageSource(artifact.name, repository, image, artifact.aliases))
     except BaseException:
         for source in sources:
             source.image.close()
