@@ -297,3 +297,58 @@ def test_moto_apply_sweeps_and_the_other_version_still_pulls(
             skopeo("list-tags", "--tls-verify=false", f"docker://{host}/{REPO}").stdout
         )
         assert tags["Tags"] == [NEW_TAG]
+
+
+def test_plan_shows_the_image_deletions_and_writes_nothing(
+    images: dict[str, Built], tmp_path: Path
+) -> None:
+    config, public = publish_both(images, tmp_path)
+    before = stored(public)
+    now = "2025-06-02T12:00:00Z"
+    args = ("plan", "--tag", NEW_TAG, "--now", now, "--allow-mass-delete", "--json")
+    code, out, err = run(config, *args)
+    assert code == 0, err
+    report = json.loads(out)
+    assert not any(report["requests"].get(op) for op in WRITES), report["requests"]
+    assert stored(public) == before
+    old = images["old"]
+    deletes = [a["key"] for a in report["actions"] if a["op"] == "delete"]
+    assert deletes[-4:] == [
+        f"v2/{REPO}/manifests/{OLD_TAG}",
+        f"v2/{REPO}/manifests/{old.digest}",
+        *sorted(f"v2/{REPO}/blobs/{b}" for b in (old.blobs[0], old.blobs[-1])),
+    ]
+    # The shared base layer is pinned by the image being published: never listed.
+    assert f"v2/{REPO}/blobs/{old.blobs[1]}" not in deletes
+
+
+def test_alias_tags_pull_and_move_to_the_highest_release(
+    images: dict[str, Built], tmp_path: Path
+) -> None:
+    config = project(tmp_path, images["old"])
+    config.write_text(
+        config.read_text().replace('repository = "', 'aliases = true\nrepository = "')
+    )
+    public = tmp_path / "public"
+    apply(config, "v1.0.0", 1)
+    text = config.read_text().replace(str(images["old"].root), str(images["new"].root))
+    config.write_text(text)
+    apply(config, "v1.1.0", 2)
+    assert tags_list(public) == ["latest", "v1.0", "v1.0.0", "v1.1", "v1.1.0"]
+    old, new = images["old"], images["new"]
+    with serving(public) as host:
+        for alias, built in (("latest", new), ("v1.1", new), ("v1.0", old)):
+            pulled = pulled_digest(host, f"{REPO}:{alias}", tmp_path / alias)
+            assert pulled == built.digest, alias
+    # A higher patch of 1.0 moves v1.0 only; latest stays on v1.1.0.
+    config.write_text(text.replace(str(images["new"].root), str(images["old"].root)))
+    apply(config, "v1.0.1", 3)
+    manifest = public / f"v2/{REPO}/manifests"
+    assert (manifest / "v1.0").read_bytes() == (manifest / "v1.0.1").read_bytes()
+    assert (manifest / "latest").read_bytes() == (manifest / "v1.1.0").read_bytes()
+    # Aliases are no builds' tags: a gc long after keeps them and what they reference.
+    backdate(public, hours=48)
+    code, out, err = run(config, "gc", "--now", "2025-06-04T12:00:00Z", "--json")
+    assert code == 0, err
+    assert json.loads(out)["deleted"] == 0
+    assert run(config, "verify")[0] == 0
