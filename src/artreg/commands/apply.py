@@ -37,9 +37,6 @@ from artreg.render.html import human_size
 from artreg.source import BuildRef, detect_build_ref
 from artreg.stores import PreconditionFailed, Store, open_store
 
-# Rounds of re-listing before a convergent (no conditional writes) run gives up.
-MAX_ROUNDS = 12
-
 
 def parse_now(text: str | None) -> dt.datetime:
     """``--now`` or the clock, in UTC, whole seconds (what documents record)."""
