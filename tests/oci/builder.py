@@ -6,10 +6,12 @@ can compare what a client pulls with what was built.
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import hashlib
 import io
 import json
+import lzma
 import random
 import shutil
 import subprocess
@@ -69,7 +71,7 @@ def _descriptor(media_type: str, digest: str, size: int, **extra: object) -> dic
 
 
 def _manifest(
-    root: Path, platform: str, seed: str, layers: int, compress: bool
+    root: Path, platform: str, seed: str, layers: int, compress: bool, payload: int
 ) -> tuple[dict[str, object], list[str]]:
     os_name, arch = platform.split("/")[:2]
     rng = random.Random(f"{seed}-{platform}")
@@ -77,8 +79,8 @@ def _manifest(
     diff_ids = []
     blobs = []
     for n in range(layers):
-        payload = rng.randbytes(2000 + 500 * n)
-        tar = layer_tar({f"layer{n}/data.bin": payload, f"etc/{platform}.txt": platform.encode()})
+        data = rng.randbytes(payload + 500 * n)
+        tar = layer_tar({f"layer{n}/data.bin": data, f"etc/{platform}.txt": platform.encode()})
         diff_ids.append("sha256:" + hashlib.sha256(tar).hexdigest())
         body = gzip.compress(tar, mtime=0) if compress else tar
         digest, size = write_blob(root, body)
@@ -111,10 +113,12 @@ def build_image(
     layers: int = 2,
     compress: bool = True,
     force_index: bool = False,
+    payload: int = 2000,
 ) -> Built:
     """Write an image into the layout at ``root`` (created, or added to) under ``ref``.
 
     One platform gives a plain manifest; several (or ``force_index``) an image index.
+    Layer ``n`` holds ``payload + 500 * n`` random bytes.
     """
     root.mkdir(parents=True, exist_ok=True)
     (root / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))
@@ -122,7 +126,7 @@ def build_image(
     per_platform: dict[str, str] = {}
     descriptors = []
     for platform in platforms:
-        manifest, blobs = _manifest(root, platform, seed, layers, compress)
+        manifest, blobs = _manifest(root, platform, seed, layers, compress, payload)
         built_blobs += blobs
         digest, size = write_blob(root, json.dumps(manifest, indent=2).encode())
         per_platform[platform] = digest
@@ -177,4 +181,12 @@ def to_archive(built: Built, kind: str, out: Path) -> Path:
     dest = f"{kind}:{out}" + (f":artreg/test:{built.ref}" if kind == "docker-archive" else "")
     multi = ["--multi-arch=all"] if kind == "oci-archive" else []
     skopeo("copy", "--quiet", *multi, f"oci:{built.root}:{built.ref}", dest)
+    return out
+
+
+def compress_file(path: Path, out: Path, kind: str = "gz") -> Path:
+    """``path`` compressed with gzip, bzip2 or xz (as ``docker save | gzip`` does)."""
+    opener = {"gz": gzip.open, "bz2": bz2.open, "xz": lzma.open}[kind]
+    with path.open("rb") as source, opener(out, "wb") as sink:
+        shutil.copyfileobj(source, sink)
     return out

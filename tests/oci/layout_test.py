@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
-from oci.builder import Built, build_image, skopeo, to_archive, write_blob
+from oci.builder import Built, build_image, compress_file, skopeo, to_archive, write_blob
 
 from artreg.oci.image import (
     OCI_INDEX,
@@ -68,10 +69,69 @@ def test_an_oci_archive_keeps_the_digests(
     image = read_image(to_archive(built, "oci-archive", tmp_path / "image.tar"))
     assert (image.format, image.digest) == ("oci-archive", built.digest)
     assert image.platforms() == read_image(built.root).platforms()
-    assert all(b.path.is_file() and b.path.stat().st_size == b.size for b in image.blobs)
+    # Uncompressed: each blob is uploaded from where it lies in the archive; nothing is copied.
+    assert image.staging is None
+    for blob in image.blobs:
+        assert (blob.path, blob.offset is not None) == (tmp_path / "image.tar", True)
+        assert sha256_digest(blob.read_bytes()) == blob.digest
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """An image with layers of over 4 MiB (more than one read chunk)."""
+    root = tmp_path_factory.mktemp("big") / "layout"
+    return build_image(root, ref="v1", payload=5 * 1024 * 1024)
+
+
+@pytest.mark.parametrize("kind", ["gz", "bz2", "xz"])
+def test_a_compressed_oci_archive_is_staged(big: Built, tmp_path: Path, kind: str) -> None:
+    plain = to_archive(big, "oci-archive", tmp_path / "image.tar")
+    image = read_image(compress_file(plain, tmp_path / f"image.tar.{kind}", kind))
+    assert (image.format, image.digest) == ("oci-archive", big.digest)
+    assert {b.digest for b in image.blobs} == set(big.blobs)
+    assert image.staging is not None
+    for blob in image.blobs:
+        assert blob.offset is None and blob.path.stat().st_size == blob.size
+        assert sha256_digest(blob.read_bytes()) == blob.digest
     staging = image.blobs[0].path.parent
     image.close()
     assert not staging.exists()
+
+
+def test_a_truncated_compressed_archive(big: Built, tmp_path: Path) -> None:
+    plain = to_archive(big, "oci-archive", tmp_path / "image.tar")
+    archive = compress_file(plain, tmp_path / "image.tar.gz")
+    archive.write_bytes(archive.read_bytes()[: archive.stat().st_size // 2])
+    with pytest.raises(TruncatedArchive, match="truncated or damaged"):
+        read_image(archive)
+
+
+def test_a_corrupt_member_of_an_uncompressed_archive(
+    images: dict[str, Built], tmp_path: Path
+) -> None:
+    built = images["single"]
+    archive = to_archive(built, "oci-archive", tmp_path / "image.tar")
+    layer = f"blobs/sha256/{built.blobs[-1].removeprefix('sha256:')}"
+    with tarfile.open(archive) as tar:
+        offset = tar.getmember(layer).offset_data
+    with archive.open("r+b") as stream:  # same size, other content
+        stream.seek(offset + 100)
+        byte = stream.read(1)
+        stream.seek(offset + 100)
+        stream.write(bytes([byte[0] ^ 0xFF]))
+    with pytest.raises(DigestMismatch, match=f"expected {built.blobs[-1]}, found sha256:"):
+        read_image(archive)
+
+
+def test_an_uncompressed_archive_cut_inside_its_last_member(
+    images: dict[str, Built], tmp_path: Path
+) -> None:
+    archive = to_archive(images["single"], "oci-archive", tmp_path / "image.tar")
+    with tarfile.open(archive) as tar:
+        last = max(tar.getmembers(), key=lambda m: m.offset_data)
+    archive.write_bytes(archive.read_bytes()[: last.offset_data + last.size // 2])
+    with pytest.raises(TruncatedArchive, match="truncated"):
+        read_image(archive)
 
 
 def test_a_docker_archive_gets_a_synthesized_oci_manifest(
@@ -89,7 +149,7 @@ def test_a_docker_archive_gets_a_synthesized_oci_manifest(
     assert [layer["mediaType"] for layer in doc["layers"]] == [OCI_LAYER, OCI_LAYER]
     # Layer bytes unchanged: each digest is its file's sha256 and the config's diff_id.
     config = json.loads(
-        next(b for b in image.blobs if b.digest == doc["config"]["digest"]).path.read_bytes()
+        next(b for b in image.blobs if b.digest == doc["config"]["digest"]).read_bytes()
     )
     assert [layer["digest"] for layer in doc["layers"]] == config["rootfs"]["diff_ids"]
     # Deterministic: the same archive always gives the same manifest digest.

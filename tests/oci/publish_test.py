@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from oci.builder import Built, build_image, skopeo, to_archive
+from oci.builder import Built, build_image, compress_file, skopeo, to_archive
 from oci.proxy import bucket_website, host_of
 from servers import S3Backend
 
@@ -41,6 +41,8 @@ def images(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Built]:
         "single": build_image(base / "single", ref="v1"),
         "multi": build_image(base / "multi", ref="v1", platforms=MULTI),
         "other": build_image(base / "other", ref="v1", seed="other"),
+        # Layers of over 4 MiB: several read chunks, multipart uploads on S3.
+        "big": build_image(base / "big", ref="v1", seed="big", payload=5 * 1024 * 1024),
     }
 
 
@@ -138,7 +140,9 @@ def check_pull(host: str, built: Built, tag: str, tmp_path: Path) -> None:
         ("single", "layout"),
         ("multi", "layout"),
         ("multi", "oci-archive"),
+        ("big", "oci-archive.gz"),
         ("single", "docker-archive"),
+        ("big", "docker-archive.gz"),
     ],
 )
 def test_apply_to_a_dir_target_and_pull_through_artreg_serve(
@@ -148,8 +152,11 @@ def test_apply_to_a_dir_target_and_pull_through_artreg_serve(
     if source == "layout":
         path = f"{built.root}:v1"
     else:
-        path = str(to_archive(built, source, tmp_path / "image.tar"))
-        if source == "docker-archive":
+        kind = source.removesuffix(".gz")
+        path = str(to_archive(built, kind, tmp_path / "image.tar"))
+        if source.endswith(".gz"):
+            path = str(compress_file(Path(path), tmp_path / "image.tar.gz"))
+        if kind == "docker-archive":
             built = Built(built.root, "v1", read_image(Path(path)).digest, OCI_MANIFEST)
     config = write_project(tmp_path / "project", path)
     code, _, err = apply(config, "v1.2.3+feat")
@@ -188,6 +195,17 @@ def test_republishing_uploads_no_blob(images: dict[str, Built], tmp_path: Path) 
     assert store.requests["PutObject"] == 2
     tags = json.loads((public / "v2/team/demo/tags/list").read_bytes())
     assert tags == {"name": "team/demo", "tags": ["v1.0.0", "v1.0.1"]}
+
+
+def test_republishing_an_archive_uploads_nothing(images: dict[str, Built], tmp_path: Path) -> None:
+    archive = to_archive(images["big"], "oci-archive", tmp_path / "image.tar")
+    config = write_project(tmp_path / "project", str(archive))
+    assert apply(config, "v1.0.0")[0] == 0
+    before = stored(tmp_path / "project" / "public")
+    code, out, _ = apply(config, "v1.0.0", "--json")
+    assert code == 0
+    assert json.loads(out)["uploaded"] == 0
+    assert stored(tmp_path / "project" / "public") == before
 
 
 def test_a_release_cannot_change_its_image(images: dict[str, Built], tmp_path: Path) -> None:

@@ -12,6 +12,7 @@ from servers import S3Backend, StoreCase
 
 from artreg.stores import (
     ContentChanged,
+    FileSlice,
     NotFound,
     PreconditionFailed,
     PutRequest,
@@ -398,3 +399,85 @@ def test_multipart_upload_honours_if_none_match(moto_backend: S3Backend, tmp_pat
     assert store.get("big") == b"small one"
     etag = store.put(PutRequest("new", path, "x/y"), if_none_match=True)
     assert etag.endswith("-3")
+
+
+def _slice_file(tmp_path: Path, data: bytes) -> tuple[FileSlice, str]:
+    """``data`` in the middle of a file, as an uncompressed tar holds a member."""
+    path = tmp_path / "image.tar"
+    path.write_bytes(b"H" * 512 + data + b"\0" * 1024)
+    return FileSlice(path, 512, len(data)), hashlib.sha256(data).hexdigest()
+
+
+def test_put_of_a_file_slice_sends_only_the_slice(store: Store, tmp_path: Path) -> None:
+    data = random.Random(3).randbytes(70_000)
+    body, digest = _slice_file(tmp_path, data)
+    sent: list[int] = []
+
+    (etag,) = store.put_many([PutRequest("v2/r/blobs/x", body, "x/y", sha256=digest)], sent.append)
+
+    assert store.get("v2/r/blobs/x") == data
+    assert etag == hashlib.md5(data).hexdigest()
+    assert sum(sent) == len(data)
+    info = store.head("v2/r/blobs/x")
+    assert info is not None and info.size == len(data)
+    assert PutRequest("k", body, "x/y").size_hint() == len(data)
+
+
+@pytest.mark.parametrize("change", ["rewritten", "truncated"])
+def test_file_slice_changed_after_hashing_raises_content_changed(
+    store: Store, tmp_path: Path, change: str
+) -> None:
+    body, digest = _slice_file(tmp_path, b"A" * 1000)
+    data = body.path.read_bytes()
+    if change == "rewritten":
+        body.path.write_bytes(data[:600] + b"B" + data[601:])
+    else:  # the archive now ends inside the slice
+        body.path.write_bytes(data[:900])
+
+    with pytest.raises(ContentChanged) as excinfo:
+        store.put(PutRequest("v2/r/blobs/x", body, "x/y", sha256=digest))
+    assert str(body.path) in str(excinfo.value)
+    assert store.head("v2/r/blobs/x") is None
+
+
+def test_file_slice_cut_short_without_a_digest_is_refused(store: Store, tmp_path: Path) -> None:
+    body, _ = _slice_file(tmp_path, b"A" * 1000)
+    body.path.write_bytes(body.path.read_bytes()[:900])
+
+    with pytest.raises(ContentChanged):
+        store.put(PutRequest("k", body, "x/y"))
+    assert store.head("k") is None
+
+
+def test_multipart_upload_of_a_file_slice(moto_backend: S3Backend, tmp_path: Path) -> None:
+    store, path, _ = _big_store(moto_backend, tmp_path)
+    with path.open("r+b") as f:
+        f.seek(3 * 1024 * 1024 + 7)
+        f.write(b"middle")
+    body = FileSlice(path, 1024 * 1024, 9 * 1024 * 1024)
+    data = path.read_bytes()[body.offset : body.offset + body.length]
+    digest = hashlib.sha256(data).hexdigest()
+
+    etag = store.put(PutRequest("big", body, "x/y", sha256=digest))
+
+    assert etag.endswith("-2")
+    assert store.requests["CompleteMultipartUpload"] == 1
+    assert hashlib.sha256(store.get("big")).hexdigest() == digest
+
+
+def test_multipart_upload_of_a_changed_file_slice_is_aborted(
+    moto_backend: S3Backend, tmp_path: Path
+) -> None:
+    store, path, bucket = _big_store(moto_backend, tmp_path)
+    body = FileSlice(path, 1024 * 1024, 9 * 1024 * 1024)
+    digest = hashlib.sha256(b"a" * body.length).hexdigest()
+    with path.open("r+b") as f:  # the slice's last byte changes after hashing
+        f.seek(body.offset + body.length - 1)
+        f.write(b"b")
+
+    with pytest.raises(ContentChanged):
+        store.put(PutRequest("big", body, "x/y", sha256=digest))
+
+    assert store.head("big") is None
+    assert store.requests["CompleteMultipartUpload"] == 0
+    assert store.client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []

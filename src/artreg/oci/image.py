@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from artreg.errors import ArtregError
+from artreg.stores.base import FileSlice
 
 # Manifests (what a registry serves under /manifests/).
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -94,16 +95,35 @@ class InvalidOciTag(ImageError):
 
 @dataclass(frozen=True)
 class Blob:
-    """A config or layer, verified, at a local path (layout file or staged copy)."""
+    """A config or layer, verified: a local file, or ``size`` bytes of one from ``offset``.
+
+    ``path`` is a layout's file, an uncompressed archive itself (with
+    ``offset``: the member's data is uploaded from where it lies), or the
+    staging copy of a compressed archive's member.
+    """
 
     digest: str  # "sha256:<hex>"
     size: int
     media_type: str
     path: Path
+    offset: int | None = None
 
     @property
     def sha256(self) -> str:
         return self.digest.removeprefix("sha256:")
+
+    @property
+    def body(self) -> Path | FileSlice:
+        """What a :class:`~artreg.stores.base.PutRequest` uploads."""
+        if self.offset is None:
+            return self.path
+        return FileSlice(self.path, self.offset, self.size)
+
+    def read_bytes(self) -> bytes:
+        """The whole blob (for tests and small configs; layers are never read whole)."""
+        with self.path.open("rb") as stream:
+            stream.seek(self.offset or 0)
+            return stream.read(self.size)
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,12 @@ known media types. Blobs are hashed in chunks, never held in memory; only
 manifests (at most 4 MiB each) are read whole, and they are published byte for
 byte, so their digests never change.
 
-Archives are read in one streaming pass (plain, gzip, bzip2 or xz tar): each
-regular member is copied to a private staging directory while it is hashed,
-because a store uploads from a file path. A docker-archive (``docker save``)
+An uncompressed tar archive is indexed from its tar headers and each member
+hashed where it lies (in parallel); its blobs are then uploaded from the
+archive itself, as :class:`~artreg.stores.base.FileSlice` bodies, so nothing
+is copied. A compressed one (gzip, bzip2 or xz) is read in one streaming
+pass, each regular member copied to a private staging directory while it is
+hashed, because a store uploads from a file. A docker-archive (``docker save``)
 has no registry manifest: artreg writes an OCI image manifest for it (see
 :func:`_docker_manifest`), whose digest is therefore artreg's.
 """
@@ -30,7 +33,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from artreg.oci.image import (
     CONFIG_TYPES,
@@ -52,6 +55,7 @@ from artreg.oci.image import (
     BlobSizeMismatch,
     DigestMismatch,
     Image,
+    ImageError,
     ImageFormatError,
     Manifest,
     TruncatedArchive,
@@ -94,18 +98,18 @@ def read_image(path: Path, *, ref: str | None = None) -> Image:
             "or a docker-archive (check the artifact's path in artreg.toml, and that the "
             "image was built before `artreg apply`)"
         )
-    staged = _stage_archive(path)
+    tree = _read_archive(path)
     try:
-        if "oci-layout" in staged.files:
-            return _read_layout(staged, path, "oci-archive", ref, staged.tmp)
-        if "manifest.json" in staged.files:
-            return _read_docker_archive(staged, path, ref)
+        if "oci-layout" in tree.files:
+            return _read_layout(tree, path, "oci-archive", ref, tree.tmp)
+        if "manifest.json" in tree.files:
+            return _read_docker_archive(tree, path, ref)
         raise ImageFormatError(
             f"{path}: a tar archive with neither 'oci-layout' (oci-archive) nor "
             f"'manifest.json' (docker-archive) at its top level; {_FIX_EXPORT}"
         )
     except BaseException:
-        staged.tmp.cleanup()
+        tree.cleanup()
         raise
 
 
@@ -116,7 +120,8 @@ def read_image(path: Path, *, ref: str | None = None) -> Image:
 class _Found:
     path: Path
     size: int
-    sha256: str | None  # known when staged from an archive (hashed while copying)
+    sha256: str | None  # known for an archive's members (hashed while reading it)
+    offset: int | None = None  # an uncompressed archive's member: its data, in ``path``
 
 
 class _DirTree:
@@ -136,17 +141,22 @@ class _DirTree:
 
 
 @dataclass
-class _StagedTree:
-    """The regular members of an archive, copied to ``tmp`` and hashed."""
+class _ArchiveTree:
+    """The regular members of an archive, hashed; ``tmp`` holds staged copies."""
 
-    tmp: tempfile.TemporaryDirectory[str]
+    tmp: tempfile.TemporaryDirectory[str] | None
     files: dict[str, _Found] = field(default_factory=dict)
 
     def locate(self, name: str) -> _Found | None:
         return self.files.get(_normalize(name))
 
+    def cleanup(self) -> None:
+        if self.tmp is not None:
+            self.tmp.cleanup()
 
-_Tree = _DirTree | _StagedTree
+
+_Tree = _DirTree | _ArchiveTree
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
 
 
 def _normalize(name: str) -> str:
@@ -154,9 +164,112 @@ def _normalize(name: str) -> str:
     return "" if normal == "." else normal
 
 
-def _stage_archive(path: Path) -> _StagedTree:
-    """Copy every regular member of the tar at ``path`` to a staging dir, hashing it."""
-    tree = _StagedTree(tempfile.TemporaryDirectory(prefix="artreg-oci-"))
+def _read_archive(path: Path) -> _ArchiveTree:
+    """Hash every regular member of the tar at ``path``, checking it is whole.
+
+    An uncompressed tar (what ``skopeo copy``, ``docker save`` and ``podman
+    save`` write) is indexed from its headers and its members hashed in place,
+    in parallel: they are uploaded from the archive itself, nothing is copied.
+    A compressed one is read in one streaming pass, each member copied to a
+    staging directory while it is hashed. (Extracting only the blobs a run
+    uploads would decompress the archive twice on a first publish: measured
+    slower, see benchmarks/README.md.)
+    """
+    try:
+        with path.open("rb") as stream:
+            magic = stream.read(6)
+    except OSError as exc:
+        raise ImageFormatError(f"{path}: cannot read it: {exc.strerror}") from None
+    if not magic.startswith(_COMPRESSED_MAGIC):
+        tree = _index_archive(path)
+        if tree is not None:
+            return tree
+    return _stream_archive(path)
+
+
+def _archive_error(path: Path, exc: BaseException, count: int) -> ImageError:
+    if isinstance(exc, _StagingFailed):
+        return exc.error
+    if count == 0 and not isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)):
+        return ImageFormatError(
+            f"{path}: not a directory and not a readable tar archive ({exc}); expected an "
+            "OCI image layout directory, an oci-archive or a docker-archive"
+        )
+    return TruncatedArchive(
+        f"{path}: the archive is truncated or damaged after {count} member(s) ({exc}); "
+        f"nothing was uploaded; {_FIX_EXPORT}"
+    )
+
+
+def _no_end_marker(path: Path, count: int) -> TruncatedArchive:
+    return TruncatedArchive(
+        f"{path}: the archive is truncated: it ends after {count} member(s) without "
+        f"tar's end-of-archive marker; nothing was uploaded; {_FIX_EXPORT}"
+    )
+
+
+def _resolve_links(tree: _ArchiveTree, links: Mapping[str, str]) -> None:
+    for name, target in links.items():
+        for _ in range(_MAX_LINK_HOPS):
+            if target not in links:
+                break
+            target = links[target]
+        if target in tree.files:
+            tree.files[name] = tree.files[target]
+
+
+def _link(member: tarfile.TarInfo, name: str, links: dict[str, str]) -> None:
+    if member.issym():
+        links[name] = _normalize(posixpath.join(posixpath.dirname(name), member.linkname))
+    elif member.islnk():
+        links[name] = _normalize(member.linkname)
+
+
+def _index_archive(path: Path) -> _ArchiveTree | None:
+    """An uncompressed tar's members as slices of it, hashed; None if it has sparse files."""
+    regular: dict[str, tuple[int, int]] = {}
+    links: dict[str, str] = {}
+    count = 0
+    info_class, ended = _end_marker_watcher()
+    try:
+        # Not streamed: tarfile reads each header and seeks over the data.
+        with tarfile.open(path, mode="r:", tarinfo=info_class) as tar:
+            for member in tar:
+                count += 1
+                name = _normalize(member.name)
+                if member.issparse():
+                    return None  # its data is not stored as one run of bytes
+                if member.isreg():
+                    regular[name] = (member.offset_data, member.size)
+                else:
+                    _link(member, name, links)
+        end = path.stat().st_size
+    except _ARCHIVE_ERRORS as exc:
+        raise _archive_error(path, exc, count) from None
+    if not ended:
+        raise _no_end_marker(path, count)
+    for name, (offset, size) in regular.items():
+        if offset + size > end:
+            raise _archive_error(path, EOFError(f"{name!r} ends past the archive's end"), count)
+    slices = [_Found(path, size, None, offset) for offset, size in regular.values()]
+    workers = min(_HASH_WORKERS, len(slices))
+    if workers > 1:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            hashes = list(pool.map(lambda f: _hash_found(f, path), slices))
+    else:
+        hashes = [_hash_found(f, path) for f in slices]
+    tree = _ArchiveTree(None)
+    for name, found, sha256 in zip(regular, slices, hashes, strict=True):
+        tree.files[name] = _Found(path, found.size, sha256, found.offset)
+    _resolve_links(tree, links)
+    return tree
+
+
+def _stream_archive(path: Path) -> _ArchiveTree:
+    """Copy every regular member of a (compressed) tar to a staging dir, hashing it."""
+    tmp = tempfile.TemporaryDirectory(prefix="artreg-oci-")
+    tree = _ArchiveTree(tmp)
+    staging = Path(tmp.name)
     links: dict[str, str] = {}
     count = 0
     info_class, ended = _end_marker_watcher()
@@ -166,39 +279,16 @@ def _stage_archive(path: Path) -> _StagedTree:
                 count += 1
                 name = _normalize(member.name)
                 if member.isreg():
-                    tree.files[name] = _stage_member(tar, member, Path(tree.tmp.name) / str(count))
-                elif member.issym():
-                    links[name] = _normalize(
-                        posixpath.join(posixpath.dirname(name), member.linkname)
-                    )
-                elif member.islnk():
-                    links[name] = _normalize(member.linkname)
+                    tree.files[name] = _stage_member(tar, member, staging / str(count))
+                else:
+                    _link(member, name, links)
     except _ARCHIVE_ERRORS as exc:
-        tree.tmp.cleanup()
-        if isinstance(exc, _StagingFailed):
-            raise exc.error from None
-        if count == 0 and not isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)):
-            raise ImageFormatError(
-                f"{path}: not a directory and not a readable tar archive ({exc}); expected an "
-                "OCI image layout directory, an oci-archive or a docker-archive"
-            ) from None
-        raise TruncatedArchive(
-            f"{path}: the archive is truncated or damaged after {count} member(s) ({exc}); "
-            f"nothing was uploaded; {_FIX_EXPORT}"
-        ) from None
+        tree.cleanup()
+        raise _archive_error(path, exc, count) from None
     if not ended:
-        tree.tmp.cleanup()
-        raise TruncatedArchive(
-            f"{path}: the archive is truncated: it ends after {count} member(s) without "
-            f"tar's end-of-archive marker; nothing was uploaded; {_FIX_EXPORT}"
-        )
-    for name, target in links.items():
-        for _ in range(_MAX_LINK_HOPS):
-            if target not in links:
-                break
-            target = links[target]
-        if target in tree.files:
-            tree.files[name] = tree.files[target]
+        tree.cleanup()
+        raise _no_end_marker(path, count)
+    _resolve_links(tree, links)
     return tree
 
 
@@ -342,7 +432,7 @@ class _Reader:
         if desc.urls and self.tree.locate(f"blobs/sha256/{desc.digest[7:]}") is None:
             return  # a foreign layer: clients fetch it from its urls
         found = self.locate(desc, role)
-        self.blobs[desc.digest] = Blob(desc.digest, desc.size, desc.media_type, found.path)
+        self.blobs[desc.digest] = _blob(found, desc.digest, desc.media_type)
         self.pending.append((desc, role, found))
 
     def finish(self) -> tuple[Blob, ...]:
@@ -354,12 +444,12 @@ class _Reader:
                 hashes = dict(
                     zip(
                         (f.path for f in unhashed),
-                        pool.map(lambda f: _hash_file(f.path, self.where), unhashed),
+                        pool.map(lambda f: _hash_found(f, self.where), unhashed),
                         strict=True,
                     )
                 )
         else:
-            hashes = {f.path: _hash_file(f.path, self.where) for f in unhashed}
+            hashes = {f.path: _hash_found(f, self.where) for f in unhashed}
         for desc, role, found in self.pending:
             actual = found.sha256 if found.sha256 is not None else hashes[found.path]
             if "sha256:" + actual != desc.digest:
@@ -374,7 +464,7 @@ class _Reader:
                 f"over {MAX_MANIFEST_SIZE} bytes"
             )
         found = self.locate(desc, role)
-        body = _read_small(found.path, self.where)
+        body = _read_small(found, self.where)
         actual = sha256_digest(body)
         if actual != desc.digest:
             raise self.digest_error(role, desc.digest, actual)
@@ -476,7 +566,7 @@ def _read_layout(
             f"oci-archive must be given as the .tar file itself); {_FIX_EXPORT}"
         )
     try:
-        version = json.loads(_read_small(layout.path, where)).get("imageLayoutVersion")
+        version = json.loads(_read_small(layout, where)).get("imageLayoutVersion")
     except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
         version = None
     if not isinstance(version, str) or not version.startswith(LAYOUT_VERSION_MAJOR):
@@ -487,7 +577,7 @@ def _read_layout(
     index_file = tree.locate("index.json")
     if index_file is None:
         raise reader.format_error("index.json is missing")
-    body = _read_small(index_file.path, where)
+    body = _read_small(index_file, where)
     doc = reader.parse(body, "index.json")
     declared = doc.get("mediaType", OCI_INDEX)
     if declared != OCI_INDEX:
@@ -522,17 +612,18 @@ def _read_layout(
             f'with path = "{where.name}:NAME" in artreg.toml'
         )
     children = tuple(m for d, m in reader.children.items() if d != top.digest)
-    return Image(where, kind, top, children, reader.finish(), staging=staging)
+    blobs = reader.finish()
+    return Image(where, kind, top, children, blobs, staging=staging)
 
 
 # --- docker-archive -------------------------------------------------------------------------
 
 
-def _read_docker_archive(tree: _StagedTree, where: Path, ref: str | None) -> Image:
+def _read_docker_archive(tree: _ArchiveTree, where: Path, ref: str | None) -> Image:
     reader = _Reader(tree, where)
     found = tree.files["manifest.json"]
     try:
-        entries = json.loads(_read_small(found.path, where))
+        entries = json.loads(_read_small(found, where))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise reader.format_error(f"manifest.json: not JSON ({exc})") from None
     if not isinstance(entries, list) or not entries:
@@ -562,7 +653,7 @@ def _read_docker_archive(tree: _StagedTree, where: Path, ref: str | None) -> Ima
     if not isinstance(config_name, str) or not isinstance(layer_names, list):
         raise reader.format_error("manifest.json: an image needs 'Config' and 'Layers'")
     config = _member(tree, where, config_name, "config")
-    config_body = _read_small(config.path, where)
+    config_body = _read_small(config, where)
     try:
         diff_ids = json.loads(config_body)["rootfs"]["diff_ids"]
     except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
@@ -574,10 +665,10 @@ def _read_docker_archive(tree: _StagedTree, where: Path, ref: str | None) -> Ima
             f"{config_name}: rootfs.diff_ids lists {len(diff_ids)} layers, manifest.json "
             f"{len(layer_names)}"
         )
-    blobs = [Blob(f"sha256:{config.sha256}", config.size, OCI_CONFIG, config.path)]
+    blobs = [_blob(config, f"sha256:{config.sha256}", OCI_CONFIG)]
     for n, name in enumerate(layer_names):
         layer = _member(tree, where, str(name), f"layer {n}")
-        media_type = _layer_type(layer.path)
+        media_type = _layer_type(layer, where)
         digest = f"sha256:{layer.sha256}"
         if media_type == OCI_LAYER and diff_ids[n] != digest:
             raise DigestMismatch(
@@ -585,7 +676,7 @@ def _read_docker_archive(tree: _StagedTree, where: Path, ref: str | None) -> Ima
                 f"rootfs.diff_ids[{n}]: expected {diff_ids[n]}, found {digest} (a corrupt "
                 f"layer); nothing was uploaded; {_FIX_EXPORT}"
             )
-        blobs.append(Blob(digest, layer.size, media_type, layer.path))
+        blobs.append(_blob(layer, digest, media_type))
     body = _docker_manifest(blobs[0], blobs[1:])
     unique = {b.digest: b for b in blobs}
     top = Manifest(sha256_digest(body), OCI_MANIFEST, body)
@@ -622,7 +713,7 @@ def _docker_manifest(config: Blob, layers: list[Blob]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def _member(tree: _StagedTree, where: Path, name: str, role: str) -> _Found:
+def _member(tree: _ArchiveTree, where: Path, name: str, role: str) -> _Found:
     found = tree.locate(name)
     if found is None or found.sha256 is None:
         raise BlobMissing(
@@ -632,15 +723,18 @@ def _member(tree: _StagedTree, where: Path, name: str, role: str) -> _Found:
     return found
 
 
-def _layer_type(path: Path) -> str:
+def _layer_type(found: _Found, where: Path) -> str:
     """A docker-archive layer's media type, from its magic bytes."""
-    with path.open("rb") as stream:
-        head = stream.read(4)
+    head = _read_small(found, where, limit=4)
     if head[:2] == b"\x1f\x8b":
         return OCI_LAYER_GZIP
     if head == b"\x28\xb5\x2f\xfd":
         return OCI_LAYER_ZSTD
     return OCI_LAYER
+
+
+def _blob(found: _Found, digest: str, media_type: str) -> Blob:
+    return Blob(digest, found.size, media_type, found.path, found.offset)
 
 
 # --- small helpers -----------------------------------------------------------------------------
@@ -653,25 +747,53 @@ def _platform(value: Mapping[str, Any]) -> str:
     return "/".join(parts)
 
 
-def _hash_file(path: Path, where: Path) -> str:
-    digest = hashlib.sha256()
+def _open(found: _Found, where: Path) -> BinaryIO:
+    """The found file, positioned at its data."""
     try:
-        with path.open("rb") as stream:
-            while chunk := stream.read(READ_CHUNK):
-                digest.update(chunk)
+        stream = found.path.open("rb")
+        if found.offset is not None:
+            stream.seek(found.offset)
     except OSError as exc:
-        raise ImageFormatError(f"{where}: cannot read {path}: {exc.strerror}") from None
+        raise ImageFormatError(f"{where}: cannot read {found.path}: {exc.strerror}") from None
+    return stream
+
+
+def _hash_found(found: _Found, where: Path) -> str:
+    """The sha256 of a layout's file, or of an uncompressed archive's member."""
+    digest = hashlib.sha256()
+    left = found.size if found.offset is not None else -1
+    try:
+        with _open(found, where) as stream:
+            while left != 0:
+                chunk = stream.read(READ_CHUNK if left < 0 else min(left, READ_CHUNK))
+                if not chunk:
+                    break
+                digest.update(chunk)
+                if left > 0:
+                    left -= len(chunk)
+    except OSError as exc:
+        raise ImageFormatError(f"{where}: cannot read {found.path}: {exc.strerror}") from None
+    if left > 0:
+        raise TruncatedArchive(
+            f"{where}: the archive is truncated: a member ends past its end; nothing was "
+            f"uploaded; {_FIX_EXPORT}"
+        )
     return digest.hexdigest()
 
 
-def _read_small(path: Path, where: Path) -> bytes:
+def _read_small(found: _Found, where: Path, *, limit: int = MAX_MANIFEST_SIZE) -> bytes:
+    """At most ``limit`` bytes (a manifest, config, or a layer's magic)."""
+    want = limit + 1 if found.offset is None else min(found.size, limit + 1)
     try:
-        with path.open("rb") as stream:
-            body = stream.read(MAX_MANIFEST_SIZE + 1)
+        with _open(found, where) as stream:
+            body = stream.read(want)
     except OSError as exc:
-        raise ImageFormatError(f"{where}: cannot read {path}: {exc.strerror}") from None
-    if len(body) > MAX_MANIFEST_SIZE:
+        raise ImageFormatError(f"{where}: cannot read {found.path}: {exc.strerror}") from None
+    if len(body) > limit:
+        if limit < MAX_MANIFEST_SIZE:
+            return body[:limit]
         raise ImageFormatError(
-            f"{where}: {path.name} is over {MAX_MANIFEST_SIZE} bytes; not a manifest or config"
+            f"{where}: {found.path.name} is over {MAX_MANIFEST_SIZE} bytes; not a manifest or "
+            "config"
         )
     return body

@@ -247,7 +247,7 @@ def _plan_one(
             continue
         request = PutRequest(
             key=blob_key(repo, blob.digest),
-            body=blob.path,
+            body=blob.body,
             content_type=BLOB_TYPE,
             cache_control=IMMUTABLE_CACHE,
             metadata={"sha256": blob.sha256},

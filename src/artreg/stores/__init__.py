@@ -11,6 +11,7 @@ from pathlib import Path
 from artreg.config import Target
 from artreg.stores.base import (
     ContentChanged,
+    FileSlice,
     NotFound,
     ObjectInfo,
     PreconditionFailed,
@@ -21,6 +22,7 @@ from artreg.stores.base import (
 
 __all__ = [
     "ContentChanged",
+    "FileSlice",
     "NotFound",
     "ObjectInfo",
     "PreconditionFailed",

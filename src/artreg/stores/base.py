@@ -11,6 +11,7 @@ import collections
 import concurrent.futures
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,17 +54,27 @@ class ObjectInfo:
 
 
 @dataclass(frozen=True)
+class FileSlice:
+    """``length`` bytes of the file at ``path`` from ``offset``: a member of an uncompressed tar."""
+
+    path: Path
+    offset: int
+    length: int
+
+
+@dataclass(frozen=True)
 class PutRequest:
     """One object to write.
 
-    For a ``Path`` body, ``sha256`` is the digest the caller computed earlier; the
-    store hashes the bytes it actually sends and raises :class:`ContentChanged`
-    when they differ, so a file modified during a run is never published under a
-    stale digest.
+    For a ``Path`` or :class:`FileSlice` body, ``sha256`` is the digest the caller
+    computed earlier; the store hashes the bytes it actually sends and raises
+    :class:`ContentChanged` when they differ, so a file modified during a run is
+    never published under a stale digest. A slice whose file has become too short
+    to hold it raises :class:`ContentChanged` too.
     """
 
     key: str
-    body: bytes | Path
+    body: bytes | Path | FileSlice
     content_type: str
     cache_control: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
@@ -73,6 +84,8 @@ class PutRequest:
         """The body's size now (the file may still change before upload)."""
         if isinstance(self.body, bytes):
             return len(self.body)
+        if isinstance(self.body, FileSlice):
+            return self.body.length
         return self.body.stat().st_size
 
 
@@ -121,6 +134,10 @@ class Store(Protocol):
         ...
 
 
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 class HashingReader:
     """A read-only, non-seekable file wrapper that hashes what is read.
 
@@ -130,7 +147,7 @@ class HashingReader:
     does not match its recorded digest.
     """
 
-    def __init__(self, raw: BinaryIO, expected: str | None, failure: ContentChanged) -> None:
+    def __init__(self, raw: Readable, expected: str | None, failure: ContentChanged) -> None:
         self._raw = raw
         self._expected = expected
         self._failure = failure
@@ -163,6 +180,54 @@ class HashingReader:
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
+
+
+class SliceReader:
+    """At most ``length`` bytes of ``raw`` (positioned at the slice's start).
+
+    A file that ends before the slice does raises ``failure``: the bytes to
+    send are gone, whatever digest was expected.
+    """
+
+    def __init__(self, raw: BinaryIO, length: int, failure: ContentChanged) -> None:
+        self._raw = raw
+        self._left = length
+        self._failure = failure
+
+    def read(self, size: int = -1) -> bytes:
+        want = self._left if size < 0 else min(size, self._left)
+        data = self._raw.read(want) if want else b""
+        self._left -= len(data)
+        if len(data) < want:
+            raise self._failure
+        return data
+
+
+def open_body(description: str, req: PutRequest) -> tuple[HashingReader, int, BinaryIO]:
+    """For a file or slice body: a hashing reader over exactly the bytes to send, their
+    count, and the open file (the caller closes it)."""
+    assert not isinstance(req.body, bytes)
+    path = req.body.path if isinstance(req.body, FileSlice) else req.body
+    failure = content_changed(description, req.key, path)
+    try:
+        raw = path.open("rb")
+    except OSError as exc:
+        raise StoreError(
+            f"{path}: cannot read it to upload as {req.key!r} to {description}: "
+            f"{exc.strerror}; check the path in artreg.toml"
+        ) from None
+    try:
+        if isinstance(req.body, FileSlice):
+            raw.seek(req.body.offset)
+            source: Readable = SliceReader(raw, req.body.length, failure)
+            size = req.body.length
+        else:
+            source = raw
+            size = os.fstat(raw.fileno()).st_size
+    except BaseException:
+        raw.close()
+        raise
+    return HashingReader(source, req.sha256, failure), size, raw
 
 
 def run_parallel(

@@ -32,14 +32,13 @@ from artreg.stores.base import (
     DELETE_BATCH,
     LIST_PAGE,
     READ_CHUNK,
-    HashingReader,
     NotFound,
     ObjectInfo,
     PreconditionFailed,
     PutRequest,
     StoreError,
     check_bytes_digest,
-    content_changed,
+    open_body,
     run_parallel,
     utc,
     validate_key,
@@ -336,16 +335,8 @@ class DirStore:
                 out.write(req.body)
                 md5.update(req.body)
                 return md5.hexdigest()
-            failure = content_changed(self.description, req.key, req.body)
-            try:
-                raw = req.body.open("rb")
-            except OSError as exc:
-                raise StoreError(
-                    f"{req.body}: cannot read it to upload as {req.key!r} to "
-                    f"{self.description}: {exc.strerror}; check the path in artreg.toml"
-                ) from None
+            reader, _, raw = open_body(self.description, req)
             with raw:
-                reader = HashingReader(raw, req.sha256, failure)
                 while chunk := reader.read(READ_CHUNK):
                     out.write(chunk)
                     md5.update(chunk)

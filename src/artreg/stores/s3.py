@@ -10,7 +10,6 @@ import builtins
 import collections
 import contextlib
 import datetime as dt
-import os
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -31,7 +30,7 @@ from artreg.stores.base import (
     PutRequest,
     StoreError,
     check_bytes_digest,
-    content_changed,
+    open_body,
     run_parallel,
     validate_key,
 )
@@ -321,18 +320,8 @@ class S3Store:
             if progress is not None:
                 progress(len(req.body))
             return etag
-        path = req.body
-        failure = content_changed(self.description, req.key, path)
-        try:
-            raw = path.open("rb")
-        except OSError as exc:
-            raise StoreError(
-                f"{path}: cannot read it to upload as {req.key!r} to {self.description}: "
-                f"{exc.strerror}; check the path in artreg.toml"
-            ) from None
+        reader, size, raw = open_body(self.description, req)
         with raw:
-            reader = HashingReader(raw, req.sha256, failure)
-            size = os.fstat(raw.fileno()).st_size
             if size < self._transfer_config.multipart_threshold:
                 # Read it whole: the digest is checked before a single byte is sent.
                 body = reader.read()
