@@ -563,6 +563,7 @@ def test_root_document_contents() -> None:
         "count": 0,
         "first": None,
         "pages": [],
+        "starts": [],
         "newest": [],
         "fingerprint": "sha256:" + hashlib.sha256(b"").hexdigest(),
     }

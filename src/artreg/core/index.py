@@ -17,7 +17,7 @@ import datetime as dt
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -237,12 +237,119 @@ def pack_all(
     return {category: pack(category, group, page_size) for category, group in grouped.items()}
 
 
-class _Work:
-    """Mutable pages while an update is applied; every page is kept non-empty and sorted."""
+@dataclass(frozen=True)
+class PageRef:
+    """A page as the root index lists it: its id and where it starts (its first entry)."""
 
-    def __init__(self, pageset: PageSet) -> None:
-        self.ids = [page.id for page in pageset.pages]
-        self.pages = [list(page.entries) for page in pageset.pages]
+    id: int
+    category: Category
+    tag: str
+    published: dt.datetime
+    sort_key: SortKey = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sort_key", order_key(self.tag, self.category, self.published))
+
+    @classmethod
+    def of(cls, page_id: int, first: Entry) -> PageRef:
+        return cls(page_id, first.category, first.tag, first.published)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"tag": self.tag, "published": format_time(self.published)}
+
+
+@dataclass(frozen=True)
+class PageList:
+    """What the root index knows of a category without reading a page.
+
+    ``refs``: every page in order (id and first entry), ``count``: the entries
+    of all pages, ``newest``: the first entries of the order (all of them when
+    ``len(newest) == count``).
+    """
+
+    category: Category
+    refs: tuple[PageRef, ...]
+    count: int
+    newest: tuple[Entry, ...]
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(ref.id for ref in self.refs)
+
+    def next_ids(self) -> dict[int, int | None]:
+        """page id -> id of the page it links to (None for the last page)."""
+        ids = self.ids
+        return {
+            page_id: (ids[i + 1] if i + 1 < len(ids) else None) for i, page_id in enumerate(ids)
+        }
+
+
+def page_list(pageset: PageSet, newest: int | None = None) -> PageList:
+    """The :class:`PageList` of a whole page set (``newest`` entries kept; None: all)."""
+    entries = pageset.entries()
+    return PageList(
+        category=pageset.category,
+        refs=tuple(PageRef.of(page.id, page.entries[0]) for page in pageset.pages),
+        count=len(entries),
+        newest=entries if newest is None else entries[:newest],
+    )
+
+
+PageLoader = Callable[[int], "ParsedPage"]
+
+
+class PagesUpdate(NamedTuple):
+    """The result of :func:`update_pages`.
+
+    ``pages``: the category's page list afterwards; ``held``: every page the
+    update read or wrote, by id, as it is afterwards (each ``changed`` page is
+    there); ``changed`` and ``deleted`` as in :class:`PageUpdate`.
+    """
+
+    pages: PageList
+    held: dict[int, Page]
+    changed: tuple[int, ...]
+    deleted: tuple[int, ...]
+
+
+def check_page(ref: PageRef, next_ref: PageRef | None, parsed: ParsedPage) -> Page:
+    """``parsed`` is the page the root lists as ``ref`` (followed by ``next_ref``), or raise.
+
+    Checked: category, id, link, the first entry (the root's start) and that the
+    last entry sorts before the next page's start. :class:`InvalidIndex` otherwise.
+    """
+    where = page_key(ref.category, ref.id)
+    page = parsed.page
+    if parsed.category is not ref.category or page.id != ref.id:
+        raise _invalid(where, f"holds page {page.id} of {parsed.category}")
+    expected_next = None if next_ref is None else next_ref.id
+    if parsed.next_id != expected_next:
+        raise _invalid(where, f"links page {parsed.next_id}, index.json says {expected_next}")
+    first = page.entries[0]
+    if (first.tag, first.published) != (ref.tag, ref.published):
+        raise _invalid(where, f"starts with {first.tag!r}, index.json says {ref.tag!r}")
+    if next_ref is not None and page.entries[-1].sort_key >= next_ref.sort_key:
+        raise _invalid(where, f"{page.entries[-1].tag!r} is out of order with the next page")
+    return page
+
+
+class _Work:
+    """Mutable pages while an update is applied; every page is kept non-empty and sorted.
+
+    Pages are read through ``load`` only when an operation needs their entries
+    (``None`` until then); ``starts`` holds each page's first sort key, from the
+    root for pages not read, so locating a key needs no page.
+    """
+
+    def __init__(self, previous: PageList, load: PageLoader) -> None:
+        self.category = previous.category
+        self._load = load
+        self.ids = list(previous.ids)
+        self.starts = [ref.sort_key for ref in previous.refs]
+        self.pages: list[list[Entry] | None] = [None] * len(self.ids)
+        self.original: dict[int, Page] = {}
+        self.old_refs = {ref.id: ref for ref in previous.refs}
+        self.old_next = previous.next_ids()
         self.new_id = max(self.ids, default=FIRST_PAGE_ID - 1) + 1
 
     def _allocate(self) -> int:
@@ -250,53 +357,98 @@ class _Work:
         self.new_id += 1
         return page_id
 
+    def page(self, k: int) -> list[Entry]:
+        """The entries of the page at position ``k``, read (and checked) on first use."""
+        entries = self.pages[k]
+        if entries is None:
+            page_id = self.ids[k]
+            next_id = self.old_next[page_id]
+            next_ref = None if next_id is None else self.old_refs[next_id]
+            page = check_page(self.old_refs[page_id], next_ref, self._load(page_id))
+            self.original[page_id] = page
+            entries = list(page.entries)
+            self.pages[k] = entries
+        return entries
+
+    def _new_page(self, k: int, entry: Entry) -> None:
+        self.pages.insert(k, [entry])
+        self.ids.insert(k, self._allocate())
+        self.starts.insert(k, entry.sort_key)
+
     def locate(self, key: SortKey) -> int:
         """Index of the page whose range covers ``key`` (the first page if before all)."""
-        position = bisect.bisect_right(self.pages, key, key=lambda page: page[0].sort_key)
-        return max(position - 1, 0)
+        return max(bisect.bisect_right(self.starts, key) - 1, 0)
 
-    def find(self, entry: Entry) -> tuple[int, int]:
-        k = self.locate(entry.sort_key)
-        page = self.pages[k]
-        p = bisect.bisect_left(page, entry.sort_key, key=lambda e: e.sort_key)
-        if p >= len(page) or page[p].tag != entry.tag:
-            raise AssertionError(f"{entry.tag} is not where its sort key says")  # pragma: no cover
-        return k, p
+    def find(self, tag: str, key: SortKey | None) -> tuple[int, int] | None:
+        """(page, position) of ``tag``: at ``key`` when given, else searched from the front."""
+        if key is not None:
+            if not self.ids:
+                return None
+            k = self.locate(key)
+            page = self.page(k)
+            p = bisect.bisect_left(page, key, key=lambda e: e.sort_key)
+            return (k, p) if p < len(page) and page[p].tag == tag else None
+        for k in range(len(self.ids)):
+            for p, entry in enumerate(self.page(k)):
+                if entry.tag == tag:
+                    return k, p
+        return None
 
-    def remove(self, entry: Entry) -> None:
-        k, p = self.find(entry)
-        del self.pages[k][p]
-        if not self.pages[k]:
+    def lookup(self, tag: str, hint: Entry | None) -> tuple[int, int]:
+        """Where the indexed ``tag`` is; the hint's sort key first, then a search.
+
+        A release's position follows from its tag alone; an extra or dev build
+        without a (correct) hint is searched page by page from the newest.
+        """
+        keys: list[SortKey] = []
+        if hint is not None:
+            keys.append(hint.sort_key)
+        if self.category is Category.RELEASE:
+            keys.append(order_key(tag, self.category, _EPOCH))
+        for key in keys:
+            found = self.find(tag, key)
+            if found is not None:
+                return found
+        found = self.find(tag, None)
+        if found is None:
+            raise _invalid(ROOT_KEY, f"{self.category}: {tag!r} is indexed but on no page")
+        return found
+
+    def remove(self, k: int, p: int) -> None:
+        page = self.page(k)
+        del page[p]
+        if page:
+            self.starts[k] = page[0].sort_key
+        else:
             del self.pages[k]
             del self.ids[k]
+            del self.starts[k]
 
-    def replace(self, old: Entry, new: Entry) -> None:
-        k, p = self.find(old)
-        self.pages[k][p] = new
+    def replace(self, k: int, p: int, new: Entry) -> None:
+        self.page(k)[p] = new
 
     def insert(self, entry: Entry, page_size: int) -> None:
-        if not self.pages:
-            self.pages.append([entry])
-            self.ids.append(self._allocate())
+        if not self.ids:
+            self._new_page(0, entry)
             return
         k = self.locate(entry.sort_key)
-        page = self.pages[k]
+        page = self.page(k)
         p = bisect.bisect_left(page, entry.sort_key, key=lambda e: e.sort_key)
         if len(page) < page_size:
             page.insert(p, entry)
+            self.starts[k] = page[0].sort_key
         elif p == 0:
             # Before everything (only the first page can be here): a new first
             # page, the full page stays byte-identical. New builds (dev, extra)
             # and new releases all arrive here.
-            self.pages.insert(k, [entry])
-            self.ids.insert(k, self._allocate())
+            self._new_page(k, entry)
         elif p == len(page):
-            if k + 1 < len(self.pages) and len(self.pages[k + 1]) < page_size:
+            if k + 1 < len(self.ids) and len(self.page(k + 1)) < page_size:
                 # Between two pages: the next one has room at its front.
-                self.pages[k + 1].insert(0, entry)
+                self.page(k + 1).insert(0, entry)
+                self.starts[k + 1] = entry.sort_key
             else:
-                self.pages.insert(k + 1, [entry])
-                self.ids.insert(k + 1, self._allocate())
+                self._new_page(k + 1, entry)
         else:
             # In the middle of a full page: split it in halves, the second
             # half under a new id.
@@ -305,13 +457,137 @@ class _Work:
             self.pages[k] = page[:middle]
             self.pages.insert(k + 1, page[middle:])
             self.ids.insert(k + 1, self._allocate())
+            self.starts.insert(k + 1, page[middle].sort_key)
 
-    def pageset(self, category: Category) -> PageSet:
-        pages = tuple(
-            Page(id=page_id, entries=tuple(entries))
-            for page_id, entries in zip(self.ids, self.pages, strict=True)
-        )
-        return PageSet(category=category, pages=pages)
+    def front(self, limit: int) -> list[Entry]:
+        """The first ``limit`` entries of the order, reading pages from the front."""
+        entries: list[Entry] = []
+        for k in range(len(self.ids)):
+            if len(entries) >= limit:
+                break
+            entries += self.page(k)
+        return entries[:limit]
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def update_pages(
+    previous: PageList,
+    load: PageLoader,
+    added: Iterable[Entry],
+    removed: Iterable[str],
+    page_size: int = DEFAULT_PAGE_SIZE,
+    *,
+    indexed: Container[str],
+    known: Mapping[str, Entry] | None = None,
+    newest: int | None = DEFAULT_NEWEST,
+) -> PagesUpdate:
+    """:func:`update` reading only the pages it changes, through ``load`` (page id -> page).
+
+    ``previous`` is what the root says (page ids and starts, count, newest);
+    ``indexed`` tells which tags the pages hold (every tag of ``added`` and
+    ``removed`` that they hold must be in it); ``known``: the indexed entries of
+    some of those tags, to find them without a search (a release is found from
+    its tag; an extra or dev build not known is searched from the front). The
+    pages read are checked against the root (:func:`check_page`): any
+    disagreement raises :class:`InvalidIndex` (rebuild). ``newest``: how many
+    leading entries the result's :attr:`PageList.newest` holds (None: none).
+
+    Same decisions, pages and ids as :func:`update` on the whole page set.
+    """
+    _check_page_size(page_size)
+    category = previous.category
+    removed_tags = set(removed)
+    adds = _check_entries(category, added)
+    hints = dict(known or {})
+    for entry in previous.newest:
+        hints.setdefault(entry.tag, entry)
+
+    work = _Work(previous, load)
+    count = previous.count
+    touched: set[str] = set()
+    finals: list[Entry] = []
+    for tag in sorted(removed_tags):
+        if tag in indexed:
+            work.remove(*work.lookup(tag, hints.get(tag)))
+            count -= 1
+            touched.add(tag)
+    inserts: list[Entry] = []
+    for tag, entry in adds.items():
+        if tag in removed_tags:
+            continue
+        if tag not in indexed:
+            inserts.append(entry)
+            continue
+        k, p = work.lookup(tag, hints.get(tag))
+        old = work.page(k)[p]
+        if old == entry:
+            continue
+        touched.add(tag)
+        if old.sort_key == entry.sort_key:
+            work.replace(k, p, entry)
+            finals.append(entry)
+        else:
+            work.remove(k, p)
+            count -= 1
+            inserts.append(entry)
+    for entry in sort_entries(inserts):
+        work.insert(entry, page_size)
+        count += 1
+    touched |= {entry.tag for entry in inserts}
+    finals += inserts
+
+    new_next: dict[int, int | None] = dict(zip(work.ids, [*work.ids[1:], None], strict=False))
+    changed: list[int] = []
+    for k, page_id in enumerate(work.ids):
+        if page_id not in work.old_refs:
+            changed.append(page_id)
+        elif work.old_next[page_id] != new_next[page_id]:
+            work.page(k)  # its link changes: read it to rewrite it
+            changed.append(page_id)
+        else:
+            entries = work.pages[k]
+            if entries is not None and tuple(entries) != work.original[page_id].entries:
+                changed.append(page_id)
+    changed.reverse()  # a page is written before the page that links to it
+    new_ids = set(work.ids)
+    deleted = tuple(page_id for page_id in previous.ids if page_id not in new_ids)
+
+    leading: tuple[Entry, ...] = ()
+    if newest is not None:
+        leading = _newest(previous, work, touched, finals, newest)
+    held: dict[int, Page] = {}
+    refs = []
+    for page_id, entries in zip(work.ids, work.pages, strict=True):
+        if entries is None:
+            refs.append(work.old_refs[page_id])
+        else:
+            held[page_id] = Page(id=page_id, entries=tuple(entries))
+            refs.append(PageRef.of(page_id, entries[0]))
+    after = PageList(category=category, refs=tuple(refs), count=count, newest=leading)
+    return PagesUpdate(pages=after, held=held, changed=tuple(changed), deleted=deleted)
+
+
+def _newest(
+    previous: PageList, work: _Work, touched: set[str], finals: list[Entry], limit: int
+) -> tuple[Entry, ...]:
+    """The first ``limit`` entries after the update, from the root's newest when it can tell.
+
+    The previous newest entries that are left, plus the entries written, are the
+    true head of the order up to the last previous newest entry (everything
+    after it is unknown unless the previous newest held the whole category).
+    """
+    kept = [entry for entry in previous.newest if entry.tag not in touched]
+    candidates = sort_entries([*kept, *finals])
+    if len(previous.newest) < previous.count:
+        if not previous.newest:
+            return tuple(work.front(limit))
+        boundary = previous.newest[-1].sort_key
+        candidates = [entry for entry in candidates if entry.sort_key <= boundary]
+        if len(candidates) < limit:
+            return tuple(work.front(limit))
+    return tuple(candidates[:limit])
 
 
 def update(
@@ -326,48 +602,48 @@ def update(
     both ``added`` and ``removed`` is removed; removing an unknown tag is a
     no-op. Only pages whose document changes are reported.
     """
-    _check_page_size(page_size)
-    category = previous.category
-    removed_tags = set(removed)
-    adds = _check_entries(category, added)
+    by_id = {page.id: page for page in previous.pages}
+    next_ids = previous.next_ids()
     existing = {entry.tag: entry for entry in previous.entries()}
 
-    work = _Work(previous)
-    for tag in sorted(removed_tags):
-        if tag in existing:
-            work.remove(existing[tag])
-    inserts: list[Entry] = []
-    for tag, entry in adds.items():
-        if tag in removed_tags:
-            continue
-        old = existing.get(tag)
-        if old is None:
-            inserts.append(entry)
-        elif old == entry:
-            continue
-        elif old.sort_key == entry.sort_key:
-            work.replace(old, entry)
-        else:
-            work.remove(old)
-            inserts.append(entry)
-    for entry in sort_entries(inserts):
-        work.insert(entry, page_size)
+    def load(page_id: int) -> ParsedPage:
+        return ParsedPage(previous.category, by_id[page_id], next_ids[page_id])
 
-    result = work.pageset(category)
-    old_pages = {page.id: page for page in previous.pages}
-    old_next = previous.next_ids()
-    new_next = result.next_ids()
-    changed = [
-        page.id
-        for page in result.pages
-        if page.id not in old_pages
-        or old_next[page.id] != new_next[page.id]
-        or old_pages[page.id].entries != page.entries
-    ]
-    changed.reverse()  # a page is written before the page that links to it
-    new_ids = set(result.ids)
-    deleted = tuple(page_id for page_id in previous.ids if page_id not in new_ids)
-    return PageUpdate(pageset=result, changed=tuple(changed), deleted=deleted)
+    result = update_pages(
+        page_list(previous, newest=0),
+        load,
+        added,
+        removed,
+        page_size,
+        indexed=existing,
+        known=existing,
+        newest=None,
+    )
+    pages = tuple(result.held.get(page_id) or by_id[page_id] for page_id in result.pages.ids)
+    return PageUpdate(
+        pageset=PageSet(category=previous.category, pages=pages),
+        changed=result.changed,
+        deleted=result.deleted,
+    )
+
+
+def front_entries(
+    pages: PageList, held: Mapping[int, Page], load: PageLoader, limit: int
+) -> tuple[Entry, ...]:
+    """The first ``limit`` entries of ``pages``: from ``held`` where it has the page, else read.
+
+    Pages read are checked against ``pages`` (:func:`check_page`).
+    """
+    entries: list[Entry] = []
+    refs = pages.refs
+    for n, ref in enumerate(refs):
+        if len(entries) >= limit:
+            break
+        page = held.get(ref.id)
+        if page is None:
+            page = check_page(ref, refs[n + 1] if n + 1 < len(refs) else None, load(ref.id))
+        entries += page.entries
+    return tuple(entries[:limit])
 
 
 # --- keys and documents ----------------------------------------------------------------------
@@ -406,34 +682,49 @@ def fingerprint(builds: Iterable[tuple[str, str]]) -> str:
 
 
 def root_document(
-    pagesets: Iterable[PageSet],
+    pagesets: Iterable[PageSet | PageList],
     *,
     project: str,
     generated: dt.datetime,
     etags: Mapping[str, str],
     page_size: int = DEFAULT_PAGE_SIZE,
     newest: int = DEFAULT_NEWEST,
+    fingerprints: Mapping[Category, str] | None = None,
 ) -> dict[str, Any]:
-    """The root ``index.json``: per category count, page links, newest entries, fingerprint.
+    """The root ``index.json``: per category count, page links and starts, newest, fingerprint.
 
     ``etags`` maps every indexed tag to the etag of its build manifest, as the
-    store lists it; a category missing from ``pagesets`` is written empty.
+    store lists it; a category missing from ``pagesets`` is written empty. A
+    category given as a :class:`PageList` (updated without reading every page)
+    holds no list of its tags: its fingerprint is taken from ``fingerprints``,
+    and its ``newest`` must hold ``min(newest, count)`` entries.
     """
     by_category = {pageset.category: pageset for pageset in pagesets}
     categories: dict[str, Any] = {}
     for category in PUBLISHED_CATEGORIES:
         pageset = by_category.get(category, PageSet(category))
-        entries = pageset.entries()
-        missing = [entry.tag for entry in entries if entry.tag not in etags]
-        if missing:
-            raise ValueError(f"no manifest etag for {', '.join(missing[:5])}")
-        urls = [page_key(category, page_id) for page_id in pageset.ids]
+        if isinstance(pageset, PageSet):
+            entries = pageset.entries()
+            missing = [entry.tag for entry in entries if entry.tag not in etags]
+            if missing:
+                raise ValueError(f"no manifest etag for {', '.join(missing[:5])}")
+            digest = fingerprint((entry.tag, etags[entry.tag]) for entry in entries)
+            pages = page_list(pageset, newest)
+        else:
+            if fingerprints is None or category not in fingerprints:
+                raise ValueError(f"no fingerprint for the {category} page list")
+            if len(pageset.newest) < min(newest, pageset.count):
+                raise ValueError(f"{category}: {len(pageset.newest)} newest entries, not {newest}")
+            digest = fingerprints[category]
+            pages = pageset
+        urls = [page_key(category, page_id) for page_id in pages.ids]
         categories[category.value] = {
-            "count": len(entries),
+            "count": pages.count,
             "first": urls[0] if urls else None,
             "pages": urls,
-            "newest": [entry.to_json() for entry in entries[:newest]],
-            "fingerprint": fingerprint((entry.tag, etags[entry.tag]) for entry in entries),
+            "starts": [ref.to_json() for ref in pages.refs],
+            "newest": [entry.to_json() for entry in pages.newest[:newest]],
+            "fingerprint": digest,
         }
     return {
         "schemaVersion": INDEX_SCHEMA_VERSION,
@@ -627,6 +918,15 @@ class CategoryIndex:
     page_ids: tuple[int, ...]
     fingerprint: str
     newest: tuple[Entry, ...]
+    # Each page's first entry, parallel to ``page_ids``; None in a root written
+    # before ``starts`` existed (its pages are fine, but cannot be located).
+    starts: tuple[PageRef, ...] | None = None
+
+    def page_list(self) -> PageList | None:
+        """The page list to update from, or None when the root has no starts."""
+        if self.starts is None:
+            return None
+        return PageList(self.category, self.starts, self.count, self.newest)
 
 
 @dataclass(frozen=True)
@@ -679,6 +979,9 @@ def root_from_document(document: object, where: str = ROOT_KEY) -> RootIndex:
         if not _FINGERPRINT.fullmatch(digest):
             raise part._bad("fingerprint", "'sha256:' and 64 hex digits", digest)
         newest = _entries(part.array("newest"), category, where, f"{path}newest")
+        if len(newest) > count:
+            raise part._bad("newest", f"at most {count} entries", len(newest))
+        starts = _starts(part, category, page_ids, newest) if "starts" in part.data else None
         categories.append(
             CategoryIndex(
                 category=category,
@@ -686,6 +989,7 @@ def root_from_document(document: object, where: str = ROOT_KEY) -> RootIndex:
                 page_ids=tuple(page_ids),
                 fingerprint=digest,
                 newest=tuple(newest),
+                starts=starts,
             )
         )
     return RootIndex(
@@ -694,6 +998,25 @@ def root_from_document(document: object, where: str = ROOT_KEY) -> RootIndex:
         page_size=reader.integer("pageSize", minimum=1),
         categories=tuple(categories),
     )
+
+
+def _starts(
+    part: _Reader, category: Category, page_ids: Sequence[int], newest: Sequence[Entry]
+) -> tuple[PageRef, ...]:
+    """The ``starts`` of a category: one per page, in order, the first one the newest entry."""
+    items = part.array("starts")
+    if len(items) != len(page_ids):
+        raise part._bad("starts", f"{len(page_ids)} starts (one per page)", len(items))
+    refs: list[PageRef] = []
+    for n, (item, page_id) in enumerate(zip(items, page_ids, strict=True)):
+        start = _Reader(item, part.where, f"{part.path}starts[{n}].")
+        ref = PageRef(page_id, category, start.string("tag"), start.time("published"))
+        if refs and refs[-1].sort_key >= ref.sort_key:
+            raise _invalid(part.where, f"{part.path}starts[{n}]: {ref.tag!r} is out of order")
+        refs.append(ref)
+    if refs and newest and (newest[0].tag, newest[0].published) != (refs[0].tag, refs[0].published):
+        raise part._bad("starts", f"the first page to start with {newest[0].tag!r}", refs[0].tag)
+    return tuple(refs)
 
 
 def pageset_from_documents(
@@ -720,6 +1043,11 @@ def pageset_from_documents(
         if parsed.next_id != expected_next:
             raise _invalid(where, f"links page {parsed.next_id}, index.json says {expected_next}")
         first = parsed.page.entries[0]
+        if listed.starts is not None and (first.tag, first.published) != (
+            listed.starts[n].tag,
+            listed.starts[n].published,
+        ):
+            raise _invalid(where, f"starts with {first.tag!r}, index.json says otherwise")
         if previous is not None and previous.sort_key >= first.sort_key:
             raise _invalid(where, f"{first.tag!r} is out of order with the previous page")
         previous = parsed.page.entries[-1]
