@@ -227,14 +227,17 @@ def follow_index(store: Store) -> dict[str, list[dict[str, Any]]]:
     for category, summary in root["categories"].items():
         entries: list[dict[str, Any]] = []
         seen: list[str] = []
+        starts: list[dict[str, Any]] = []
         key = None if summary["first"] is None else resolve("index.json", summary["first"])
         while key is not None:
             assert key not in seen, f"page loop at {key}"
             seen.append(key)
             page = read_json(store, key)
             entries += page["entries"]
+            starts.append({k: page["entries"][0][k] for k in ("tag", "published")})
             key = None if page["next"] is None else resolve(key, page["next"])
         assert seen == [resolve("index.json", p) for p in summary["pages"]], category
+        assert starts == summary["starts"], category
         assert len(entries) == summary["count"], category
         found[category] = entries
     return found
@@ -318,7 +321,7 @@ def published_state(store: Store) -> dict[str, Any]:
         for link in summary["pages"]
     }
     summaries = {
-        category: {k: v for k, v in summary.items() if k not in ("first", "pages")}
+        category: {k: v for k, v in summary.items() if k not in ("first", "pages", "starts")}
         for category, summary in root["categories"].items()
     }
     return {

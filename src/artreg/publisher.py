@@ -19,7 +19,7 @@ from typing import Any
 from artreg.artifacts import LocalFile
 from artreg.config import Config, TagRules
 from artreg.core import index
-from artreg.core.index import Entry, PageSet, RootIndex
+from artreg.core.index import Entry, PageList, PageSet, ParsedPage, RootIndex
 from artreg.core.manifest import (
     BUILDS_PREFIX,
     Build,
@@ -137,6 +137,25 @@ def _load_pages(store: Store, root: RootIndex, category: Category, limit: int | 
         pages.append(page)
         count += len(page.entries)
     return PageSet(category, tuple(pages))
+
+
+class PageReader:
+    """Reads a category's pages one at a time, each at most once (counted in ``reads``)."""
+
+    def __init__(self, store: Store, category: Category) -> None:
+        self.store = store
+        self.category = category
+        self.cache: dict[int, ParsedPage] = {}
+        self.reads = 0
+
+    def __call__(self, page_id: int) -> ParsedPage:
+        parsed = self.cache.get(page_id)
+        if parsed is None:
+            key = index.page_key(self.category, page_id)
+            self.reads += 1
+            parsed = index.parse_page(index.loads(self.store.get(key), key), key)
+            self.cache[page_id] = parsed
+        return parsed
 
 
 def _rebuild_entries(
@@ -318,18 +337,22 @@ def plan_index(
     *,
     added: Sequence[Build],
     added_etags: Mapping[str, str],
-    removed: Iterable[str],
+    removed: Iterable[str] | Mapping[str, Entry],
     now: dt.datetime,
     rebuild: bool = False,
 ) -> IndexPlan:
     """Pages, root and index.html for the listing plus ``added`` minus ``removed``.
 
     ``added_etags`` are the etags of the added builds' manifests as written (or
-    as predicted, for ``plan``). Reads pages only for categories that change.
+    as predicted, for ``plan``). ``removed``: tags, or tag -> indexed entry
+    (retention's, which locates them without a search). With a trusted root
+    that has page starts, reads only the pages the change touches, plus the
+    first pages of each category for index.html.
     """
     plan = IndexPlan()
     page_size = config.index.page_size
     removed_tags = set(removed)
+    removed_entries: Mapping[str, Entry] = removed if isinstance(removed, Mapping) else {}
     root = state.root
     if root is not None and root.page_size != page_size:
         plan.notes.append(f"index page size changed ({root.page_size} -> {page_size}): rebuilding")
@@ -347,10 +370,11 @@ def plan_index(
         _ensure_html(store, plan)
         return plan
 
-    new_pagesets: dict[Category, PageSet] = {}
-    html_rows: dict[Category, PageSet] = {}
+    new_pagesets: dict[Category, PageSet | PageList] = {}
+    fingerprints: dict[Category, str] = {}
+    html_rows: dict[Category, Sequence[Entry]] = {}
     etags_after: dict[str, str] = {}
-    page_writes: list[tuple[Category, PageSet, Sequence[int]]] = []
+    page_writes: list[tuple[Category, int, dict[str, Any]]] = []
     page_deletes: list[str] = []
     for category in PUBLISHED_CATEGORIES:
         before = state.etags(category)
@@ -360,25 +384,56 @@ def plan_index(
         after.update({b.tag: added_etags[b.tag] for b in adds})
         etags_after.update(after)
         changed = bool(adds or gone)
+        limit = HTML_RELEASE_ROWS if category is Category.RELEASE else HTML_OTHER_ROWS
+        entries = [index.entry_from_build(b) for b in adds]
         previous: PageSet | None = None
         if root is not None and trusted(category):
+            listed = root.category(category).page_list()
             if not changed:
-                limit = HTML_RELEASE_ROWS if category is Category.RELEASE else HTML_OTHER_ROWS
                 try:
-                    html_rows[category] = _load_pages(store, root, category, limit)
+                    html_rows[category] = _load_pages(store, root, category, limit).entries()
                     continue
                 except (index.InvalidIndex, NotFound) as exc:
                     plan.notes.append(f"{category} pages unreadable ({_why(exc)}): rebuilding")
+            elif listed is not None:
+                # Only the pages the change touches (and those index.html shows).
+                reader = PageReader(store, category)
+                known = {t: e for t, e in removed_entries.items() if t in gone and t not in after}
+                try:
+                    result = index.update_pages(
+                        listed,
+                        reader,
+                        entries,
+                        gone,
+                        page_size,
+                        indexed=before,
+                        known=known,
+                        newest=config.index.newest,
+                    )
+                    rows = index.front_entries(result.pages, result.held, reader, limit)
+                except (index.InvalidIndex, NotFound) as exc:
+                    plan.notes.append(f"{category} pages unreadable ({_why(exc)}): rebuilding")
+                else:
+                    new_pagesets[category] = result.pages
+                    fingerprints[category] = index.fingerprint(after.items())
+                    html_rows[category] = rows
+                    next_ids = result.pages.next_ids()
+                    for page_id in result.changed:
+                        page = result.held[page_id]
+                        document = index.page_document(category, page, next_ids[page_id])
+                        page_writes.append((category, page_id, document))
+                    page_deletes += [index.page_key(category, pid) for pid in result.deleted]
+                    continue
             else:
+                # A root written before `starts`: read every page once; the new root has them.
                 try:
                     previous = _load_pages(store, root, category, None)
                 except (index.InvalidIndex, NotFound) as exc:
                     plan.notes.append(f"{category} pages unreadable ({_why(exc)}): rebuilding")
-        entries = [index.entry_from_build(b) for b in adds]
         if previous is not None:
             update = index.update(previous, entries, gone, page_size)
-            new_pagesets[category] = update.pageset
-            page_writes.append((category, update.pageset, update.changed))
+            pageset = update.pageset
+            ids: Sequence[int] = update.changed
             page_deletes += [index.page_key(category, pid) for pid in update.deleted]
         else:
             if state.root_doc is not None or before:
@@ -386,12 +441,14 @@ def plan_index(
             skip = gone | {b.tag for b in adds}
             kept = _rebuild_entries(store, state, category, skip, plan.notes)
             pageset = index.pack(category, kept + entries, page_size)
-            new_pagesets[category] = pageset
-            page_writes.append((category, pageset, tuple(reversed(pageset.ids))))
+            ids = tuple(reversed(pageset.ids))
             old_ids = root.category(category).page_ids if root is not None else ()
             stale = set(old_ids) - set(pageset.ids)
             page_deletes += [index.page_key(category, pid) for pid in sorted(stale)]
-        html_rows[category] = new_pagesets[category]
+        new_pagesets[category] = pageset
+        documents = index.page_documents(pageset)
+        page_writes += [(category, page_id, documents[page_id]) for page_id in ids]
+        html_rows[category] = pageset.entries()[:limit]
 
     if not new_pagesets and state.root_doc is not None:
         _ensure_html(store, plan)
@@ -403,13 +460,11 @@ def plan_index(
             existing_pages |= {
                 index.page_key(category, pid) for pid in root.category(category).page_ids
             }
-    for category, pageset, ids in page_writes:
-        documents = index.page_documents(pageset)
-        for page_id in ids:
-            key = index.page_key(category, page_id)
-            body = index.dumps(documents[page_id])
-            op = Op.REPLACE if key in existing_pages else Op.CREATE
-            plan.steps.append(_put(op, Kind.PAGE, key, body, JSON_TYPE, f"{category} index page"))
+    for category, page_id, document in page_writes:
+        key = index.page_key(category, page_id)
+        body = index.dumps(document)
+        op = Op.REPLACE if key in existing_pages else Op.CREATE
+        plan.steps.append(_put(op, Kind.PAGE, key, body, JSON_TYPE, f"{category} index page"))
 
     root_doc = index.root_document(
         new_pagesets.values(),
@@ -418,6 +473,7 @@ def plan_index(
         etags=etags_after,
         page_size=page_size,
         newest=config.index.newest,
+        fingerprints=fingerprints,
     )
     if state.root_doc is not None and root is not None:
         for category in PUBLISHED_CATEGORIES:
@@ -452,14 +508,13 @@ def _ensure_html(store: Store, plan: IndexPlan) -> None:
 def _render_html(
     config: Config,
     root_doc: Mapping[str, Any],
-    rows: Mapping[Category, PageSet],
+    rows: Mapping[Category, Sequence[Entry]],
     now: dt.datetime,
 ) -> bytes:
     categories = root_doc["categories"]
 
     def entries(category: Category, limit: int) -> Sequence[Entry]:
-        pageset = rows.get(category)
-        return pageset.entries()[:limit] if pageset is not None else ()
+        return rows.get(category, ())[:limit]
 
     text = render_index(
         config.project,
