@@ -391,7 +391,13 @@ def plan_index(
             listed = root.category(category).page_list()
             if not changed:
                 try:
-                    html_rows[category] = _load_pages(store, root, category, limit).entries()
+                    if listed is None:  # a root written before `starts`: read once, add them
+                        pageset = _load_pages(store, root, category, None)
+                        new_pagesets[category] = pageset
+                        html_rows[category] = pageset.entries()[:limit]
+                    else:
+                        rows = _load_pages(store, root, category, limit).entries()
+                        html_rows[category] = rows
                     continue
                 except (index.InvalidIndex, NotFound) as exc:
                     plan.notes.append(f"{category} pages unreadable ({_why(exc)}): rebuilding")
