@@ -322,3 +322,50 @@ def test_eight_concurrent_applies(
     state = published_state(store)
     assert state["orphan pages"] == []
     assert state["categories"]["release"]["count"] == 4
+
+
+@pytest.mark.parametrize("kind", ["dir", "moto"])
+def test_one_release_raced_with_other_bytes_is_published_once_intact(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    """Invariant 3 under a race: two runs publish v1.0.0 with different bytes at once.
+
+    Where the store honours conditional writes, a new release is published whole
+    under the lease: one run wins, the other is refused, and the stored files are
+    the winner's (the manifest's digests hold; nothing was silently overwritten).
+    """
+    for attempt in range(3):
+        if kind == "dir":
+            shared = tmp_path / f"public{attempt}"
+            target = Target(name="test", type="dir", path=str(shared))
+            target_toml = f'[targets.test]\ntype = "dir"\npath = "{shared}"\n'
+            env: Mapping[str, str] = {}
+        else:
+            backend: S3Backend = request.getfixturevalue("moto_backend")
+            target = backend.target()
+            target_toml = backend.toml(target)
+            env = backend.env
+        racers = [
+            make_project(
+                tmp_path / f"race{attempt}-{side}",
+                target,
+                target_toml,
+                env,
+                content=bytes([side]) * (4 << 20),
+            )
+            for side in (1, 2)
+        ]
+        processes = [p.popen("apply", "--tag", "v1.0.0") for p in racers]
+        outputs = [p.communicate(timeout=300) for p in processes]
+        results = [
+            (p.returncode, err.decode()) for p, (_, err) in zip(processes, outputs, strict=True)
+        ]
+        codes = sorted(code for code, _ in results)
+        assert codes == [0, 1], results
+        refused = next(err for code, err in results if code == 1)
+        assert "immutable" in refused, refused
+        code, out, err = racers[0].inprocess("verify", "--deep")
+        assert code == 0, out + err
+        store = open_store(target, tmp_path)
+        assert check_references(store) == []
+        assert [e["tag"] for e in follow_index(store)["release"]] == ["v1.0.0"]

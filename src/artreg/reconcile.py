@@ -139,18 +139,22 @@ def reconcile(
     added: Sequence[Build] = (),
     etags: dict[str, str] | None = None,
     stale: Sequence[Step] = (),
+    lease_held: bool = False,
 ) -> None:
     """Write the index for the listing plus ``added``, apply retention, delete ``stale``.
 
     ``added`` are builds whose manifests this run has just written (``etags`` as
     the store returned them): their index entries are patched in rather than
-    rebuilt, unless another run changed the target meanwhile.
+    rebuilt, unless another run changed the target meanwhile. ``lease_held``:
+    the caller already holds the target's lease (a release publish does).
     """
     store = job.store
     report.mode = "locked" if conditional else "convergent"
     convention = job.config.convention()
     page_size = job.config.index.page_size
-    guard = Lease(store, job.holder) if conditional else contextlib.nullcontext()
+    guard: contextlib.AbstractContextManager[object] = (
+        Lease(store, job.holder) if conditional and not lease_held else contextlib.nullcontext()
+    )
     added = list(added)
     etags = dict(etags or {})
     pending = list(stale)

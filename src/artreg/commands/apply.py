@@ -14,9 +14,9 @@ from artreg.commands import config_dir, load_required
 from artreg.config import Config, Target, resolve_target
 from artreg.core.manifest import Build, parse_time
 from artreg.core.plan import BuildChange, Kind, Op, plan_build
-from artreg.core.tags import classify
+from artreg.core.tags import Category, classify
 from artreg.errors import ArtregError, InvalidTag
-from artreg.lease import default_holder
+from artreg.lease import Lease, default_holder
 from artreg.oci.publish import ImagesPlan, plan_images, publish_images, read_images
 from artreg.publisher import (
     IndexPlan,
@@ -201,13 +201,45 @@ def _write_manifest(prepared: Prepared, conditional: bool) -> str | None:
 
 
 def publish(prepared: Prepared, progress: Progress) -> Report:
-    """Carry out the plan: files, then the manifest, then the index and retention, safely."""
+    """Carry out the plan: files, then the manifest, then the index and retention, safely.
+
+    A new release is published whole under the target's lease where the store
+    honours conditional writes: its files live at plain URLs, so two runs
+    publishing the same release with different bytes must not both upload
+    them; the second one waits, then finds the first one's manifest and is
+    refused before writing anything (invariant 3).
+    """
+    store = prepared.store
+    change = prepared.change
+    images = prepared.images.steps()
+    if not (images or prepared.steps or prepared.index.steps or prepared.retention.removed):
+        return Report()
+    new_release = change.changed and change.build.category is Category.RELEASE
+    if new_release and store.supports_conditional_writes():
+        with Lease(store, prepared.job.holder):
+            if _published_meanwhile(prepared):
+                return Report()
+            return _publish(prepared, progress, lease_held=True)
+    return _publish(prepared, progress, lease_held=False)
+
+
+def _published_meanwhile(prepared: Prepared) -> bool:
+    """Under the lease: whether another run published this release since we looked.
+
+    Identical content: nothing left to do. Other content: refused (ReleaseImmutable).
+    """
+    build = prepared.change.build
+    if prepared.store.head(build.key) is None:
+        return False
+    plan_build(build, read_build(prepared.store, build.key))  # raises when content differs
+    return True
+
+
+def _publish(prepared: Prepared, progress: Progress, *, lease_held: bool) -> Report:
     store = prepared.store
     report = Report()
     change = prepared.change
     images = prepared.images.steps()
-    if not (images or prepared.steps or prepared.index.steps or prepared.retention.removed):
-        return report
     # Image blobs, manifests and tags (in their own safe order) before the build manifest.
     publish_images(store, prepared.images, progress)
     report.count([s.action for s in images])
@@ -230,6 +262,7 @@ def publish(prepared: Prepared, progress: Progress) -> Report:
         added=added,
         etags=etags,
         stale=[s for s in prepared.steps if s.action.op is Op.DELETE],
+        lease_held=lease_held,
     )
     return report
 
