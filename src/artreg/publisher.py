@@ -10,6 +10,7 @@ from the manifests.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -59,12 +60,26 @@ class TargetState:
     root_problem: str | None
     root_etag: str | None = None  # md5 of the root's bytes: its etag for If-Match
 
-    def etags(self, category: Category) -> dict[str, str]:
-        return {
-            tag: info.etag
-            for tag, info in self.manifests.items()
-            if self.categories.get(tag) is category
-        }
+    @functools.cached_property
+    def _etags_by_category(self) -> dict[Category, dict[str, str]]:
+        grouped: dict[Category, dict[str, str]] = {c: {} for c in PUBLISHED_CATEGORIES}
+        for tag, info in self.manifests.items():
+            category = self.categories.get(tag)
+            if category is not None:
+                grouped.setdefault(category, {})[tag] = info.etag
+        return grouped
+
+    @functools.cached_property
+    def _fingerprints(self) -> dict[Category, str]:
+        return {c: index.fingerprint(e.items()) for c, e in self._etags_by_category.items()}
+
+    def etags(self, category: Category) -> Mapping[str, str]:
+        """tag -> manifest etag of the listed builds of ``category`` (computed once)."""
+        return self._etags_by_category.get(category, {})
+
+    def fingerprint(self, category: Category) -> str:
+        """The fingerprint the root must carry for ``category`` to describe this listing."""
+        return self._fingerprints[category]
 
 
 def read_state(store: Store, convention: Convention) -> TargetState:
@@ -194,7 +209,7 @@ def trusted_root(state: TargetState, category: Category, page_size: int) -> bool
     return (
         root is not None
         and root.page_size == page_size
-        and root.category(category).fingerprint == index.fingerprint(state.etags(category).items())
+        and root.category(category).fingerprint == state.fingerprint(category)
     )
 
 
