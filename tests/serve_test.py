@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import http.client
+import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import urllib.error
 import urllib.parse
@@ -18,12 +22,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from oci.builder import Built, build_image, skopeo
 
+from artreg.cli import main as cli_main
 from artreg.commands.serve import run
 from artreg.errors import ArtregError
 from artreg.serve import BucketWebsiteServer, key_for_path, make_server
 from artreg.stores import PutRequest
-from artreg.stores.dir import DirStore
+from artreg.stores.dir import META_DIR, DirStore
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 
@@ -553,3 +559,153 @@ def test_docker_content_digest_on_get_and_head(root: Path, server: BucketWebsite
             assert headers["docker-content-digest"] == expected, (method, path)
     # Not on other objects.
     assert "docker-content-digest" not in request(server, "/index.html")[1]
+
+
+# -- real OCI clients on a tree mirrored without sidecars -------------------------------
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory: pytest.TempPathFactory) -> tuple[Built, Path, Path]:
+    """A multi-platform image applied to a dir target, and a copy of it without sidecars."""
+    base = tmp_path_factory.mktemp("published")
+    built = build_image(base / "image", ref="v1", platforms=("linux/amd64", "linux/arm64"))
+    project = base / "project"
+    project.mkdir()
+    (project / "artreg.toml").write_text(
+        '[project]\nname = "demo"\n\n[[artifacts]]\nname = "image"\ntype = "oci"\n'
+        f'path = "{built.root}:v1"\nrepository = "team/demo"\n\n'
+        '[targets.test]\ntype = "dir"\npath = "public"\n'
+    )
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli_main(["apply", "--config", str(project / "artreg.toml"), "--tag", "v1.0.0"])
+    assert code == 0, err.getvalue()
+    # What `aws s3 sync s3://bucket/ mirror/` or `rclone copy` leaves: the objects only.
+    mirror = base / "mirror"
+    shutil.copytree(project / "public", mirror, ignore=shutil.ignore_patterns(META_DIR))
+    assert not (mirror / META_DIR).exists()
+    return built, project / "public", mirror
+
+
+@contextlib.contextmanager
+def serving(root: Path) -> Iterator[BucketWebsiteServer]:
+    server = make_server(root, verbose=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def test_skopeo_pulls_from_a_tree_without_sidecars(
+    published: tuple[Built, Path, Path], tmp_path: Path
+) -> None:
+    built, _, mirror = published
+    with serving(mirror) as server:
+        host = f"127.0.0.1:{server.server_address[1]}"
+        raw = skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{host}/team/demo:v1.0.0")
+        assert json.loads(raw.stdout)["mediaType"] == built.media_type
+        skopeo(
+            "copy",
+            "--quiet",
+            "--multi-arch=all",
+            "--preserve-digests",
+            "--src-tls-verify=false",
+            f"docker://{host}/team/demo:v1.0.0",
+            f"oci:{tmp_path / 'pulled'}:x",
+        )
+        index = json.loads((tmp_path / "pulled" / "index.json").read_text())
+        assert index["manifests"][0]["digest"] == built.digest
+        arm = json.loads(
+            skopeo(
+                "inspect",
+                "--tls-verify=false",
+                "--override-arch",
+                "arm64",
+                f"docker://{host}/team/demo:v1.0.0",
+            ).stdout
+        )
+        assert arm["Architecture"] == "arm64"
+        _, headers, _ = request(server, "/v2/team/demo/manifests/v1.0.0", "HEAD")
+        assert headers["content-type"] == built.media_type
+        assert headers["docker-content-digest"] == built.digest
+
+
+@pytest.fixture
+def containerd() -> Iterator[list[str]]:
+    """A containerd daemon of our own (temp root, state and socket); yields the ctr command.
+
+    One per test: its content store must start empty for the pull to be a real one.
+    """
+    binary, ctr = shutil.which("containerd"), shutil.which("ctr")
+    if binary is None or ctr is None:
+        pytest.fail("containerd is not installed: scripts/install-system-deps.sh", pytrace=False)
+    if os.geteuid() != 0:
+        pytest.skip("containerd needs root")
+    base = Path(tempfile.mkdtemp(prefix="artreg-ctrd-"))  # short: socket paths are limited
+    socket = base / "c.sock"
+    (base / "config.toml").write_text(
+        f'version = 2\nroot = "{base / "root"}"\nstate = "{base / "state"}"\n'
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+        f'[grpc]\n  address = "{socket}"\n[ttrpc]\n  address = "{base / "t.sock"}"\n'
+        '[debug]\n  address = ""\n[metrics]\n  address = ""\n'
+    )
+    log = (base / "log").open("wb")
+    daemon = subprocess.Popen(
+        [binary, "--config", str(base / "config.toml")], stdout=log, stderr=log
+    )
+    command = [ctr, "--address", str(socket)]
+    try:
+        for _ in range(300):
+            if subprocess.run([*command, "version"], capture_output=True).returncode == 0:
+                break
+            assert daemon.poll() is None, (base / "log").read_text()
+            threading.Event().wait(0.1)
+        else:
+            pytest.fail(f"containerd did not start: {(base / 'log').read_text()}")
+        yield command
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=30)
+        log.close()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.parametrize("tree", ["with sidecars", "without sidecars"])
+def test_ctr_pulls_head_first(
+    published: tuple[Built, Path, Path],
+    containerd: list[str],
+    capsys: pytest.CaptureFixture[str],
+    tree: str,
+) -> None:
+    built, public, mirror = published
+    with serving(public if tree == "with sidecars" else mirror) as server:
+        host = f"127.0.0.1:{server.server_address[1]}"
+        ref = f"{host}/team/demo:v1.0.0"
+        try:
+            pulled = subprocess.run(
+                [
+                    *containerd,
+                    *("images", "pull", "--plain-http", "--snapshotter", "native"),
+                    *("--platform", "linux/arm64", ref),
+                ],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert pulled.returncode == 0, pulled.stderr
+            listed = subprocess.run(
+                [*containerd, "images", "ls"], capture_output=True, text=True, check=True
+            )
+            [line] = [line for line in listed.stdout.splitlines() if line.startswith(ref)]
+            assert built.digest in line
+        finally:
+            subprocess.run([*containerd, "images", "rm", ref], capture_output=True)
+    requests = [line for line in capsys.readouterr().err.splitlines() if '"' in line]
+    # ctr resolves the tag with HEAD and trusts its Docker-Content-Digest: no GET by tag.
+    assert any('"HEAD /v2/team/demo/manifests/v1.0.0 ' in line for line in requests), requests
+    assert not any('"GET /v2/team/demo/manifests/v1.0.0 ' in line for line in requests), requests
+    assert any(f'"GET /v2/team/demo/manifests/{built.digest} ' in line for line in requests)
