@@ -154,6 +154,12 @@ CASES: dict[str, tuple[dict[str, str], str, str, str | None]] = {
         "commit id",
         "CI_PIPELINE_EVENT=cron",
     ),
+    "woodpecker release event": (
+        {"CI": "woodpecker", "CI_PIPELINE_EVENT": "release", "CI_COMMIT_TAG": "v4.1.0"},
+        "v4.1.0",
+        "CI_COMMIT_TAG",
+        None,
+    ),
     "woodpecker tag event by ref only": (
         {"CI": "woodpecker", "CI_PIPELINE_EVENT": "tag", "CI_COMMIT_REF": "refs/tags/v4.0.1"},
         "v4.0.1",

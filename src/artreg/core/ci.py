@@ -137,6 +137,7 @@ CI_SYSTEMS: tuple[CiSystem, ...] = (
         markers=(("CI", "woodpecker"), ("CI_SYSTEM_NAME", "woodpecker")),
         tag_vars=("CI_COMMIT_TAG",),
         kind_vars=("CI_PIPELINE_EVENT",),
+        tag_kinds=frozenset({"tag", "release"}),  # a forge release is made from a tag
         ref_vars=("CI_COMMIT_REF",),
         branch_vars=("CI_COMMIT_BRANCH",),
         commit_vars=("CI_COMMIT_SHA",),
