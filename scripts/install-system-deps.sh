@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real components the test suite talks to, when missing:
-# skopeo and umoci (OCI), chromium (index.html rendering) from Debian,
+# skopeo, umoci and containerd (OCI: ctr is a HEAD-first client), chromium
+# (index.html rendering) from Debian,
 # s3rver from npm (a Garage-like S3 server without conditional writes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,7 @@ cd "$(dirname "$0")/.."
 apt_packages=()
 command -v skopeo >/dev/null 2>&1 || apt_packages+=(skopeo)
 command -v umoci >/dev/null 2>&1 || apt_packages+=(umoci)
+command -v ctr >/dev/null 2>&1 || apt_packages+=(containerd)
 command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi

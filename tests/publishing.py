@@ -29,6 +29,7 @@ from servers import S3Backend
 
 from artreg.cli import main
 from artreg.config import Target
+from artreg.core import ci
 from artreg.core.index import INDEX_PREFIX
 from artreg.core.manifest import BUILDS_PREFIX, build_from_bytes, manifest_key
 from artreg.lease import LEASE_KEY
@@ -47,14 +48,7 @@ WRITE_OPERATIONS = (
     "CompleteMultipartUpload",
 )
 # Variables that would give the build a tag or commit from the environment.
-CI_VARIABLES = (
-    "CI_COMMIT_TAG",
-    "CI_COMMIT_SHA",
-    "GITHUB_REF",
-    "GITHUB_REF_NAME",
-    "GITHUB_REF_TYPE",
-    "GITHUB_SHA",
-)
+CI_VARIABLES = ci.VARIABLES
 DEFAULT_FILES = (("linux/amd64", "out/amd64/app"), ("linux/arm64", "out/arm64/app"))
 
 

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
+from artreg.core import ci
 from artreg.errors import ArtregError
 from artreg.source import BuildRef, detect_build_ref
 
@@ -64,17 +68,17 @@ def tagged_repo(repo: Path) -> Path:
         ),
         pytest.param(
             None,
-            {"CI_COMMIT_TAG": "v2.0.0", "GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v3.0.0"},
+            {"GITLAB_CI": "true", "CI_COMMIT_TAG": "v2.0.0", "CI_COMMIT_SHA": SHA_CI},
             "v2.0.0",
             "CI_COMMIT_TAG",
-            id="GitLab tag beats GitHub tag",
+            id="GitLab tag beats git describe",
         ),
         pytest.param(
             None,
-            {"GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v3.0.0", "CI_COMMIT_SHA": SHA_CI},
+            {"GITHUB_REF_TYPE": "tag", "GITHUB_REF_NAME": "v3.0.0", "GITHUB_SHA": SHA_GH},
             "v3.0.0",
             "GITHUB_REF_NAME",
-            id="GitHub tag by GITHUB_REF_TYPE beats CI commits",
+            id="GitHub tag by GITHUB_REF_TYPE",
         ),
         pytest.param(
             None,
@@ -92,10 +96,10 @@ def tagged_repo(repo: Path) -> Path:
         ),
         pytest.param(
             None,
-            {"CI_COMMIT_SHA": SHA_CI, "GITHUB_SHA": SHA_GH},
+            {"CI_COMMIT_SHA": SHA_CI},
             SHA_CI,
             "CI_COMMIT_SHA",
-            id="GitLab commit beats GitHub commit and git describe",
+            id="a CI commit alone is a dev build, not git describe",
         ),
         pytest.param(
             None,
@@ -209,7 +213,7 @@ def test_not_a_repository(tmp_path: Path) -> None:
         f"{plain}: cannot tell which build this is: "
         "not a git repository (or any of the parent directories): .git; "
         "pass the tag explicitly (`artreg apply --tag v1.2.3`), "
-        "or run from a git checkout or a CI job that sets CI_COMMIT_TAG or GITHUB_REF_NAME"
+        "or run from a git checkout or a CI tag pipeline (see docs/ci-variables.md)"
     )
 
 
@@ -239,3 +243,175 @@ def test_missing_directory(tmp_path: Path) -> None:
 
 def test_describe() -> None:
     assert BuildRef("v1.0.0", None, "CI_COMMIT_TAG").describe() == "v1.0.0 (from CI_COMMIT_TAG)"
+
+
+# -- the CLI in a real checkout whose HEAD is tagged v1.0.0 ---------------------------
+
+PROJECT_TOML = """[project]
+name = "demo"
+
+[[artifacts]]
+name = "app"
+files = [{ platform = "linux/amd64", path = "out/app" }]
+
+[targets.test]
+type = "dir"
+path = "public"
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = make_repo(tmp_path / "project", commits=0)
+    (root / "artreg.toml").write_text(PROJECT_TOML)
+    (root / ".gitignore").write_text("public/\nout/\n")
+    git(root, "add", ".")
+    git(root, "commit", "-q", "-m", "project")
+    git(root, "tag", "v1.0.0")
+    (root / "out").mkdir()
+    (root / "out" / "app").write_bytes(b"build 1\n")
+    return root
+
+
+def artreg(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The real CLI in ``project`` with only ``env`` as CI variables."""
+    clean = {k: v for k, v in os.environ.items() if k not in ci.VARIABLES}
+    return subprocess.run(
+        [sys.executable, "-m", "artreg", *args, "--config", str(project / "artreg.toml")],
+        cwd=project,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+HEAD_SHA = "HEAD"  # replaced by the project's HEAD commit in the tests below
+CLI_CASES: dict[str, tuple[dict[str, str], str | None, str]] = {
+    # env, expected tag (None: a dev build of HEAD), variable the stderr line names
+    "GitHub branch": (
+        {"GITHUB_ACTIONS": "true", "GITHUB_REF": "refs/heads/main", "GITHUB_SHA": HEAD_SHA},
+        None,
+        "GitHub Actions: GITHUB_REF=refs/heads/main",
+    ),
+    "only GITHUB_REF_TYPE=branch": ({"GITHUB_REF_TYPE": "branch"}, None, "GITHUB_REF_TYPE"),
+    "GitHub tag": (
+        {"GITHUB_ACTIONS": "true", "GITHUB_REF": "refs/tags/v1.0.0", "GITHUB_REF_TYPE": "tag"},
+        "v1.0.0",
+        "",
+    ),
+    "Forgejo branch": (
+        {"FORGEJO_ACTIONS": "true", "GITHUB_REF_TYPE": "branch", "GITHUB_SHA": HEAD_SHA},
+        None,
+        "Forgejo Actions: GITHUB_REF_TYPE=branch",
+    ),
+    "GitLab branch": (
+        {"GITLAB_CI": "true", "CI": "true", "CI_COMMIT_BRANCH": "main"},
+        None,
+        "GitLab CI: CI_COMMIT_BRANCH=main",
+    ),
+    "GitLab tag": ({"GITLAB_CI": "true", "CI": "true", "CI_COMMIT_TAG": "v1.0.0"}, "v1.0.0", ""),
+    "Woodpecker push": (
+        {"CI": "woodpecker", "CI_PIPELINE_EVENT": "push", "CI_COMMIT_SHA": HEAD_SHA},
+        None,
+        "Woodpecker: CI_PIPELINE_EVENT=push",
+    ),
+    "Woodpecker tag": (
+        {"CI": "woodpecker", "CI_PIPELINE_EVENT": "tag", "CI_COMMIT_TAG": "v1.0.0"},
+        "v1.0.0",
+        "",
+    ),
+    "Drone branch": (
+        {"DRONE_BRANCH": "main", "DRONE_COMMIT_SHA": HEAD_SHA},
+        None,
+        "Drone: DRONE_BRANCH=main",
+    ),
+    "Drone tag": ({"DRONE": "true", "DRONE_TAG": "v1.0.0"}, "v1.0.0", ""),
+    "Jenkins branch": (
+        {"JENKINS_URL": "http://jenkins/", "BRANCH_NAME": "main"},
+        None,
+        "Jenkins: BRANCH_NAME=main",
+    ),
+    "Jenkins tag": (
+        {"JENKINS_URL": "http://jenkins/", "TAG_NAME": "v1.0.0", "BRANCH_NAME": "v1.0.0"},
+        "v1.0.0",
+        "",
+    ),
+    "Buildkite branch": (
+        {"BUILDKITE": "true", "BUILDKITE_TAG": "", "BUILDKITE_BRANCH": "main"},
+        None,
+        "Buildkite: BUILDKITE_BRANCH=main",
+    ),
+    "Buildkite tag": ({"BUILDKITE": "true", "BUILDKITE_TAG": "v1.0.0"}, "v1.0.0", ""),
+    "CI=true alone": ({"CI": "true"}, None, "pass `--tag v1.0.0`"),
+    "no CI": ({}, "v1.0.0", ""),
+}
+
+
+@pytest.mark.parametrize(("env", "tag", "said"), CLI_CASES.values(), ids=CLI_CASES.keys())
+def test_plan_json_in_each_ci(
+    project: Path, env: dict[str, str], tag: str | None, said: str
+) -> None:
+    head = git(project, "rev-parse", "HEAD")
+    env = {k: head if v == HEAD_SHA else v for k, v in env.items()}
+    result = artreg(project, env, "plan", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    expected = tag if tag is not None else head
+    assert (report["tag"], report["category"]) == (
+        expected,
+        "release" if tag is not None else "dev",
+    )
+    notes = [line for line in result.stderr.splitlines() if line.startswith("artreg: ")]
+    if said:
+        assert len(notes) == 1 and said in notes[0], result.stderr
+        assert "dev build" in notes[0]
+    else:
+        assert notes == [], result.stderr
+
+
+def test_branch_pipeline_on_a_tagged_commit_leaves_the_release_to_the_tag_pipeline(
+    project: Path,
+) -> None:
+    head = git(project, "rev-parse", "HEAD")
+    branch = {"DRONE": "true", "DRONE_BRANCH": "main", "DRONE_COMMIT_SHA": head}
+    result = artreg(project, branch, "apply", "--json")
+    assert result.returncode == 0, result.stderr
+    assert (json.loads(result.stdout)["tag"], json.loads(result.stdout)["category"]) == (
+        head,
+        "dev",
+    )
+    assert not (project / "public" / "v1.0.0").exists()
+    # The tag pipeline rebuilds (other bytes: builds are not always reproducible) and
+    # publishes the release: nothing was published under v1.0.0 before it.
+    (project / "out" / "app").write_bytes(b"build 2\n")
+    tag_run = {"DRONE": "true", "DRONE_BUILD_EVENT": "tag", "DRONE_TAG": "v1.0.0"}
+    result = artreg(project, {**tag_run, "DRONE_COMMIT_SHA": head}, "apply", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["tag"], report["category"], report["build"]) == (
+        "v1.0.0",
+        "release",
+        "published",
+    )
+    assert (project / "public" / "v1.0.0" / "linux" / "amd64" / "app").read_bytes() == b"build 2\n"
+    manifest = json.loads((project / "public" / "_artreg" / "builds" / "v1.0.0.json").read_text())
+    assert manifest["commit"] == head
+
+
+def test_apply_tag_of_another_commit_is_refused(project: Path) -> None:
+    head = git(project, "rev-parse", "HEAD")
+    git(project, "commit", "-q", "--allow-empty", "-m", "next")
+    other = git(project, "rev-parse", "HEAD")
+    git(project, "checkout", "-q", head)
+    result = artreg(project, {}, "apply", "--tag", other)
+    assert result.returncode == 1
+    assert f"--tag {other}: a commit id, but this build is of commit {head} (HEAD)" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert not (project / "public").exists()
+    # The commit that was built is fine, and recorded as such.
+    result = artreg(project, {}, "apply", "--tag", head, "--json")
+    assert result.returncode == 0, result.stderr

@@ -1,9 +1,7 @@
 """Which build is being published: its tag (and where it came from) and its commit.
 
-Precedence: ``--tag``; the CI's tag variables (GitLab ``CI_COMMIT_TAG``, GitHub
-``GITHUB_REF_NAME`` on a tag ref); the CI's commit (a dev build); a tag on HEAD
-(``git describe``); HEAD's commit id (a dev build). The tag is returned as found:
-the caller judges it against the convention.
+The decision is :func:`artreg.core.ci.decide_build_ref` (pure: ``--tag``, the
+CI's variables, git's facts); this module asks git for the facts.
 """
 
 from __future__ import annotations
@@ -11,10 +9,11 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-from artreg.errors import ArtregError
+from artreg.core.ci import BuildRef, GitFacts, decide_build_ref
+
+__all__ = ["BuildRef", "GitFacts", "detect_build_ref", "git_facts"]
 
 GIT_TIMEOUT_SECONDS = 30
 
@@ -44,95 +43,22 @@ _REPOSITORY_ENV_VARS = frozenset(
     }
 )
 
-_HOW_TO_PASS_A_TAG = (
-    "pass the tag explicitly (`artreg apply --tag v1.2.3`), "
-    "or run from a git checkout or a CI job that sets CI_COMMIT_TAG or GITHUB_REF_NAME"
-)
-
-
-@dataclass(frozen=True)
-class BuildRef:
-    """The tag to publish under, the commit it was built from, and where the tag came from."""
-
-    tag: str
-    commit: str | None
-    origin: str  # "--tag", "CI_COMMIT_TAG", "GITHUB_REF_NAME", "git describe", "commit id", ...
-
-    def describe(self) -> str:
-        """``v1.2.3 (from CI_COMMIT_TAG)``, for messages."""
-        return f"{self.tag} (from {self.origin})"
-
 
 def detect_build_ref(explicit_tag: str | None, env: Mapping[str, str], repo_dir: Path) -> BuildRef:
     """Find the tag and commit of the build in ``repo_dir``; ``env`` holds the CI variables."""
-    env_commit = _env_commit(env)
-    found = _explicit_or_ci_tag(explicit_tag, env)
-    if found is None and env_commit is not None:
-        found = env_commit
-    if found is not None:
-        tag, origin = found
-        commit = env_commit[0] if env_commit is not None else _git_head(repo_dir)
-        return BuildRef(tag=tag, commit=commit, origin=origin)
+    return decide_build_ref(explicit_tag, env, git_facts(repo_dir))
 
+
+def git_facts(repo_dir: Path) -> GitFacts:
+    """HEAD's commit and the tags pointing at it (annotated or not), or why there is none."""
     head = _git(repo_dir, "rev-parse", "--verify", "HEAD^{commit}")
     if head.returncode != 0:
         in_repo = _git(repo_dir, "rev-parse", "--git-dir").returncode == 0
         why = "the repository has no commits yet" if in_repo else _git_failure(head)
-        raise ArtregError(
-            f"{repo_dir}: cannot tell which build this is: {why}; {_HOW_TO_PASS_A_TAG}"
-        )
-    head_commit = head.stdout.strip()
-    head_tag = _tag_at_head(repo_dir)
-    if head_tag is not None:
-        return BuildRef(tag=head_tag, commit=head_commit, origin="git describe")
-    return BuildRef(tag=head_commit, commit=head_commit, origin="commit id")
-
-
-def _explicit_or_ci_tag(explicit_tag: str | None, env: Mapping[str, str]) -> tuple[str, str] | None:
-    if explicit_tag is not None:
-        return explicit_tag, "--tag"
-    if env.get("CI_COMMIT_TAG"):
-        return env["CI_COMMIT_TAG"], "CI_COMMIT_TAG"
-    github_ref = env.get("GITHUB_REF", "")
-    if env.get("GITHUB_REF_TYPE") == "tag" or github_ref.startswith("refs/tags/"):
-        if env.get("GITHUB_REF_NAME"):
-            return env["GITHUB_REF_NAME"], "GITHUB_REF_NAME"
-        if github_ref.startswith("refs/tags/"):
-            return github_ref.removeprefix("refs/tags/"), "GITHUB_REF"
-    return None
-
-
-def _env_commit(env: Mapping[str, str]) -> tuple[str, str] | None:
-    for name in ("CI_COMMIT_SHA", "GITHUB_SHA"):
-        if env.get(name):
-            return env[name], name
-    return None
-
-
-def _git_head(repo_dir: Path) -> str | None:
-    """HEAD's commit id, or None when repo_dir is not a git checkout (or git is missing)."""
-    head = _git(repo_dir, "rev-parse", "--verify", "HEAD^{commit}")
-    return head.stdout.strip() if head.returncode == 0 else None
-
-
-def _tag_at_head(repo_dir: Path) -> str | None:
-    """The tag on HEAD, or None when HEAD is untagged.
-
-    ``git describe`` silently picks one tag when several point at HEAD (say
-    ``v1.0.0-rc.2`` promoted to ``v1.0.0``): publishing under the wrong one is
-    worse than asking, so several tags are an error.
-    """
-    described = _git(repo_dir, "describe", "--tags", "--exact-match", "HEAD")
-    if described.returncode != 0:
-        return None
+        return GitFacts(None, problem=why, where=str(repo_dir))
     listed = _git(repo_dir, "tag", "--points-at", "HEAD")
-    tags = sorted(listed.stdout.split()) if listed.returncode == 0 else []
-    if len(tags) > 1:
-        raise ArtregError(
-            f"{repo_dir}: HEAD has {len(tags)} tags ({', '.join(tags)}); "
-            "say which one this build is with `artreg apply --tag TAG`"
-        )
-    return described.stdout.strip()
+    tags = tuple(sorted(listed.stdout.split())) if listed.returncode == 0 else ()
+    return GitFacts(head.stdout.strip(), tags, where=str(repo_dir))
 
 
 def _git(repo_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:

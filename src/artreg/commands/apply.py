@@ -88,6 +88,8 @@ def prepare(args: argparse.Namespace, *, show_index: bool = False) -> Prepared:
     target = resolve_target(config, args.target)
     now = parse_now(args.now)
     ref = detect_build_ref(args.tag, os.environ, base)
+    if ref.note is not None:  # a CI run publishing a dev build: say why, once
+        print(f"artreg: {ref.note}", file=sys.stderr)
     verdict = classify(ref.tag, config.convention())
     if not verdict.valid:
         raise InvalidTag(ref.tag, f"{verdict.reason} (from {ref.origin})", verdict.suggestion)
