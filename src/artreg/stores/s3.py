@@ -146,7 +146,11 @@ class S3Store:
         return infos
 
     def get(self, key: str) -> bytes:
-        """The object's bytes; raises :class:`NotFound`.
+        """The object's bytes; raises :class:`NotFound`."""
+        return self.get_with_etag(key)[0]
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str]:
+        """The object's bytes and the etag the server sent with them; raises :class:`NotFound`.
 
         A body cut short (a server that swaps the object while streaming it, as
         s3rver does when another run overwrites it) is fetched again, a bounded
@@ -157,7 +161,8 @@ class S3Store:
                 response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
                 try:
                     body: bytes = response["Body"].read()
-                    return body
+                    etag: str = response["ETag"].strip('"')
+                    return body, etag
                 except _SHORT_READS as exc:
                     if attempt == self.max_attempts:
                         raise StoreError(
