@@ -39,6 +39,7 @@ from artreg.core.index import ROOT_KEY
 from artreg.oci.verify import verify_image
 from artreg.stores import PreconditionFailed, PutRequest, open_store
 from artreg.stores.dir import META_DIR, DirStore
+from artreg.stores.s3 import S3Store
 
 DEV_A = "a" * 40
 REPO = "team/demo"
@@ -106,6 +107,30 @@ def test_the_proxy_hands_out_no_md5_and_refuses_a_computed_one(
     store.put(PutRequest("a", b"new", "text/plain"), if_match=etag)
     assert store.get("a") == b"new"
     assert proxy.rewritten > 0
+
+
+def test_a_multipart_upload_reports_the_servers_etag(
+    proxied: tuple[S3Backend, EtagProxy], tmp_path: Path
+) -> None:
+    backend, _ = proxied
+    target = backend.target()
+    mib = 1024 * 1024
+    store = S3Store(
+        str(target.bucket),
+        endpoint=target.endpoint,
+        multipart_threshold=5 * mib,
+        multipart_chunksize=5 * mib,
+    )
+    data = bytes(range(256)) * (6 * mib // 256)
+    path = tmp_path / "big"
+    path.write_bytes(data)
+    request = PutRequest("big", path, "x/y", sha256=hashlib.sha256(data).hexdigest())
+    etag = store.put(request, if_none_match=True)
+    assert store.requests["CompleteMultipartUpload"] == 1
+    assert {i.key: i.etag for i in store.list()} == {"big": etag}
+    assert store.get_with_etag("big") == (data, etag)
+    with pytest.raises(PreconditionFailed):
+        store.put(request, if_none_match=True)
 
 
 def test_apply_reruns_write_nothing_and_the_locked_root_write_succeeds(

@@ -172,6 +172,19 @@ def test_plain_http_against_a_tls_server_is_one_line(
     one_error(apply(config), endpoint, "use https://")
 
 
+def test_a_certificate_for_another_host_is_one_line(
+    tls: TlsProxy,
+    certificates: Certificates,
+    moto_backend: S3Backend,
+    clean_env: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    endpoint = f"https://localhost:{tls.port}"  # the certificate names IP:127.0.0.1 only
+    extra = f'ca_bundle = "{certificates.ca}"\n'
+    config = project(tmp_path, moto_backend.make_bucket(), endpoint, extra)
+    one_error(apply(config), endpoint, "issued for another host name")
+
+
 def test_https_connection_refused_is_one_line(
     clean_env: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

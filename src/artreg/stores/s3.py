@@ -438,18 +438,18 @@ class S3Store:
         text = str(cause) if cause is not None else str(exc)
         lowered = text.lower()
         attempts = f"after {self.max_attempts} attempts"
+        if "hostname mismatch" in lowered or "doesn't match" in lowered:
+            return (
+                f"cannot connect to {endpoint}: TLS certificate verify failed (it is issued "
+                "for another host name); use the host name the certificate names in the "
+                "endpoint, or fix the server's certificate"
+            )
         if "certificate verify failed" in lowered or "certificate_verify_failed" in lowered:
             why = _after(text, "certificate verify failed:") or "the issuer is not trusted"
             return (
                 f"cannot connect to {endpoint}: TLS certificate verify failed ({why}); "
                 "if the server's certificate is signed by your own CA, name it with "
                 'ca_bundle = "path/to/ca.pem" in the target (or set AWS_CA_BUNDLE)'
-            )
-        if "hostname mismatch" in lowered or "doesn't match" in lowered:
-            return (
-                f"cannot connect to {endpoint}: TLS certificate verify failed (it is issued "
-                "for another host name); use the host name the certificate names in the "
-                "endpoint, or fix the server's certificate"
             )
         if any(
             marker in lowered
