@@ -45,6 +45,20 @@ PROTECT = (
     "expected a tag or glob pattern (letters, digits, '.', '_', '+', '-', and '*', '?', '[...]')"
 )
 
+ENDPOINT_QUERY = (
+    "expected no query string or fragment ('?...', '#...'), got {!r}; the endpoint is the "
+    "server's base URL, like 'https://s3.example.org:9000'"
+)
+ENDPOINT_PORT = "expected a port from 1 to 65535 after the host, got "
+ENDPOINT_HOST = (
+    "expected an http(s) URL like 'https://s3.example.org' (scheme, then a host name or IP "
+    "address), got "
+)
+ENDPOINT_SPACE = (
+    "expected an http(s) URL like 'https://s3.example.org' without spaces or control "
+    "characters, got "
+)
+
 # A valid file to append snippets to, when a case needs a complete context.
 VALID = """\
 [project]
@@ -491,8 +505,55 @@ CASES: tuple[Case, ...] = (
     _case(
         "target-endpoint-not-http",
         '[targets.web]\ntype = "s3"\nbucket = "b"\nendpoint = "s3.example.org"\n',
-        "4: targets.web.endpoint: expected an http(s) URL like 'https://s3.example.org', "
-        "got 's3.example.org'",
+        f"4: targets.web.endpoint: {ENDPOINT_HOST}'s3.example.org'",
+    ),
+    *(
+        _case(
+            f"target-endpoint-{name}",
+            f'[targets.web]\ntype = "s3"\nbucket = "b"\nendpoint = "{url}"\n',
+            f"4: targets.web.endpoint: {message}",
+        )
+        for name, url, message in (
+            (
+                "query",
+                "http://127.0.0.1:9000/?x=1",
+                ENDPOINT_QUERY.format("http://127.0.0.1:9000/?x=1"),
+            ),
+            (
+                "empty-query",
+                "http://127.0.0.1:9000?",
+                ENDPOINT_QUERY.format("http://127.0.0.1:9000?"),
+            ),
+            (
+                "fragment",
+                "https://s3.example.org/#top",
+                ENDPOINT_QUERY.format("https://s3.example.org/#top"),
+            ),
+            ("port-too-big", "http://127.0.0.1:99999", f"{ENDPOINT_PORT}'http://127.0.0.1:99999'"),
+            ("port-zero", "http://127.0.0.1:0", f"{ENDPOINT_PORT}'http://127.0.0.1:0'"),
+            ("port-empty", "http://127.0.0.1:", f"{ENDPOINT_PORT}'http://127.0.0.1:'"),
+            ("port-not-a-number", "http://host:http", f"{ENDPOINT_PORT}'http://host:http'"),
+            ("no-host", "http://:9000", f"{ENDPOINT_HOST}'http://:9000'"),
+            ("host-with-space", "http://s3 example.org", f"{ENDPOINT_HOST}'http://s3 example.org'"),
+            ("ftp", "ftp://s3.example.org", f"{ENDPOINT_HOST}'ftp://s3.example.org'"),
+            ("user-only", "https://key@s3.example.org", f"contains user:password@; {CREDENTIALS}"),
+            (
+                "path-space",
+                "https://s3.example.org/a b",
+                f"{ENDPOINT_SPACE}'https://s3.example.org/a b'",
+            ),
+        )
+    ),
+    _case(
+        "target-ca-bundle-empty",
+        '[targets.web]\ntype = "s3"\nbucket = "b"\nca_bundle = ""\n',
+        "4: targets.web.ca_bundle: expected the path of a PEM file of CA certificates, like "
+        "'certs/ca.pem', got ''",
+    ),
+    _case(
+        "target-ca-bundle-on-dir",
+        '[targets.web]\ntype = "dir"\npath = "p"\nca_bundle = "ca.pem"\n',
+        "4: targets.web.ca_bundle: applies only to s3 targets (type = 's3')",
     ),
     _case(
         "target-profile-whitespace",

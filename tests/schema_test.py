@@ -100,6 +100,9 @@ def test_credential_keys_are_rejected_by_name(
         '[[artifacts]]\nname = "img"\ntype = "oci"\npath = "x.tar"\nrepository = "a/b__c.d"',
         '[targets.web]\ntype = "s3"\nbucket = "b"\nprefix = "a/b/"\nprofile = "ci"\n'
         'endpoint = "http://127.0.0.1:9000"\nregion = "garage"',
+        '[targets.web]\ntype = "s3"\nbucket = "b"\nendpoint = "https://[::1]:65535/base/path"\n'
+        'ca_bundle = "certs/company-ca.pem"',
+        '[targets.web]\ntype = "s3"\nbucket = "b"\nendpoint = "http://minio_1:9000/"',
         '[targets.token]\ntype = "dir"\npath = "p"\n[targets.token.tags.dev]\nkeep_last = 1',
         '[gc]\ngrace_period = "0s"\nmax_delete_fraction = 1',
     ],

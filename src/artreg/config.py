@@ -109,6 +109,10 @@ class Target:
     prefix: str = ""
     profile: str | None = None
     tags: TagRules | None = None  # per-target retention overrides, merged over [tags]
+    # s3: CA certificates for an https endpoint, relative to the config file's directory
+    # (checked when the store is opened, so `lint` works where the file is absent).
+    ca_bundle: str | None = None
+    ca_bundle_at: str | None = None  # where it is set: "artreg.toml:12: targets.ci.ca_bundle"
 
 
 DEFAULT_TARGET = Target(name="local", type="dir", path="public")
@@ -212,7 +216,7 @@ _RULE_KEYS = {
 }
 _OVERRIDE_KEYS = ("keep_last", "expire_after", "protect")
 _DIR_KEYS = ("path",)
-_S3_KEYS = ("bucket", "endpoint", "region", "profile")
+_S3_KEYS = ("bucket", "endpoint", "region", "profile", "ca_bundle")
 _TARGET_KEYS = ("type", "prefix", "tags", *_DIR_KEYS, *_S3_KEYS)
 _ARTIFACT_KEYS = ("name", "type", "files", "path", "repository", "aliases")
 
@@ -1155,6 +1159,13 @@ class _Checker:
                 expected="an AWS profile name (from ~/.aws/config), without whitespace",
                 valid=lambda text: text and not any(c.isspace() for c in text),
             )
+            ca_bundle = self.string(
+                item,
+                "ca_bundle",
+                path,
+                expected="the path of a PEM file of CA certificates, like 'certs/ca.pem'",
+                valid=_printable_name,
+            )
             return Target(
                 name,
                 "s3",
@@ -1164,24 +1175,47 @@ class _Checker:
                 prefix=prefix or "",
                 profile=profile,
                 tags=overrides,
+                ca_bundle=ca_bundle,
+                ca_bundle_at=self.where((*path, "ca_bundle"))[1] if ca_bundle else None,
             )
         return None
 
     def endpoint(self, item: dict[str, object], path: KeyPath) -> str | None:
+        """An http(s) URL with a host, an optional port and path, nothing else."""
         expected = "an http(s) URL like 'https://s3.example.org'"
         endpoint = self.string(item, "endpoint", path, expected=expected)
         if endpoint is None:
             return None
+        key = (*path, "endpoint")
         try:
             parts = urllib.parse.urlsplit(endpoint)
         except ValueError:
-            self.expected((*path, "endpoint"), expected, endpoint)
+            self.expected(key, expected, endpoint)
             return None
-        if parts.username is not None or parts.password is not None:
-            self.problem((*path, "endpoint"), f"contains user:password@; {CREDENTIALS_FIX}")
+        if "@" in parts.netloc:
+            self.problem(key, f"contains user:password@; {CREDENTIALS_FIX}")
             return None
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            self.expected((*path, "endpoint"), expected, endpoint)
+        if parts.scheme not in ("http", "https") or not _ENDPOINT_HOST.fullmatch(
+            parts.netloc.rsplit(":", 1)[0] if not parts.netloc.endswith("]") else parts.netloc
+        ):
+            self.expected(key, f"{expected} (scheme, then a host name or IP address)", endpoint)
+            return None
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if port == 0 or parts.netloc.endswith(":"):
+            self.expected(key, "a port from 1 to 65535 after the host", endpoint)
+            return None
+        if "?" in endpoint or "#" in endpoint:
+            self.problem(
+                key,
+                f"expected no query string or fragment ('?...', '#...'), got {endpoint!r}; "
+                "the endpoint is the server's base URL, like 'https://s3.example.org:9000'",
+            )
+            return None
+        if any(c.isspace() or not c.isprintable() for c in endpoint):
+            self.expected(key, f"{expected} without spaces or control characters", endpoint)
             return None
         return endpoint
 
@@ -1246,6 +1280,11 @@ class _Checker:
             grace_period=grace if grace is not None else default.grace_period,
             max_delete_fraction=fraction,
         )
+
+
+# An endpoint's host: a DNS name (docker-compose service names may hold '_') or an
+# IPv4 address, or an IPv6 address in brackets.
+_ENDPOINT_HOST = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?|\[[0-9A-Fa-f:.]+\]")
 
 
 def _safe(pattern: re.Pattern[str]) -> Callable[[str], bool]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,11 +42,6 @@ HTML_RELEASE_ROWS = 1000
 HTML_OTHER_ROWS = 50
 
 
-def md5_etag(body: bytes) -> str:
-    """The etag a single-part PUT of ``body`` gets on S3 and in the dir store."""
-    return hashlib.md5(body, usedforsecurity=False).hexdigest()
-
-
 @dataclass(frozen=True)
 class TargetState:
     """What a target holds, from one LIST of the manifests and one GET of the root."""
@@ -58,7 +52,7 @@ class TargetState:
     root_doc: Mapping[str, Any] | None
     root: RootIndex | None
     root_problem: str | None
-    root_etag: str | None = None  # md5 of the root's bytes: its etag for If-Match
+    root_etag: str | None = None  # the etag the store sent with the root: for If-Match
 
     @functools.cached_property
     def _etags_by_category(self) -> dict[Category, dict[str, str]]:
@@ -101,8 +95,7 @@ def read_state(store: Store, convention: Convention) -> TargetState:
     problem: str | None = None
     root_etag: str | None = None
     try:
-        body = store.get(index.ROOT_KEY)
-        root_etag = md5_etag(body)
+        body, root_etag = store.get_with_etag(index.ROOT_KEY)
         root_doc = index.loads(body, index.ROOT_KEY)
         root = index.root_from_document(root_doc)
     except NotFound:
@@ -358,9 +351,10 @@ def plan_index(
 ) -> IndexPlan:
     """Pages, root and index.html for the listing plus ``added`` minus ``removed``.
 
-    ``added_etags`` are the etags of the added builds' manifests as written (or
-    as predicted, for ``plan``). ``removed``: tags, or tag -> indexed entry
-    (retention's, which locates them without a search). With a trusted root
+    ``added_etags`` are the etags the store returned for the added builds'
+    manifests (``plan`` passes a stand-in: it writes nothing). ``removed``:
+    tags, or tag -> indexed entry (retention's, which locates them without a
+    search). With a trusted root
     that has page starts, reads only the pages the change touches, plus the
     first pages of each category for index.html.
     """

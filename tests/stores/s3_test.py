@@ -150,3 +150,75 @@ def test_website_buckets_serve_stored_headers_to_anonymous_clients(
         index = s3_backend.url(str(target.bucket), "_releases/v2/")
         with urllib.request.urlopen(index) as response:
             assert response.read() == b"{}"
+
+
+# Each a broken AWS setup outside artreg.toml; each must be one line, exit 1 (issue 9).
+AWS_CONFIG = (
+    "[default]\nregion = us-east-1\n"
+    "[profile broken]\ncredential_process = /nonexistent/credential-helper\n"
+    "[profile loop]\nsource_profile = loop\nrole_arn = arn:aws:iam::123456789012:role/x\n"
+)
+BROKEN_SETUPS = {
+    "key-id-without-secret": (
+        {"AWS_SECRET_ACCESS_KEY": None},
+        "AWS_SECRET_ACCESS_KEY is missing",
+    ),
+    "unknown-profile-in-env": ({"AWS_PROFILE": "nobody"}, "AWS profile 'nobody' is not"),
+    "missing-credential-process": (
+        {"AWS_PROFILE": "broken", "AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None},
+        "credential_process",
+    ),
+    "profile-loop": (
+        {"AWS_PROFILE": "loop", "AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None},
+        "the AWS configuration is invalid (Infinite loop",
+    ),
+    "unparsable-config": ({"AWS_CONFIG_FILE": "garbage"}, "Unable to parse config file"),
+    "bad-region": ({"AWS_DEFAULT_REGION": "no such region!"}, "the region is not usable"),
+    "bad-endpoint-in-env": ({"AWS_ENDPOINT_URL": "not-a-url"}, "Invalid endpoint: not-a-url"),
+    "endpoint-in-env-with-query": (
+        {"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9/?x=1"},
+        "the endpoint is not usable",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_SETUPS))
+def test_a_broken_aws_setup_is_one_clear_error(
+    case: str,
+    moto_backend: S3Backend,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from artreg.cli import main
+
+    changes, fragment = BROKEN_SETUPS[case]
+    bucket = moto_backend.make_bucket()
+    client = moto_backend.client()  # made before the setup is broken
+    config_file = tmp_path / "aws-config"
+    config_file.write_text(AWS_CONFIG)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config_file))
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    for name, value in changes.items():
+        if value is None:
+            monkeypatch.delenv(name)
+        elif name == "AWS_CONFIG_FILE":
+            config_file.write_text("this is not an ini file\n= =\n")
+        else:
+            monkeypatch.setenv(name, value)
+    # The endpoint cases come from the environment: the target names none.
+    endpoint = "" if "ENDPOINT" in " ".join(changes) else f'endpoint = "{moto_backend.endpoint}"\n'
+    (tmp_path / "app").write_bytes(b"app\n")
+    config = tmp_path / "artreg.toml"
+    config.write_text(
+        '[[artifacts]]\nname = "app"\nfiles = [{ platform = "linux/amd64", path = "app" }]\n'
+        f'[targets.web]\ntype = "s3"\nbucket = "{bucket}"\n{endpoint}'
+    )
+    code = main(["apply", "--config", str(config), "--tag", "v1.0.0"])
+    out, err = capsys.readouterr()
+    assert (code, out) == (1, ""), err
+    assert "Traceback" not in err and "internal error" not in err, err
+    assert err.startswith("artreg: error: ") and err.count("\n") == 1, err
+    assert fragment in err, err
+    assert "Contents" not in client.list_objects_v2(Bucket=bucket)  # nothing was written

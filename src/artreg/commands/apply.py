@@ -26,7 +26,6 @@ from artreg.publisher import (
     TargetState,
     build_steps,
     execute,
-    md5_etag,
     ordered,
     plan_index,
     read_build,
@@ -36,6 +35,9 @@ from artreg.reconcile import Job, Report, reconcile
 from artreg.render.html import human_size
 from artreg.source import BuildRef, detect_build_ref
 from artreg.stores import PreconditionFailed, Store, open_store
+
+# The etag ``plan`` records for a manifest it has not written (no store sends this).
+UNWRITTEN_ETAG = "(not written yet)"
 
 
 def parse_now(text: str | None) -> dt.datetime:
@@ -159,13 +161,15 @@ def prepare(args: argparse.Namespace, *, show_index: bool = False) -> Prepared:
         }
         builds = (set(state.manifests) | {build.tag}) - set(removed)
         prepared.image_sweep = prepared.job.image_sweep(builds, removed, pinned).steps()
-    predicted = {b.tag: md5_etag(b.to_bytes()) for b in added}
+    # A manifest's etag is known only once the store has written it (it is not
+    # always the md5 of the bytes): the root shown by ``plan`` carries a stand-in.
+    unwritten = {b.tag: UNWRITTEN_ETAG for b in added}
     prepared.index = plan_index(
         store,
         state,
         config,
         added=added,
-        added_etags=predicted,
+        added_etags=unwritten,
         removed=prepared.retention.removed,
         now=now,
     )

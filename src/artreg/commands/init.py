@@ -46,6 +46,7 @@ path = "public"
 # type = "s3"
 # bucket = "downloads.example.org"
 # endpoint = "https://s3.example.org"   # omit for AWS
+# ca_bundle = "certs/company-ca.pem"    # only for a certificate your own CA signed
 # region = "us-east-1"
 # prefix = "releases/"
 """

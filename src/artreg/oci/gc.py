@@ -4,7 +4,8 @@ Called by ``reconcile`` (for ``apply``'s retention and ``gc``) after the build
 manifests and files of removed builds are gone, and by ``gc --dry-run`` and
 ``plan`` to show what would go. Per repository: three LISTs (blobs, manifests,
 tags) and one GET per manifest stored by digest (they are small); a tag costs
-no request when its ETag is that of a manifest stored by digest (same bytes).
+no request when its ETag is that of a manifest stored by digest (equal ETags
+from one server, equal bytes; unequal ETags prove nothing, so the tag is read).
 
 Only the repositories ``artreg.toml`` declares (``type = "oci"`` artifacts) are
 swept: a repository nothing declares any more is left as it is.
@@ -35,12 +36,13 @@ from artreg.oci.publish import (
     JSON_TYPE,
     MUTABLE_CACHE,
     blob_key,
+    holds,
     manifest_key,
     read_repository,
     tags_list_body,
     tags_list_key,
 )
-from artreg.publisher import Step, md5_etag
+from artreg.publisher import Step
 from artreg.stores.base import NotFound, ObjectInfo, PutRequest, Store
 
 
@@ -94,7 +96,7 @@ def plan_sweep(
         ]
         if one.tags:
             body = tags_list_body(repository, one.remaining_tags)
-            if listed is None or listed.etag != md5_etag(body):
+            if not holds(store, listed, body):
                 key = tags_list_key(repository)
                 request = PutRequest(
                     key=key, body=body, content_type=JSON_TYPE, cache_control=MUTABLE_CACHE

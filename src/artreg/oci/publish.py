@@ -14,9 +14,13 @@ then the top manifest or index by digest, then tag manifests, then the tag
 list; the caller writes the build manifest only after all of them.
 
 What exists is read with one LIST per repository prefix (blobs, manifests,
-tags): a blob already present with its size is not uploaded again, a
-manifest whose stored etag is the md5 of its bytes is not rewritten, so a
-second run writes nothing.
+tags), and a second run writes nothing. ETags are never predicted (they are
+not the md5 of the bytes on every server): a blob or manifest stored under
+its digest and present with its size is not written again (content-addressed,
+like a blob); a tag manifest is unchanged when its ETag is the one the same
+LIST shows for the manifest stored under its digest (the same server, the
+same bytes), otherwise it is read back and compared; the small tag list is
+read back and compared.
 """
 
 from __future__ import annotations
@@ -38,10 +42,10 @@ from artreg.core.tags import (
     decode_tag,
     encode_tag,
 )
-from artreg.oci.image import OCI_INDEX, OCI_MANIFEST, Image, InvalidOciTag
+from artreg.oci.image import OCI_INDEX, OCI_MANIFEST, Image, InvalidOciTag, sha256_digest
 from artreg.oci.layout import read_image
-from artreg.publisher import Step, md5_etag
-from artreg.stores.base import ObjectInfo, PutRequest, Store
+from artreg.publisher import Step
+from artreg.stores.base import NotFound, ObjectInfo, PutRequest, Store
 
 REGISTRY_ROOT_KEY = "v2/index.html"
 REGISTRY_ROOT_BODY = b"{}\n"
@@ -258,11 +262,15 @@ def _plan_one(
         plan.phases[_ROOT_AND_BLOBS].append(Step(action, request))
     for child in image.children:
         what = f"{repo} manifest" + (f" ({child.platform})" if child.platform else "")
-        _manifest(plan, _CHILDREN, state, repo, child.digest, child.body, child.media_type, what)
+        _manifest(
+            plan, _CHILDREN, store, state, repo, child.digest, child.body, child.media_type, what
+        )
     kind = "image index" if image.top.is_index else "image manifest"
     top = image.top
-    _manifest(plan, _TOP, state, repo, top.digest, top.body, top.media_type, f"{repo} {kind}")
-    _manifest(plan, _TAGS, state, repo, reference, top.body, top.media_type, f"{repo}:{reference}")
+    what = f"{repo} {kind}"
+    _manifest(plan, _TOP, store, state, repo, top.digest, top.body, top.media_type, what)
+    what = f"{repo}:{reference}"
+    _manifest(plan, _TAGS, store, state, repo, reference, top.body, top.media_type, what)
     tags = {*state.tags(), reference}
     if source.aliases:
         releases = [decode_tag(t, convention) for t in tags]
@@ -278,19 +286,39 @@ def _plan_one(
                 body = store.get(manifest_key(repo, target_ref))
                 media_type = _declared_type(body)
             what = f"{repo}:{alias} -> {target_ref}"
-            _manifest(plan, _TAGS, state, repo, alias, body, media_type, what)
+            _manifest(plan, _TAGS, store, state, repo, alias, body, media_type, what)
     body = tags_list_body(repo, tags)
     listed = state.tags_list
-    if listed is None or listed.etag != md5_etag(body):
+    if not holds(store, listed, body):
         op = Op.CREATE if listed is None else Op.REPLACE
         key = tags_list_key(repo)
         step = _put(op, key, body, JSON_TYPE, MUTABLE_CACHE, f"{repo} tag list")
         plan.phases[_TAG_LISTS].append(step)
 
 
+def holds(
+    store: Store, listed: ObjectInfo | None, body: bytes, same: ObjectInfo | None = None
+) -> bool:
+    """Whether the listed object holds exactly ``body``, without predicting its ETag.
+
+    ``same``: an object listed on the same server that holds ``body`` (a
+    manifest under its digest): equal ETags mean equal bytes, at no cost.
+    Otherwise the object is read back (registry documents are small).
+    """
+    if listed is None or listed.size != len(body):
+        return False
+    if same is not None and same.etag == listed.etag:
+        return True
+    try:
+        return store.get(listed.key) == body
+    except NotFound:
+        return False
+
+
 def _manifest(
     plan: ImagesPlan,
     phase: int,
+    store: Store,
     state: RepositoryState,
     repository: str,
     reference: str,
@@ -299,7 +327,11 @@ def _manifest(
     reason: str,
 ) -> None:
     have = state.manifests.get(reference)
-    if have is not None and have.etag == md5_etag(body):
+    if ":" in reference:
+        # Stored under its digest: present with its size is the same manifest, as for blobs.
+        if have is not None and have.size == len(body):
+            return
+    elif holds(store, have, body, state.manifests.get(sha256_digest(body))):
         return
     key = manifest_key(repository, reference)
     if any(step.action.key == key for step in plan.phases[phase]):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from artreg.config import Target
+from artreg.errors import ConfigError
 from artreg.stores.base import (
     ContentChanged,
     FileSlice,
@@ -56,5 +57,24 @@ def open_store(target: Target, base_dir: Path) -> Store:
             endpoint=target.endpoint,
             region=target.region,
             profile=target.profile,
+            ca_bundle=_ca_bundle(target, base_dir),
         )
     raise StoreError(f'targets.{target.name}: unknown type {target.type!r}; expected "dir" or "s3"')
+
+
+def _ca_bundle(target: Target, base_dir: Path) -> str | None:
+    """The target's ``ca_bundle``, relative to ``base_dir``; a missing file is a config error."""
+    if target.ca_bundle is None:
+        return None
+    path = base_dir / target.ca_bundle
+    if not path.is_file():
+        where = target.ca_bundle_at or f"targets.{target.name}.ca_bundle"
+        found = "a directory" if path.is_dir() else "no such file"
+        raise ConfigError(
+            [
+                f"{where}: {found}: {path}; expected a PEM file of the CA certificates that "
+                "signed the endpoint's certificate (a relative path starts from the "
+                "directory of artreg.toml)"
+            ]
+        )
+    return str(path)

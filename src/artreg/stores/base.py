@@ -49,7 +49,10 @@ class ObjectInfo:
 
     key: str  # relative to the target root
     size: int
-    etag: str  # without quotes; md5 hex for single-part uploads
+    # Without quotes. Opaque: the MD5 of the bytes on many servers, but not for
+    # multipart uploads, SSE-KMS / SSE-C objects or some S3-compatible servers;
+    # artreg never predicts one, it only compares etags the store handed out.
+    etag: str
     last_modified: dt.datetime  # timezone-aware, UTC
 
 
@@ -103,6 +106,10 @@ class Store(Protocol):
 
     def get(self, key: str) -> bytes:
         """The object's bytes; raises :class:`NotFound`."""
+        ...
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str]:
+        """The object's bytes and the etag of that version (one request); raises NotFound."""
         ...
 
     def head(self, key: str) -> ObjectInfo | None:

@@ -47,11 +47,10 @@ _CREDENTIAL_CODES = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "InvalidToken", "403"}
 )
 _PRECONDITION_CODES = frozenset({"PreconditionFailed", "412", "ConditionalRequestConflict"})
+# Every failure on the way to the server (TLS included) and back.
 _CONNECTION_ERRORS = (
-    botocore.exceptions.EndpointConnectionError,
-    botocore.exceptions.ConnectTimeoutError,
-    botocore.exceptions.ReadTimeoutError,
-    botocore.exceptions.ConnectionClosedError,
+    botocore.exceptions.ConnectionError,  # EndpointConnection, SSL, ConnectTimeout, Proxy
+    botocore.exceptions.HTTPClientError,  # ReadTimeout, ConnectionClosed
 )
 
 
@@ -66,6 +65,7 @@ class S3Store:
         endpoint: str | None = None,
         region: str | None = None,
         profile: str | None = None,
+        ca_bundle: str | None = None,
         max_attempts: int = 4,
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
@@ -94,33 +94,43 @@ class S3Store:
         # s3transfer buffers up to 10 chunks of a non-seekable upload: run at most
         # two multipart uploads at once so put_many's memory stays bounded.
         self._multipart_slots = threading.Semaphore(2)
-        try:
-            session = boto3.session.Session(profile_name=profile)
-        except botocore.exceptions.ProfileNotFound:
-            raise StoreError(
-                f"{self.description}: AWS profile {profile!r} is not configured: add it to "
-                "~/.aws/config (or fix the target's profile in artreg.toml)"
-            ) from None
+        with self._errors("open", "", setup=True):
+            self.client = self._make_client(
+                profile, region, endpoint, ca_bundle, connect_timeout, read_timeout
+            )
+        events = self.client.meta.events
+        events.register("before-send.s3", self._count_request)
+        events.register(
+            "before-parameter-build.s3.CompleteMultipartUpload", self._add_complete_conditions
+        )
+
+    def _make_client(
+        self,
+        profile: str | None,
+        region: str | None,
+        endpoint: str | None,
+        ca_bundle: str | None,
+        connect_timeout: float,
+        read_timeout: float,
+    ) -> S3Client:
+        # Credentials are resolved here: a broken AWS setup fails before any request.
+        session = boto3.session.Session(profile_name=profile)
         if region is None and endpoint is not None and session.region_name is None:
             region = "us-east-1"  # S3-compatible servers sign with any region
         config = botocore.config.Config(
             region_name=region,
-            retries={"mode": "standard", "total_max_attempts": max_attempts},
+            retries={"mode": "standard", "total_max_attempts": self.max_attempts},
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            max_pool_connections=max(10, max_workers * 2),
+            max_pool_connections=max(10, self.max_workers * 2),
             s3={"addressing_style": "path"} if endpoint else {},
             # Newer botocore adds CRC32 trailers by default; Garage and other
             # S3-compatible servers may refuse them, so checksum only when required.
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        self.client: S3Client = session.client("s3", endpoint_url=endpoint, config=config)
-        events = self.client.meta.events
-        events.register("before-send.s3", self._count_request)
-        events.register(
-            "before-parameter-build.s3.CompleteMultipartUpload", self._add_complete_conditions
-        )
+        # verify=None: botocore's own choice (AWS_CA_BUNDLE, ca_bundle in ~/.aws/config).
+        return session.client("s3", endpoint_url=endpoint, config=config, verify=ca_bundle)
 
     def __repr__(self) -> str:
         return f"S3Store({self.description})"
@@ -146,7 +156,11 @@ class S3Store:
         return infos
 
     def get(self, key: str) -> bytes:
-        """The object's bytes; raises :class:`NotFound`.
+        """The object's bytes; raises :class:`NotFound`."""
+        return self.get_with_etag(key)[0]
+
+    def get_with_etag(self, key: str) -> tuple[bytes, str]:
+        """The object's bytes and the etag the server sent with them; raises :class:`NotFound`.
 
         A body cut short (a server that swaps the object while streaming it, as
         s3rver does when another run overwrites it) is fetched again, a bounded
@@ -157,7 +171,8 @@ class S3Store:
                 response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
                 try:
                     body: bytes = response["Body"].read()
-                    return body
+                    etag: str = response["ETag"].strip('"')
+                    return body, etag
                 except _SHORT_READS as exc:
                     if attempt == self.max_attempts:
                         raise StoreError(
@@ -386,27 +401,94 @@ class S3Store:
         return etag
 
     @contextlib.contextmanager
-    def _errors(self, action: str, key: str, *, dst: str | None = None) -> Iterator[None]:
-        """Turn botocore failures into one clear :class:`StoreError` each."""
-        where = f"{self.description}: {action} {key!r}" + (f" to {dst!r}" if dst else "")
+    def _errors(
+        self, action: str, key: str, *, dst: str | None = None, setup: bool = False
+    ) -> Iterator[None]:
+        """Turn botocore failures into one clear :class:`StoreError` each.
+
+        Every botocore exception family is mapped (credentials, configuration,
+        TLS, connection, parameters): none of them is a bug in artreg.
+        """
+        where = self.description
+        if not setup:
+            where += f": {action} {key!r}" + (f" to {dst!r}" if dst else "")
         try:
             yield
         except botocore.exceptions.ClientError as exc:
             raise self._client_error(exc, where) from None
         except _CONNECTION_ERRORS as exc:
+            raise StoreError(f"{where}: {self._connection_problem(exc)}") from None
+        except botocore.exceptions.BotoCoreError as exc:
+            raise StoreError(f"{where}: {_setup_problem(exc)}") from None
+        except _SHORT_READS as exc:
             raise StoreError(
-                f"{where}: cannot reach {self.endpoint or 'S3'} after {self.max_attempts} "
-                f"attempts ({exc}); check the target's endpoint in artreg.toml and that the "
-                "server is up"
+                f"{where}: the connection to {self.endpoint or 'S3'} broke ({exc}); re-run"
             ) from None
-        except (
-            botocore.exceptions.NoCredentialsError,
-            botocore.exceptions.PartialCredentialsError,
-        ):
-            raise StoreError(
-                f"{where}: no AWS credentials found: set AWS_ACCESS_KEY_ID and "
-                "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (credentials never go in artreg.toml)"
-            ) from None
+        except (OSError, ValueError) as exc:
+            if not setup:
+                raise
+            # Reading ~/.aws and AWS_*: botocore lets some plain errors through.
+            raise StoreError(f"{where}: {_environment_problem(exc)}") from None
+
+    def _connection_problem(self, exc: Exception) -> str:
+        """What failed on the way to the server, and the fix (TLS named precisely)."""
+        endpoint = self.endpoint or "S3"
+        # botocore's text names the URL; the reason is in the wrapped error.
+        cause = getattr(exc, "kwargs", {}).get("error")
+        text = str(cause) if cause is not None else str(exc)
+        lowered = text.lower()
+        attempts = f"after {self.max_attempts} attempts"
+        if "hostname mismatch" in lowered or "doesn't match" in lowered:
+            return (
+                f"cannot connect to {endpoint}: TLS certificate verify failed (it is issued "
+                "for another host name); use the host name the certificate names in the "
+                "endpoint, or fix the server's certificate"
+            )
+        if "certificate verify failed" in lowered or "certificate_verify_failed" in lowered:
+            why = _after(text, "certificate verify failed:") or "the issuer is not trusted"
+            return (
+                f"cannot connect to {endpoint}: TLS certificate verify failed ({why}); "
+                "if the server's certificate is signed by your own CA, name it with "
+                'ca_bundle = "path/to/ca.pem" in the target (or set AWS_CA_BUNDLE)'
+            )
+        if any(
+            marker in lowered
+            for marker in ("wrong_version_number", "wrong version number", "record layer failure")
+        ) or ("unknown protocol" in lowered):
+            return (
+                f"cannot connect to {endpoint}: TLS handshake failed (wrong protocol: the "
+                "server does not speak TLS on this port); if it serves plain HTTP, use "
+                "http:// in the target's endpoint"
+            )
+        if isinstance(exc, botocore.exceptions.SSLError):
+            return (
+                f"cannot connect to {endpoint}: TLS failed ({text}); check the endpoint's "
+                'scheme and certificate, and ca_bundle = "..." (or AWS_CA_BUNDLE)'
+            )
+        if isinstance(exc, botocore.exceptions.ConnectionClosedError):
+            hint = (
+                "; if the server speaks HTTPS, use https:// in the target's endpoint"
+                if endpoint.startswith("http://")
+                else ""
+            )
+            return (
+                f"cannot reach {endpoint} {attempts}: the server closed the connection "
+                f"without an answer{hint}"
+            )
+        if "connection refused" in lowered:
+            why = "connection refused"
+        elif any(m in lowered for m in ("name or service not known", "name resolution")):
+            why = "host name not found"
+        elif isinstance(exc, botocore.exceptions.ConnectTimeoutError):
+            why = "connect timeout"
+        elif isinstance(exc, botocore.exceptions.ReadTimeoutError):
+            why = "read timeout"
+        else:
+            why = text
+        return (
+            f"cannot reach {endpoint} {attempts} ({why}); check the target's endpoint in "
+            "artreg.toml and that the server is up"
+        )
 
     def _client_error(self, exc: botocore.exceptions.ClientError, where: str) -> StoreError:
         error = exc.response.get("Error", {})
@@ -432,6 +514,74 @@ class S3Store:
         if code in ("NoSuchKey", "404") or status == 404:
             return NotFound(f"{where}: no such object")
         return StoreError(f"{where}: {code or status}: {message}")
+
+
+def _after(text: str, marker: str) -> str:
+    """What follows ``marker`` in ``text`` up to a closing parenthesis or quote."""
+    start = text.lower().find(marker)
+    if start < 0:
+        return ""
+    rest = text[start + len(marker) :]
+    for stop in (" (_ssl", ")", "'", '"'):
+        rest = rest.split(stop, 1)[0]
+    return rest.strip()
+
+
+def _setup_problem(exc: botocore.exceptions.BotoCoreError) -> str:
+    """One line for a botocore error that is not a server's answer or a connection."""
+    errors = botocore.exceptions
+    if isinstance(exc, (errors.NoCredentialsError, errors.PartialCredentialsError)):
+        missing = ""
+        if isinstance(exc, errors.PartialCredentialsError):
+            missing = f" (incomplete credentials in {exc.kwargs.get('provider')}: "
+            missing += f"{exc.kwargs.get('cred_var')} is missing)"
+        return (
+            f"no AWS credentials found{missing}: set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (credentials never go in artreg.toml)"
+        )
+    if isinstance(exc, errors.ProfileNotFound):
+        return (
+            f"AWS profile {exc.kwargs.get('profile')!r} is not configured: add it to "
+            "~/.aws/config, or fix AWS_PROFILE or the target's profile in artreg.toml"
+        )
+    if isinstance(exc, (errors.CredentialRetrievalError, errors.UnknownCredentialError)):
+        return (
+            f"the AWS credentials could not be loaded ({exc}); fix the profile's "
+            "credential settings in ~/.aws/config, or set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY"
+        )
+    if isinstance(exc, (errors.InvalidRegionError, errors.NoRegionError)):
+        return (
+            f"the region is not usable ({exc}); fix the target's region in artreg.toml, "
+            "or AWS_REGION / AWS_DEFAULT_REGION"
+        )
+    if isinstance(exc, (errors.InvalidConfigError, errors.ConfigParseError)):
+        return (
+            f"the AWS configuration is invalid ({exc}); fix ~/.aws/config (or the file "
+            "AWS_CONFIG_FILE names) and the AWS_* variables"
+        )
+    if isinstance(exc, errors.ParamValidationError):
+        return f"the request was refused before sending ({exc}); check the target in artreg.toml"
+    if isinstance(exc, (errors.EndpointResolutionError, errors.EndpointProviderError)):
+        return (
+            f"the endpoint is not usable ({exc}); fix the target's endpoint in artreg.toml "
+            "(or AWS_ENDPOINT_URL / AWS_ENDPOINT_URL_S3)"
+        )
+    return f"{type(exc).__name__}: {exc}; check the target in artreg.toml and the AWS_* variables"
+
+
+def _environment_problem(exc: Exception) -> str:
+    """One line for a plain exception raised while reading the AWS setup."""
+    if isinstance(exc, OSError):  # e.g. a profile's credential_process that does not exist
+        return (
+            f"the AWS credentials could not be loaded ({exc}); fix the profile's "
+            "credential_process in ~/.aws/config, or set AWS_ACCESS_KEY_ID and "
+            "AWS_SECRET_ACCESS_KEY"
+        )
+    return (
+        f"the AWS configuration is invalid ({exc}); fix ~/.aws/config and the AWS_* "
+        "variables (AWS_ENDPOINT_URL, AWS_REGION, ...)"
+    )
 
 
 _SHORT_READS = (
