@@ -44,7 +44,7 @@ NEW_TAG = "f" * 40
 KEEP_LAST = 3
 CRASH_SEED = 4242
 CRASHES_ON_DIR = 16
-CRASHES_ON_MOTO = 4
+CRASHES_ON_S3 = 4
 # A killed run leaves its lease behind: with a 1 s TTL the next run takes it over at once.
 LEASE_TTL = "1"
 
@@ -256,12 +256,15 @@ def test_sigkill_during_a_gc_heavy_apply_on_dir(tmp_path: Path) -> None:
     )
 
 
-def test_sigkill_during_a_gc_heavy_apply_on_moto(moto_backend: S3Backend, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["moto", "rgw"])
+def test_sigkill_during_a_gc_heavy_apply_on_s3(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    backend: S3Backend = request.getfixturevalue(f"{kind}_backend")
+
     def fresh(name: str) -> tuple[Project, list[str]]:
-        target = moto_backend.target(prefix="_releases/")
-        project = make_project(
-            tmp_path / name, target, moto_backend.toml(target), moto_backend.env, RULES
-        )
+        target = backend.target(prefix="_releases/")
+        project = make_project(tmp_path / name, target, backend.toml(target), backend.env, RULES)
         return project, seeded_project(project, 24)
 
     ref, seeded = fresh("reference")
@@ -269,18 +272,18 @@ def test_sigkill_during_a_gc_heavy_apply_on_moto(moto_backend: S3Backend, tmp_pa
     assert view == expected_view(seeded)
     rng = random.Random(CRASH_SEED + 1)
     partial = 0
-    for i in range(CRASHES_ON_MOTO):
+    for i in range(CRASHES_ON_S3):
         project, seeded = fresh(f"crash-{i}")
         partial += crash_and_recover(
             project, rng.uniform(first * 0.9, duration), expected_view(seeded)
         )
     print(
-        f"moto: run {duration:.2f} s, first write at {first:.2f} s; {CRASHES_ON_MOTO} kills, "
+        f"{kind}: run {duration:.2f} s, first write at {first:.2f} s; {CRASHES_ON_S3} kills, "
         f"{partial} left partial work"
     )
 
 
-@pytest.mark.parametrize("kind", ["moto", "s3rver"])
+@pytest.mark.parametrize("kind", ["moto", "s3rver", "rgw"])
 def test_eight_concurrent_applies(
     request: pytest.FixtureRequest, tmp_path: Path, kind: str
 ) -> None:
@@ -310,7 +313,7 @@ def test_eight_concurrent_applies(
     for process, (out, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err.decode()
         mode = json.loads(out)["mode"]
-        assert mode == ("locked" if kind == "moto" else "convergent")
+        assert mode == ("convergent" if kind == "s3rver" else "locked")
     store = open_store(target, tmp_path)
     code, out, err = projects[0].inprocess("verify", "--deep")
     assert code == 0, out + err
