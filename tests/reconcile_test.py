@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from publishing import CI_VARIABLES, check_references, follow_index, published_state
+import s3proxy
+from publishing import CI_VARIABLES, check_references, follow_index, make_site, published_state
+from s3proxy import Reply, header, precondition_failed
 from servers import S3Backend
 
 from artreg.cli import main
@@ -372,3 +374,44 @@ def test_one_release_raced_with_other_bytes_is_published_once_intact(
         store = open_store(target, tmp_path)
         assert check_references(store) == []
         assert [e["tag"] for e in follow_index(store)["release"]] == ["v1.0.0"]
+
+
+def _rgw16(method: str, path: str, headers: dict[str, str]) -> Reply | None:
+    """Ceph RGW 16's If-Match: a quoted ETag never matches, the bare one does."""
+    value = header(headers, "If-Match")
+    if method == "PUT" and value is not None and value.startswith('"'):
+        return Reply(412, precondition_failed(path))
+    return None
+
+
+@pytest.mark.parametrize("kind", ["rgw", "moto-behind-rgw16-proxy"])
+def test_every_run_after_the_first_works_where_if_match_wants_the_bare_etag(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    """The issue's report: on Ceph RGW every apply after the first "did not settle"."""
+    with contextlib.ExitStack() as stack:
+        site = make_site(request, tmp_path, kind.split("-")[0], extra_toml=RULES)
+        assert site.backend is not None
+        if kind != "rgw":
+            proxy = stack.enter_context(s3proxy.running(site.backend.endpoint, _rgw16))
+            site.config_path.write_text(
+                site.config_path.read_text().replace(site.backend.endpoint, proxy.endpoint)
+            )
+        day = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
+        for n, tag in enumerate(["v1.0.0", "v1.1.0", *(dev_tag(i) for i in range(5))]):
+            site.write_build(tag)
+            now = format_time(day + dt.timedelta(days=n))
+            result = site.run(
+                "apply", "--target", "test", "--tag", tag, "--now", now, "--no-gc", "--json"
+            )
+            assert result.code == 0, result.err
+            assert result.json()["mode"] == "locked"
+        gc = site.run("gc", "--target", "test", "--now", format_time(day + dt.timedelta(days=9)))
+        assert gc.code == 0, gc.err
+        assert "deleted" in gc.out and not gc.out.startswith("gc test: 0 deleted"), gc.out
+        repair = site.run("verify", "--target", "test", "--repair")
+        assert repair.code == 0, repair.out + repair.err
+        assert site.run("verify", "--target", "test").code == 0
+        store = site.store()
+        assert check_references(store) == []
+        assert store.head(LEASE_KEY) is None

@@ -431,17 +431,24 @@ class S3Store:
 
     def _client_error(self, exc: botocore.exceptions.ClientError, where: str) -> StoreError:
         error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        message = str(error.get("Message", "")) or str(exc)
+        code = str(error.get("Code") or "")
+        message = str(error.get("Message") or "")  # Ceph RGW sends none with some codes
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code == "NoSuchBucket":
             return StoreError(
                 f"{where}: bucket {self.bucket!r} does not exist: create it, or fix the "
                 "target's bucket (and endpoint) in artreg.toml"
             )
-        if code in _CREDENTIAL_CODES or status == 403:
+        if code == "SignatureDoesNotMatch":
             return StoreError(
-                f"{where}: access denied ({code}: {message}): check the AWS credentials "
+                f"{where}: access denied (SignatureDoesNotMatch): the server knows the access "
+                "key but the request's signature does not match: check AWS_SECRET_ACCESS_KEY "
+                "(or the secret of AWS_PROFILE) for that key, and the target's endpoint"
+            )
+        if code in _CREDENTIAL_CODES or status == 403:
+            detail = f"{code}: {message}" if message else code or str(status)
+            return StoreError(
+                f"{where}: access denied ({detail}): check the AWS credentials "
                 "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and that they "
                 f"may read and write bucket {self.bucket!r}"
             )
@@ -452,7 +459,7 @@ class S3Store:
             )
         if code in ("NoSuchKey", "404") or status == 404:
             return NotFound(f"{where}: no such object")
-        return StoreError(f"{where}: {code or status}: {message}")
+        return StoreError(f"{where}: {code or status}: {message or 'no message'}")
 
 
 _SHORT_READS = (
