@@ -415,3 +415,32 @@ def test_every_run_after_the_first_works_where_if_match_wants_the_bare_etag(
         store = site.store()
         assert check_references(store) == []
         assert store.head(LEASE_KEY) is None
+
+
+def test_a_store_serving_a_stale_root_is_not_blamed_on_other_runs(
+    s3rver_backend: S3Backend, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Convergent mode never settles if reads lag writes: say so, not "other runs"."""
+    site = make_site(request, tmp_path, "s3rver")
+    site.publish("v1.0.0")
+    stale: dict[str, bytes] = {}
+
+    def stale_root(method: str, path: str, headers: dict[str, str]) -> Reply | None:
+        if method == "GET" and path.endswith("/_releases/index.json"):
+            if not stale:
+                stale["body"] = site.store().get("index.json")
+            return Reply(200, stale["body"], "application/json")
+        return None
+
+    config = site.config_path.read_text()
+    with s3proxy.running(s3rver_backend.endpoint, stale_root) as proxy:
+        site.config_path.write_text(config.replace(s3rver_backend.endpoint, proxy.endpoint))
+        site.write_build("v1.1.0")
+        result = site.run("apply", "--target", "test", "--tag", "v1.1.0")
+        site.config_path.write_text(config)
+    assert result.code == 1, result.out + result.err
+    message = result.err.strip()
+    assert len(message.splitlines()) == 1, message
+    assert "other runs" not in message
+    assert "did not match what this run had just written" in message
+    assert "no other run was seen" in message

@@ -135,14 +135,15 @@ def _as_before(fresh: TargetState, original: TargetState, tags: Sequence[str]) -
 def _someone_else_wrote(steps: Sequence[Step], before: TargetState, after: TargetState) -> bool:
     """Whether ``after`` (read back after our writes) shows another writer's work.
 
-    Either the root is not the one we wrote (or left), or the manifests
+    Either the root is neither the one we wrote nor the one we replaced (a
+    store serving the old one back is stale, not contended), or the manifests
     changed since the round began.
     """
     ours = next((s for s in steps if s.action.kind is Kind.ROOT and s.request), None)
     body = ours.request.body if ours is not None and ours.request is not None else None
     expected = md5_etag(body) if isinstance(body, bytes) else before.root_etag
     listed = {tag: info.etag for tag, info in after.manifests.items()}
-    return after.root_etag != expected or listed != {
+    return after.root_etag not in (expected, before.root_etag) or listed != {
         tag: info.etag for tag, info in before.manifests.items()
     }
 
@@ -251,7 +252,7 @@ def reconcile(
                 if pages_agree(store, check):
                     break
                 rebuild = True
-            if _someone_else_wrote(steps, state, check):
+            if _someone_else_wrote(steps, fresh, check):
                 others += 1
             time.sleep(random.uniform(0.05, 0.3) * round_number)
         else:
