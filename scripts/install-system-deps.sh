@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real components the test suite talks to, when missing:
 # skopeo, umoci and containerd (OCI: ctr is a HEAD-first client), chromium
-# (index.html rendering) and openssl (a test CA) from Debian,
+# (index.html rendering), openssl (a test CA) and Ceph (a real S3 server: a
+# one-node cluster with radosgw, started by the tests) from Debian,
 # s3rver from npm (a Garage-like S3 server without conditional writes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,10 @@ command -v umoci >/dev/null 2>&1 || apt_packages+=(umoci)
 command -v ctr >/dev/null 2>&1 || apt_packages+=(containerd)
 command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
 command -v openssl >/dev/null 2>&1 || apt_packages+=(openssl)  # tests/tls_proxy.py: test CA
+command -v ceph-mon >/dev/null 2>&1 || apt_packages+=(ceph-mon)
+command -v ceph-osd >/dev/null 2>&1 || apt_packages+=(ceph-osd)
+command -v radosgw >/dev/null 2>&1 || apt_packages+=(radosgw)
+command -v ceph >/dev/null 2>&1 || apt_packages+=(ceph-common)
 if [ "${#apt_packages[@]}" -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "installing from Debian: ${apt_packages[*]}" >&2

@@ -1,14 +1,14 @@
-"""Shared fixtures: real S3 servers (moto, s3rver) and stores over every backend.
+"""Shared fixtures: real S3 servers (moto, s3rver, Ceph RGW) and stores over every backend.
 
 For end-to-end tests:
 
-- ``s3_backend`` (parametrized over moto and s3rver), ``moto_backend`` and
-  ``s3rver_backend``: an :class:`servers.S3Backend` with ``endpoint``,
+- ``s3_backend`` (parametrized over moto, s3rver and rgw), ``moto_backend``,
+  ``s3rver_backend`` and ``rgw_backend``: an :class:`servers.S3Backend` with ``endpoint``,
   ``env`` (credentials for subprocesses), ``make_bucket()``, ``target()``,
   ``toml(target)``, ``url()``, ``presigned_url()`` and ``client()``. The
   credentials are also set in this process's environment, so boto3 finds them
   through the standard chain.
-- ``store`` (parametrized over dir, moto and s3rver): a ready, empty Store;
+- ``store`` (parametrized over dir, moto, s3rver and rgw): a ready, empty Store;
   ``store_case`` gives the same store with its backend, for raw checks.
 """
 
@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import rgw
 from servers import (
     AWS_ENV_TO_CLEAR,
     S3Backend,
@@ -59,6 +60,30 @@ def s3rver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     server.stop()
 
 
+def _run_dir(config: pytest.Config) -> Path:
+    """The temp directory shared by every process of this run (the xdist controller's basetemp)."""
+    base: Path = config._tmp_path_factory.getbasetemp()  # type: ignore[attr-defined]
+    return base.parent if hasattr(config, "workerinput") else base
+
+
+@pytest.fixture(scope="session")
+def rgw_cluster(pytestconfig: pytest.Config) -> rgw.RgwCluster:
+    """The run's one Ceph cluster (radosgw: SigV4 checked, conditional writes, websites).
+
+    Shared by all xdist workers: the first one starts it, the run's main process
+    stops it at the end (``pytest_sessionfinish``).
+    """
+    try:
+        return rgw.shared(_run_dir(pytestconfig))
+    except rgw.RgwMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        rgw.stop_shared(_run_dir(session.config))
+
+
 @pytest.fixture
 def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     """Test credentials in the environment; the developer's own AWS setup hidden."""
@@ -80,7 +105,12 @@ def s3rver_backend(s3rver: Server, aws_credentials: dict[str, str]) -> S3Backend
     return S3Backend(kind="s3rver", endpoint=s3rver.endpoint, env=dict(aws_credentials))
 
 
-@pytest.fixture(params=["moto", "s3rver"])
+@pytest.fixture
+def rgw_backend(rgw_cluster: rgw.RgwCluster, aws_credentials: dict[str, str]) -> S3Backend:
+    return S3Backend(kind="rgw", endpoint=rgw_cluster.endpoint, env=dict(aws_credentials))
+
+
+@pytest.fixture(params=["moto", "s3rver", "rgw"])
 def s3_backend(request: pytest.FixtureRequest) -> S3Backend:
     """Each S3 server in turn."""
     backend = request.getfixturevalue(f"{request.param}_backend")
@@ -88,7 +118,7 @@ def s3_backend(request: pytest.FixtureRequest) -> S3Backend:
     return backend
 
 
-@pytest.fixture(params=["dir", "moto", "s3rver"])
+@pytest.fixture(params=["dir", "moto", "s3rver", "rgw"])
 def store_case(request: pytest.FixtureRequest, tmp_path: Path) -> StoreCase:
     """A fresh, empty store on each backend; s3 stores use the prefix ``_releases/``."""
     if request.param == "dir":
@@ -101,5 +131,5 @@ def store_case(request: pytest.FixtureRequest, tmp_path: Path) -> StoreCase:
 
 @pytest.fixture
 def store(store_case: StoreCase) -> Store:
-    """A fresh, empty store on each backend (dir, moto, s3rver)."""
+    """A fresh, empty store on each backend (dir, moto, s3rver, rgw)."""
     return store_case.store

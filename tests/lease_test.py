@@ -10,7 +10,7 @@ import pytest
 
 from artreg.errors import ArtregError
 from artreg.lease import DEFAULT_TTL, LEASE_KEY, TTL_ENV, Lease, LeaseTimeout, ttl_from_env
-from artreg.stores import PutRequest
+from artreg.stores import PreconditionFailed, PutRequest
 from artreg.stores.dir import DirStore
 
 START = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc).timestamp()
@@ -153,3 +153,32 @@ def test_ttl_from_the_environment(
     assert held.ttl == dt.timedelta(seconds=7)
     held.acquire()
     assert record(store)["expires"] == "2025-06-01T12:00:07Z"
+
+
+class RefusingIfMatch(DirStore):
+    """A store whose If-Match never matches (Ceph RGW 16 with a quoted ETag)."""
+
+    def put(
+        self, req: PutRequest, *, if_none_match: bool = False, if_match: str | None = None
+    ) -> str:
+        if if_match is not None:
+            raise PreconditionFailed(f"{self.description}: put {req.key!r}: 412")
+        return super().put(req, if_none_match=if_none_match)
+
+
+def test_a_takeover_the_server_always_refuses_times_out(tmp_path: Path, clock: FakeClock) -> None:
+    store = RefusingIfMatch(tmp_path / "public")
+    lease(store, clock, "crashed run").acquire()
+    clock.now += dt.timedelta(minutes=6).total_seconds()  # it has expired
+
+    def bounded(seconds: float) -> None:
+        assert clock.now - START < 3600, "still trying to take the lease over after an hour"
+        clock.sleep(seconds)
+
+    waiting = Lease(store, "run B", clock=clock.time, sleep=bounded, wait=dt.timedelta(minutes=10))
+    with pytest.raises(LeaseTimeout) as excinfo:
+        waiting.acquire()
+    message = str(excinfo.value)
+    assert "taking it over (If-Match on its ETag) kept failing" in message
+    assert f"delete {LEASE_KEY}" in message
+    assert record(store)["holder"] == "crashed run"

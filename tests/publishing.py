@@ -35,7 +35,7 @@ from artreg.core.manifest import BUILDS_PREFIX, build_from_bytes, manifest_key
 from artreg.lease import LEASE_KEY
 from artreg.stores import NotFound, Store, open_store
 
-KINDS = ("dir", "moto", "s3rver")
+KINDS = ("dir", "moto", "s3rver", "rgw")
 NOW = "2025-06-01T12:00:00Z"
 # Request names that change a bucket (the probe's own writes are counted apart).
 WRITE_OPERATIONS = (

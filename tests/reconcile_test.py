@@ -28,7 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from publishing import CI_VARIABLES, check_references, follow_index, published_state
+import s3proxy
+from publishing import CI_VARIABLES, check_references, follow_index, make_site, published_state
+from s3proxy import Reply, header, precondition_failed
 from servers import S3Backend
 
 from artreg.cli import main
@@ -44,7 +46,7 @@ NEW_TAG = "f" * 40
 KEEP_LAST = 3
 CRASH_SEED = 4242
 CRASHES_ON_DIR = 16
-CRASHES_ON_MOTO = 4
+CRASHES_ON_S3 = 4
 # A killed run leaves its lease behind: with a 1 s TTL the next run takes it over at once.
 LEASE_TTL = "1"
 
@@ -256,12 +258,15 @@ def test_sigkill_during_a_gc_heavy_apply_on_dir(tmp_path: Path) -> None:
     )
 
 
-def test_sigkill_during_a_gc_heavy_apply_on_moto(moto_backend: S3Backend, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["moto", "rgw"])
+def test_sigkill_during_a_gc_heavy_apply_on_s3(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    backend: S3Backend = request.getfixturevalue(f"{kind}_backend")
+
     def fresh(name: str) -> tuple[Project, list[str]]:
-        target = moto_backend.target(prefix="_releases/")
-        project = make_project(
-            tmp_path / name, target, moto_backend.toml(target), moto_backend.env, RULES
-        )
+        target = backend.target(prefix="_releases/")
+        project = make_project(tmp_path / name, target, backend.toml(target), backend.env, RULES)
         return project, seeded_project(project, 24)
 
     ref, seeded = fresh("reference")
@@ -269,18 +274,18 @@ def test_sigkill_during_a_gc_heavy_apply_on_moto(moto_backend: S3Backend, tmp_pa
     assert view == expected_view(seeded)
     rng = random.Random(CRASH_SEED + 1)
     partial = 0
-    for i in range(CRASHES_ON_MOTO):
+    for i in range(CRASHES_ON_S3):
         project, seeded = fresh(f"crash-{i}")
         partial += crash_and_recover(
             project, rng.uniform(first * 0.9, duration), expected_view(seeded)
         )
     print(
-        f"moto: run {duration:.2f} s, first write at {first:.2f} s; {CRASHES_ON_MOTO} kills, "
+        f"{kind}: run {duration:.2f} s, first write at {first:.2f} s; {CRASHES_ON_S3} kills, "
         f"{partial} left partial work"
     )
 
 
-@pytest.mark.parametrize("kind", ["moto", "s3rver"])
+@pytest.mark.parametrize("kind", ["moto", "s3rver", "rgw"])
 def test_eight_concurrent_applies(
     request: pytest.FixtureRequest, tmp_path: Path, kind: str
 ) -> None:
@@ -310,7 +315,7 @@ def test_eight_concurrent_applies(
     for process, (out, err) in zip(processes, outputs, strict=True):
         assert process.returncode == 0, err.decode()
         mode = json.loads(out)["mode"]
-        assert mode == ("locked" if kind == "moto" else "convergent")
+        assert mode == ("convergent" if kind == "s3rver" else "locked")
     store = open_store(target, tmp_path)
     code, out, err = projects[0].inprocess("verify", "--deep")
     assert code == 0, out + err
@@ -363,9 +368,81 @@ def test_one_release_raced_with_other_bytes_is_published_once_intact(
         codes = sorted(code for code, _ in results)
         assert codes == [0, 1], results
         refused = next(err for code, err in results if code == 1)
-        assert "immutable" in refused, refused
+        # Refused either when it compared under the lease ("immutable") or, when the
+        # other run's manifest landed first, by the manifest's conditional write.
+        assert "immutable" in refused or "published this tag with other content" in refused, refused
         code, out, err = racers[0].inprocess("verify", "--deep")
         assert code == 0, out + err
         store = open_store(target, tmp_path)
         assert check_references(store) == []
         assert [e["tag"] for e in follow_index(store)["release"]] == ["v1.0.0"]
+
+
+def _rgw16(method: str, path: str, headers: dict[str, str]) -> Reply | None:
+    """Ceph RGW 16's If-Match: a quoted ETag never matches, the bare one does."""
+    value = header(headers, "If-Match")
+    if method == "PUT" and value is not None and value.startswith('"'):
+        return Reply(412, precondition_failed(path))
+    return None
+
+
+@pytest.mark.parametrize("kind", ["rgw", "moto-behind-rgw16-proxy"])
+def test_every_run_after_the_first_works_where_if_match_wants_the_bare_etag(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    """The issue's report: on Ceph RGW every apply after the first "did not settle"."""
+    with contextlib.ExitStack() as stack:
+        site = make_site(request, tmp_path, kind.split("-")[0], extra_toml=RULES)
+        assert site.backend is not None
+        if kind != "rgw":
+            proxy = stack.enter_context(s3proxy.running(site.backend.endpoint, _rgw16))
+            site.config_path.write_text(
+                site.config_path.read_text().replace(site.backend.endpoint, proxy.endpoint)
+            )
+        day = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
+        for n, tag in enumerate(["v1.0.0", "v1.1.0", *(dev_tag(i) for i in range(5))]):
+            site.write_build(tag)
+            now = format_time(day + dt.timedelta(days=n))
+            result = site.run(
+                "apply", "--target", "test", "--tag", tag, "--now", now, "--no-gc", "--json"
+            )
+            assert result.code == 0, result.err
+            assert result.json()["mode"] == "locked"
+        gc = site.run("gc", "--target", "test", "--now", format_time(day + dt.timedelta(days=9)))
+        assert gc.code == 0, gc.err
+        assert "deleted" in gc.out and not gc.out.startswith("gc test: 0 deleted"), gc.out
+        repair = site.run("verify", "--target", "test", "--repair")
+        assert repair.code == 0, repair.out + repair.err
+        assert site.run("verify", "--target", "test").code == 0
+        store = site.store()
+        assert check_references(store) == []
+        assert store.head(LEASE_KEY) is None
+
+
+def test_a_store_serving_a_stale_root_is_not_blamed_on_other_runs(
+    s3rver_backend: S3Backend, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Convergent mode never settles if reads lag writes: say so, not "other runs"."""
+    site = make_site(request, tmp_path, "s3rver")
+    site.publish("v1.0.0")
+    stale: dict[str, bytes] = {}
+
+    def stale_root(method: str, path: str, headers: dict[str, str]) -> Reply | None:
+        if method == "GET" and path.endswith("/_releases/index.json"):
+            if not stale:
+                stale["body"] = site.store().get("index.json")
+            return Reply(200, stale["body"], "application/json")
+        return None
+
+    config = site.config_path.read_text()
+    with s3proxy.running(s3rver_backend.endpoint, stale_root) as proxy:
+        site.config_path.write_text(config.replace(s3rver_backend.endpoint, proxy.endpoint))
+        site.write_build("v1.1.0")
+        result = site.run("apply", "--target", "test", "--tag", "v1.1.0")
+        site.config_path.write_text(config)
+    assert result.code == 1, result.out + result.err
+    message = result.err.strip()
+    assert len(message.splitlines()) == 1, message
+    assert "other runs" not in message
+    assert "did not match what this run had just written" in message
+    assert "no other run was seen" in message

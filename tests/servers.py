@@ -1,7 +1,8 @@
-"""Real S3 servers for the tests: moto's server (AWS-like) and s3rver (Garage-like).
+"""Real S3 servers for the tests: moto's server (AWS-like), s3rver (Garage-like), Ceph RGW.
 
-Each pytest process (each xdist worker) starts its own servers on 127.0.0.1
-with ephemeral ports; buckets are unique per test, so tests never share state.
+Each pytest process (each xdist worker) starts its own moto and s3rver on
+127.0.0.1 with ephemeral ports; the Ceph cluster (``rgw.py``) is shared by the
+run's workers. Buckets are unique per test, so tests never share state.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from artreg.stores.dir import DirStore
 
 REPO = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
-# s3rver knows only this key pair; moto accepts any, so both servers use it.
+# s3rver knows only this key pair; moto accepts any; rgw.py creates its user with it.
 ACCESS_KEY = "S3RVER"
 SECRET_KEY = "S3RVER"
 START_TIMEOUT = 60.0
@@ -175,6 +176,27 @@ def start_s3rver(logdir: Path, data: Path) -> Server:
     return _start("s3rver", argv, env, "/", logdir)
 
 
+def public_policy(bucket: str) -> dict[str, Any]:
+    """Anonymous reads of every object, and listing, so a missing key answers 404, not 403."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            },
+            {
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "s3:ListBucket",
+                "Resource": f"arn:aws:s3:::{bucket}",
+            },
+        ],
+    }
+
+
 @dataclass
 class S3Backend:
     """One running S3 server, ready for tests: fresh buckets, targets and stores.
@@ -183,14 +205,14 @@ class S3Backend:
     command); the fixtures also set them in the test process's environment.
     """
 
-    kind: str  # "moto" | "s3rver"
+    kind: str  # "moto" | "s3rver" | "rgw"
     endpoint: str
     env: dict[str, str] = field(default_factory=lambda: aws_env())
 
     @property
     def conditional_writes(self) -> bool:
-        """Whether this server honours If-None-Match / If-Match (moto yes, s3rver no)."""
-        return self.kind == "moto"
+        """Whether this server honours If-None-Match / If-Match (moto and RGW yes, s3rver no)."""
+        return self.kind in ("moto", "rgw")
 
     def client(self) -> Any:
         """A raw boto3 S3 client for checks behind artreg's back."""
@@ -216,24 +238,13 @@ class S3Backend:
         client = self.client()
         client.create_bucket(Bucket=name)
         if website:
-            if self.kind == "s3rver":
+            if self.kind in ("s3rver", "rgw"):  # both serve index documents, like Garage
                 client.put_bucket_website(
                     Bucket=name,
                     WebsiteConfiguration={"IndexDocument": {"Suffix": "index.html"}},
                 )
-            else:
-                policy = {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": "*",
-                            "Action": "s3:GetObject",
-                            "Resource": f"arn:aws:s3:::{name}/*",
-                        }
-                    ],
-                }
-                client.put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+            if self.kind != "s3rver":  # s3rver serves anonymous GETs without a policy
+                client.put_bucket_policy(Bucket=name, Policy=json.dumps(public_policy(name)))
         return name
 
     def target(
@@ -281,7 +292,7 @@ class S3Backend:
 class StoreCase:
     """A fresh store on one backend, plus what a test needs to look behind it."""
 
-    kind: str  # "dir" | "moto" | "s3rver"
+    kind: str  # "dir" | "moto" | "s3rver" | "rgw"
     store: Store
     target: Target
     base_dir: Path

@@ -134,6 +134,20 @@ class Lease:
                         return
                     except (PreconditionFailed, NotFound):
                         pass  # someone else took it over or released it first
+                    if self.clock() - start > self.wait.total_seconds():
+                        # Bounded too: a server refusing every If-Match would loop forever.
+                        raise LeaseTimeout(
+                            f"{self.store.description}: {LEASE_KEY} "
+                            + (
+                                f"expired at {format_time(record.expires)}"
+                                if record
+                                else "is unreadable"
+                            )
+                            + f", but taking it over (If-Match on its ETag) kept failing for "
+                            f"{self.clock() - start:.0f} s: the server refuses conditional "
+                            f"writes it claimed to honour. If no run is publishing, delete "
+                            f"{LEASE_KEY} and re-run"
+                        )
                 elif self.clock() - start > self.wait.total_seconds():
                     raise LeaseTimeout(
                         f"{self.store.description}: {LEASE_KEY} is held by {record.holder} "

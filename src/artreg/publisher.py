@@ -9,6 +9,8 @@ from the manifests.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import sys
@@ -30,8 +32,9 @@ from artreg.core.manifest import (
 from artreg.core.plan import Action, BuildChange, Kind, Op, order_actions
 from artreg.core.retention import Brake, Candidate, Decision, RetentionRule, brakes, decide
 from artreg.core.tags import PUBLISHED_CATEGORIES, Category, Convention, classify, decode_tag
+from artreg.errors import ArtregError
 from artreg.render.html import render_index
-from artreg.stores.base import NotFound, ObjectInfo, PutRequest, Store
+from artreg.stores.base import NotFound, ObjectInfo, PreconditionFailed, PutRequest, Store
 
 INDEX_CACHE = "no-cache"
 RELEASE_CACHE = "public, max-age=31536000, immutable"
@@ -124,14 +127,33 @@ class IndexPlan:
     steps: list[Step] = field(default_factory=list)
     rebuilt: list[Category] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # The bytes of the pages read while planning (page key -> bytes): what a
+    # failed update restores, so the pages keep agreeing with the root.
+    previous: dict[str, bytes] = field(default_factory=dict)
 
 
-def _load_pages(store: Store, root: RootIndex, category: Category, limit: int | None) -> PageSet:
-    """The category's pages from the store: all of them, or the first ones up to ``limit`` rows."""
+def _load_pages(
+    store: Store,
+    root: RootIndex,
+    category: Category,
+    limit: int | None,
+    bodies: dict[str, bytes] | None = None,
+) -> PageSet:
+    """The category's pages from the store: all of them, or the first ones up to ``limit`` rows.
+
+    ``bodies``: where to keep each page's bytes as read (page key -> bytes).
+    """
+
+    def read(key: str) -> bytes:
+        body = store.get(key)
+        if bodies is not None:
+            bodies[key] = body
+        return body
+
     listed = root.category(category)
     if limit is None:
         documents = {
-            page_id: index.loads(store.get(index.page_key(category, page_id)), f"page {page_id}")
+            page_id: index.loads(read(index.page_key(category, page_id)), f"page {page_id}")
             for page_id in listed.page_ids
         }
         return index.pageset_from_documents(root, category, documents)
@@ -141,7 +163,7 @@ def _load_pages(store: Store, root: RootIndex, category: Category, limit: int | 
         if count >= limit:
             break
         key = index.page_key(category, page_id)
-        page = index.page_from_document(index.loads(store.get(key), key), key)
+        page = index.page_from_document(index.loads(read(key), key), key)
         pages.append(page)
         count += len(page.entries)
     return PageSet(category, tuple(pages))
@@ -150,18 +172,23 @@ def _load_pages(store: Store, root: RootIndex, category: Category, limit: int | 
 class PageReader:
     """Reads a category's pages one at a time, each at most once (counted in ``reads``)."""
 
-    def __init__(self, store: Store, category: Category) -> None:
+    def __init__(
+        self, store: Store, category: Category, bodies: dict[str, bytes] | None = None
+    ) -> None:
         self.store = store
         self.category = category
         self.cache: dict[int, ParsedPage] = {}
         self.reads = 0
+        self.bodies = {} if bodies is None else bodies  # page key -> bytes as read
 
     def __call__(self, page_id: int) -> ParsedPage:
         parsed = self.cache.get(page_id)
         if parsed is None:
             key = index.page_key(self.category, page_id)
             self.reads += 1
-            parsed = index.parse_page(index.loads(self.store.get(key), key), key)
+            body = self.store.get(key)
+            self.bodies[key] = body
+            parsed = index.parse_page(index.loads(body, key), key)
             self.cache[page_id] = parsed
         return parsed
 
@@ -401,18 +428,18 @@ def plan_index(
             if not changed:
                 try:
                     if listed is None:  # a root written before `starts`: read once, add them
-                        pageset = _load_pages(store, root, category, None)
+                        pageset = _load_pages(store, root, category, None, plan.previous)
                         new_pagesets[category] = pageset
                         html_rows[category] = pageset.entries()[:limit]
                     else:
-                        rows = _load_pages(store, root, category, limit).entries()
+                        rows = _load_pages(store, root, category, limit, plan.previous).entries()
                         html_rows[category] = rows
                     continue
                 except (index.InvalidIndex, NotFound) as exc:
                     plan.notes.append(f"{category} pages unreadable ({_why(exc)}): rebuilding")
             elif listed is not None:
                 # Only the pages the change touches (and those index.html shows).
-                reader = PageReader(store, category)
+                reader = PageReader(store, category, plan.previous)
                 known = {t: e for t, e in removed_entries.items() if t in gone and t not in after}
                 try:
                     result = index.update_pages(
@@ -442,7 +469,7 @@ def plan_index(
             else:
                 # A root written before `starts`: read every page once; the new root has them.
                 try:
-                    previous = _load_pages(store, root, category, None)
+                    previous = _load_pages(store, root, category, None, plan.previous)
                 except (index.InvalidIndex, NotFound) as exc:
                     plan.notes.append(f"{category} pages unreadable ({_why(exc)}): rebuilding")
         if previous is not None:
@@ -633,29 +660,106 @@ def execute(
     return etags
 
 
+class RootRefused(ArtregError):
+    """The conditional root write was refused though the root had not changed.
+
+    Under the lease nothing else writes the root, so this is the server (or a
+    proxy before it) refusing a matching If-Match: retrying cannot help.
+    """
+
+
 def execute_index(
-    store: Store, steps: Sequence[Step], *, root_etag: str | None, locked: bool
+    store: Store,
+    steps: Sequence[Step],
+    *,
+    root_etag: str | None,
+    locked: bool,
+    previous: Mapping[str, bytes] | None = None,
 ) -> None:
     """Index writes in order, then deletes (pages, manifests, files).
 
     ``locked``: the store honours conditional writes and we hold the lease; the
     root is still written with If-Match (If-None-Match when new), so a run whose
     lease expired and was taken over fails instead of overwriting the new holder.
+
+    Pages (and index.html) are rewritten in place before the root commits
+    them. If any write fails before the root is written, those already
+    rewritten get their bytes back (``previous``: pages as read while
+    planning; the others are read just before being overwritten, index.html
+    always), so pages and index.html agree with the root still there,
+    unless another run has written the root meanwhile (its pages are its own).
+    A locked root write refused although the root is unchanged raises
+    :class:`RootRefused`.
     """
-    for step in steps:
-        if step.action.op is Op.DELETE or step.request is None:
-            continue
-        if locked and step.action.kind is Kind.ROOT:
-            if root_etag is None:
-                store.put(step.request, if_none_match=True)
-            else:
-                store.put(step.request, if_match=root_etag)
-        else:
+    previous = dict(previous or {})
+    replaced: list[tuple[PutRequest, bytes]] = []  # rewritten before the root: old bytes
+    committed = False
+    try:
+        for step in steps:
+            if step.action.op is Op.DELETE or step.request is None:
+                continue
+            if step.action.kind is Kind.ROOT:
+                if not locked:
+                    store.put(step.request)
+                elif root_etag is None:
+                    store.put(step.request, if_none_match=True)
+                else:
+                    store.put(step.request, if_match=root_etag)
+                committed = True
+                continue
+            if (
+                step.action.kind in (Kind.PAGE, Kind.HTML)
+                and step.action.op is Op.REPLACE
+                and not committed
+            ):
+                key = step.action.key
+                before = previous.get(key)
+                if before is None:
+                    with contextlib.suppress(NotFound):
+                        before = store.get(key)
+                if before is not None:
+                    replaced.append((step.request, before))
             store.put(step.request)
+    except Exception as exc:
+        if committed or not replaced:
+            if locked and isinstance(exc, PreconditionFailed) and _root_is(store, root_etag):
+                raise _refused(store, root_etag) from None
+            raise
+        if not _root_is(store, root_etag):
+            raise  # another run wrote the root (and its own pages) meanwhile
+        try:
+            for request, body in reversed(replaced):
+                store.put(dataclasses.replace(request, body=body, sha256=None))
+        except ArtregError as again:
+            raise ArtregError(
+                f"{exc}; restoring the {len(replaced)} index file(s) rewritten before that "
+                f"failed too ({again}): run `artreg verify --repair` once the store answers"
+            ) from None
+        if locked and isinstance(exc, PreconditionFailed):
+            raise _refused(store, root_etag) from None
+        raise
     for kind in (Kind.PAGE, Kind.MANIFEST, Kind.FILE):
         keys = [s.action.key for s in steps if s.action.op is Op.DELETE and s.action.kind is kind]
         if keys:
             store.delete(keys)
+
+
+def _root_is(store: Store, etag: str | None) -> bool:
+    """Whether the root still has the etag the server gave it when read (None: still missing)."""
+    info = store.head(index.ROOT_KEY)
+    return etag is None if info is None else info.etag == etag
+
+
+def _refused(store: Store, etag: str | None) -> RootRefused:
+    condition = "If-None-Match: *" if etag is None else f"If-Match: {etag}"
+    return RootRefused(
+        f"{store.description}: the server refused the conditional write of index.json "
+        f"({condition}) although no other run had changed it: its conditional-write handling "
+        "is broken (the probe passed, so it is inconsistent, or a proxy alters the request "
+        "or the ETags). The index pages and index.html were restored, index.json is unchanged; the "
+        "builds' files and manifests are in place. Check what sits between artreg and the "
+        "bucket, then re-run"
+    )
 
 
 class Progress:

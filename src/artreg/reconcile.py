@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import json
 import random
 import time
 from collections.abc import Iterable, Sequence
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 from artreg.config import Config, Target
 from artreg.core.manifest import Build
-from artreg.core.plan import Action, summarize
+from artreg.core.plan import Action, Kind, summarize
 from artreg.core.retention import Decision
 from artreg.errors import ArtregError
 from artreg.lease import Lease
@@ -131,6 +132,46 @@ def _as_before(fresh: TargetState, original: TargetState, tags: Sequence[str]) -
     return dataclasses.replace(fresh, manifests=manifests, categories=categories)
 
 
+def _someone_else_wrote(steps: Sequence[Step], before: TargetState, after: TargetState) -> bool:
+    """Whether ``after`` (read back after our writes) shows another writer's work.
+
+    Either the root is neither the one we wrote nor the one we replaced (a
+    store serving the old one back is stale, not contended), or the manifests
+    changed since the round began.
+    """
+    ours = next((s for s in steps if s.action.kind is Kind.ROOT and s.request), None)
+    body = ours.request.body if ours is not None and ours.request is not None else None
+    # Our root is recognised by its content: an etag is the server's, never predicted.
+    ours_read_back = isinstance(body, bytes) and after.root_doc == json.loads(body)
+    root_changed = after.root_etag != before.root_etag and not ours_read_back
+    listed = {tag: info.etag for tag, info in after.manifests.items()}
+    return root_changed or listed != {tag: info.etag for tag, info in before.manifests.items()}
+
+
+def _unsettled(where: str, conditional: bool, others: int) -> str:
+    """Why the index did not settle: say "other runs" only when other runs were seen."""
+    advice = (
+        "the builds are published: re-run `artreg apply`, or `artreg verify --repair` to "
+        "rewrite the index"
+    )
+    if others:
+        return (
+            f"{where}: the index did not settle after {MAX_ROUNDS} rounds (other runs changed "
+            f"it in {others} of them); {advice}"
+        )
+    if conditional:
+        return (
+            f"{where}: the index did not settle after {MAX_ROUNDS} rounds, though no other run "
+            f"was seen changing it; {advice}"
+        )
+    return (
+        f"{where}: the index read back after each of {MAX_ROUNDS} rounds did not match what "
+        "this run had just written, and no other run was seen writing it: the store does not "
+        "return what was written (a cache or proxy in front of it serving stale objects?). "
+        f"Check the endpoint; {advice}"
+    )
+
+
 def reconcile(
     job: Job,
     report: Report,
@@ -160,6 +201,7 @@ def reconcile(
     pending = list(stale)
     rebuild = job.rebuild
     removed: dict[str, object] = {}
+    others = 0  # rounds in which another writer was seen changing the index
     with guard:
         for round_number in range(1, MAX_ROUNDS + 1):
             report.rounds = round_number
@@ -182,8 +224,16 @@ def reconcile(
             report.notes += plan.notes
             steps = ordered([*plan.steps, *retention.steps(), *pending])
             try:
-                execute_index(store, steps, root_etag=state.root_etag, locked=conditional)
+                execute_index(
+                    store,
+                    steps,
+                    root_etag=state.root_etag,
+                    locked=conditional,
+                    previous=plan.previous,
+                )
             except PreconditionFailed:
+                # execute_index saw the root changed (else it raises RootRefused).
+                others += 1
                 report.notes.append("the root index changed under our lease: re-reading")
                 continue
             report.count([s.action for s in steps])
@@ -202,13 +252,11 @@ def reconcile(
                 if pages_agree(store, check):
                     break
                 rebuild = True
+            if _someone_else_wrote(steps, fresh, check):
+                others += 1
             time.sleep(random.uniform(0.05, 0.3) * round_number)
         else:
-            raise ArtregError(
-                f"{store.description}: the index did not settle after {MAX_ROUNDS} rounds "
-                "(other runs kept changing it); the builds are published: re-run "
-                "`artreg apply`, or `artreg verify --repair` to rewrite the index"
-            )
+            raise ArtregError(_unsettled(store.description, conditional, others))
         # Image tags, manifests and blobs last: the build manifests no longer refer to them.
         if job.gc and (job.sweep_images or removed):
             builds = set(fresh.manifests) - set(removed)

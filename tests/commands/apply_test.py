@@ -527,6 +527,24 @@ def test_wrong_credentials(
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3rver_backend.env["AWS_ACCESS_KEY_ID"])
 
 
+def test_wrong_secret_on_a_server_that_checks_signatures(
+    rgw_backend: S3Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Ceph RGW checks SigV4: a wrong secret is a 403 SignatureDoesNotMatch, with no message.
+    site = Site("rgw", tmp_path, rgw_backend.target(), rgw_backend)
+    site.configure()
+    site.publish("v1.0.0", now=at(1))
+    site.write_build("v1.1.0")
+    with no_change(site):  # read with the right key, made before the wrong one is set
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+        result = site.run("apply", "--tag", "v1.1.0", "--now", at(2))
+        message = assert_one_error(
+            result, "SignatureDoesNotMatch", "AWS_SECRET_ACCESS_KEY", str(site.target.bucket)
+        )
+        assert "None" not in message and "An error occurred" not in message, message
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", rgw_backend.env["AWS_SECRET_ACCESS_KEY"])
+
+
 def test_endpoint_down(s3_backend: S3Backend, tmp_path: Path) -> None:
     closed = f"http://127.0.0.1:{free_port()}"
     target = dataclasses.replace(s3_backend.target(), endpoint=closed)

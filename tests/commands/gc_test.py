@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import s3proxy
 from publishing import (
     WRITE_OPERATIONS,
     Site,
@@ -26,6 +27,7 @@ from publishing import (
     make_site,
     no_change,
 )
+from s3proxy import Reply, Rule, precondition_failed
 
 import artreg.commands.apply
 import artreg.commands.gc
@@ -137,7 +139,7 @@ def writes_of(stores: Sequence[Store]) -> dict[str, int]:
     return total
 
 
-@pytest.fixture(params=["moto", "s3rver"])
+@pytest.fixture(params=["moto", "s3rver", "rgw"])
 def s3_site(request: pytest.FixtureRequest, tmp_path: Path) -> Site:
     return make_site(request, tmp_path, request.param, page_size=7, extra_toml=RETENTION)
 
@@ -286,7 +288,7 @@ def backdate(site: Site, key: str, age: dt.timedelta) -> None:
     os.utime(path, (moment, moment))
 
 
-@pytest.fixture(params=["dir", "moto", "s3rver"])
+@pytest.fixture(params=["dir", "moto", "s3rver", "rgw"])
 def orphan_site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site]:
     # dir: backdated with os.utime past the default 24 h; s3: a short grace period and a
     # sleep (LastModified has whole seconds: an object can look up to 1 s older than it is).
@@ -331,4 +333,68 @@ def test_orphans_are_reported_and_removed_only_past_the_grace_period(orphan_site
     assert sorted(a["key"] for a in collected.json()["actions"]) == sorted(orphans)
     assert all(store.head(k) is None for k in orphans)
     assert store.head("v1.0.0/linux/amd64/app") is not None
+    assert site.run("verify", "--target", "test").code == 0
+
+
+def _refuse_root(status: int) -> Rule:
+    """A proxy rule failing every write of the root index.json (as a broken server would)."""
+
+    def rule(method: str, path: str, headers: dict[str, str]) -> Reply | None:
+        if method == "PUT" and path.endswith("/_releases/index.json"):
+            if status == 412:
+                return Reply(412, precondition_failed("index.json"))
+            return Reply(status, b"<Error><Code>InternalError</Code><Message/></Error>")
+        return None
+
+    return rule
+
+
+@pytest.mark.parametrize(
+    ("kind", "status"), [("moto", 412), ("moto", 500), ("s3rver", 500), ("rgw", 412)]
+)
+def test_a_failed_gc_leaves_pages_and_root_agreeing(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, status: int
+) -> None:
+    """The root write fails after the pages were rewritten: the old pages come back.
+
+    412: a server refusing a matching If-Match (Ceph RGW 16 with a quoted ETag);
+    500: a server failing. Either way gc exits 1 with one message, and the
+    index still agrees with itself (root counts = entries on its pages).
+    """
+    site = make_site(request, tmp_path, kind, page_size=7, extra_toml=RETENTION)
+    seed_history(site, count=40, via_cli=2)
+    assert site.run("apply", "--target", "test", "--tag", "v1.0.0", "--now",
+                    format_time(END - 40 * DAY), "--no-gc").code == 0  # fmt: skip
+    assert site.backend is not None
+    store = site.store()
+    before = site.snapshot()
+    entries = follow_index(store)
+    assert site.run("verify", "--target", "test").code == 0
+    config = site.config_path.read_text()
+    with s3proxy.running(site.backend.endpoint, _refuse_root(status)) as proxy:
+        site.config_path.write_text(config.replace(site.backend.endpoint, proxy.endpoint))
+        result = site.run("gc", "--target", "test", "--now", format_time(END))
+        site.config_path.write_text(config)
+    assert result.code == 1, result.out + result.err
+    message = result.err.strip()
+    assert len(message.splitlines()) == 1, message
+    assert "other runs" not in message
+    assert "index.json" in message
+    if status == 412:
+        assert "refused the conditional write of index.json" in message
+    pages_written = [
+        e.path for e in proxy.exchanges if e.method == "PUT" and "/_artreg/index/" in e.path
+    ]
+    assert pages_written, "the failure must come after page writes to test anything"
+    # Nothing was deleted and the index is as it was: pages and root agree.
+    assert follow_index(store) == entries
+    after = site.snapshot()
+    assert {k for k in after if not k.startswith("_artreg/index/")} == {
+        k for k in before if not k.startswith("_artreg/index/")
+    }
+    assert {k: v for k, v in after.items() if k in before} == before
+    verify = site.run("verify", "--target", "test")
+    assert verify.code == 0, verify.out + verify.err
+    # Once the server behaves, gc finishes the job.
+    assert site.run("gc", "--target", "test", "--now", format_time(END)).code == 0
     assert site.run("verify", "--target", "test").code == 0

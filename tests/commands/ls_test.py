@@ -1,4 +1,8 @@
-"""``artreg ls`` agrees with index.json after several publishes, on every store."""
+"""``artreg ls`` agrees with index.json after several publishes, on every store.
+
+Not on Ceph RGW: ls only reads what apply wrote, and reading is covered there by
+the store contract and the apply tests; seven publishes per case cost a minute.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ DEV_B = "b" * 40
 TAGS = ["v1.0.0", "v1.10.0", DEV_A, "v1.9.0", "v2.0.0-rc.1", DEV_B, "v1.1.0+feat"]
 
 
-@pytest.fixture(params=KINDS)
+@pytest.fixture(params=[k for k in KINDS if k != "rgw"])
 def site(request: pytest.FixtureRequest, tmp_path: Path) -> Site:
     site = make_site(request, tmp_path, request.param)
     site.configure(page_size=2)

@@ -172,7 +172,7 @@ def test_each_kind_of_damage_has_its_line(
         assert verify(site, *deep) == (1, remaining)
 
 
-@pytest.mark.parametrize("kind", ["moto", "s3rver"])
+@pytest.mark.parametrize("kind", ["moto", "s3rver", "rgw"])
 def test_repair_on_s3_leaves_file_damage_reported(
     request: pytest.FixtureRequest, tmp_path: Path, kind: str
 ) -> None:

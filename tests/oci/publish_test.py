@@ -11,12 +11,17 @@ import io
 import json
 import shutil
 import threading
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import rgw
+import s3proxy
 from oci.builder import Built, build_image, compress_file, skopeo, to_archive
 from oci.proxy import bucket_website, host_of
+from s3proxy import Reply, header, set_header
 from servers import S3Backend
 
 from artreg.cli import main
@@ -334,3 +339,38 @@ def test_apply_to_moto_and_pull_from_the_bucket(
     # Again: nothing to write.
     code, out, _ = apply(config, "v1.1.0", "--json")
     assert (code, json.loads(out)["uploaded"]) == (0, 0)
+
+
+def test_apply_to_ceph_rgw_and_pull_from_its_website_endpoint(
+    images: dict[str, Built], rgw_backend: S3Backend, tmp_path: Path
+) -> None:
+    """The RGW path of docs/buckets.md: a website bucket, served by RGW itself.
+
+    RGW answers with website semantics (index documents, anonymous reads)
+    when the Host is ``<bucket>.s3-website.test``; the proxy only sets that
+    Host, everything else is RGW's own answer.
+    """
+    target = rgw_backend.target(website=True)  # no prefix: the registry is at the root
+    for n, (name, tag) in enumerate([("single", "v1.0.0"), ("multi", "v1.1.0")]):
+        config = write_project(
+            tmp_path / f"project{n}", f"{images[name].root}:v1", rgw_backend.toml(target)
+        )
+        code, _, err = apply(config, tag)
+        assert code == 0, err
+    port = rgw_backend.endpoint.rsplit(":", 1)[1]
+    website_host = f"{target.bucket}.{rgw.WEBSITE_DOMAIN}:{port}"
+
+    def as_website(method: str, path: str, headers: dict[str, str]) -> Reply | None:
+        set_header(headers, "Host", website_host)
+        return None
+
+    with s3proxy.running(rgw_backend.endpoint, as_website) as proxy:
+        host = proxy.endpoint.removeprefix("http://")
+        with urllib.request.urlopen(f"{proxy.endpoint}/v2/") as response:
+            assert response.status == 200  # the index document v2/index.html
+        with pytest.raises(urllib.error.HTTPError) as missing:
+            urllib.request.urlopen(f"{proxy.endpoint}/v2/team/demo/manifests/nothing")
+        assert missing.value.code == 404  # not 403: the policy grants s3:ListBucket
+        check_pull(host, images["single"], "v1.0.0", tmp_path / "a")
+        check_pull(host, images["multi"], "v1.1.0", tmp_path / "b")
+    assert all(header(e.headers, "Host") == website_host for e in proxy.exchanges)

@@ -214,7 +214,7 @@ def test_request_counts_by_operation(store: Store) -> None:
 
 def test_supports_conditional_writes_is_probed_once(store_case: StoreCase) -> None:
     store = store_case.store
-    expected = {"dir": True, "moto": True, "s3rver": False}[store_case.kind]
+    expected = {"dir": True, "moto": True, "s3rver": False, "rgw": True}[store_case.kind]
 
     assert store.supports_conditional_writes() is expected
     counted = sum(store.requests.values())
@@ -225,7 +225,7 @@ def test_supports_conditional_writes_is_probed_once(store_case: StoreCase) -> No
     assert store.requests["PutObject"] == 0
 
 
-@pytest.mark.parametrize("store_case", ["dir", "moto"], indirect=True)
+@pytest.mark.parametrize("store_case", ["dir", "moto", "rgw"], indirect=True)
 def test_if_none_match_refuses_an_existing_key(store_case: StoreCase) -> None:
     store = store_case.store
     req = PutRequest("_artreg/builds/v1.0.0.json", b"first", "application/json")
@@ -237,7 +237,7 @@ def test_if_none_match_refuses_an_existing_key(store_case: StoreCase) -> None:
     assert store.get(req.key) == b"first"
 
 
-@pytest.mark.parametrize("store_case", ["dir", "moto"], indirect=True)
+@pytest.mark.parametrize("store_case", ["dir", "moto", "rgw"], indirect=True)
 def test_if_match_refuses_a_stale_etag(store_case: StoreCase) -> None:
     store = store_case.store
     old = put_bytes(store, "index.json", b"v1")

@@ -6,6 +6,8 @@ import socket
 from pathlib import Path
 
 import pytest
+import s3proxy
+from s3proxy import Reply, Rule, header, precondition_failed
 from servers import S3Backend
 
 from artreg.config import Target
@@ -67,7 +69,7 @@ def test_signature_and_permission_errors_say_check_credentials(
         "ListObjectsV2",
     )
     message = str(store._client_error(error, "where"))
-    assert f"access denied ({code}: no)" in message
+    assert f"access denied ({code}" in message
     assert "AWS_SECRET_ACCESS_KEY" in message
 
 
@@ -222,3 +224,56 @@ def test_a_broken_aws_setup_is_one_clear_error(
     assert err.startswith("artreg: error: ") and err.count("\n") == 1, err
     assert fragment in err, err
     assert "Contents" not in client.list_objects_v2(Bucket=bucket)  # nothing was written
+
+
+def _refuse_if_match(quoted_only: bool) -> Rule:
+    """Answer 412 to a PutObject carrying If-Match: any, or only a quoted one (Ceph RGW 16)."""
+
+    def rule(method: str, path: str, headers: dict[str, str]) -> Reply | None:
+        value = header(headers, "If-Match")
+        if method == "PUT" and value is not None and (value.startswith('"') or not quoted_only):
+            return Reply(412, precondition_failed(path))
+        return None
+
+    return rule
+
+
+def test_probe_falls_back_when_if_match_is_refused(moto_backend: S3Backend) -> None:
+    # If-None-Match is honoured, If-Match never matches: compare-and-swap cannot work.
+    bucket = moto_backend.make_bucket()
+    with s3proxy.running(moto_backend.endpoint, _refuse_if_match(quoted_only=False)) as proxy:
+        store = S3Store(bucket, endpoint=proxy.endpoint)
+        assert store.supports_conditional_writes() is False
+        sent = [e for e in proxy.exchanges if e.method == "PUT"]
+    assert any(header(e.headers, "If-None-Match") == "*" for e in sent)
+    assert any(header(e.headers, "If-Match") for e in sent)
+    assert store.list() == []  # the probe cleaned up after itself
+
+
+def test_if_match_goes_out_in_the_form_the_probe_checked(moto_backend: S3Backend) -> None:
+    # Ceph RGW 16 refuses a quoted If-Match and accepts the bare etag.
+    bucket = moto_backend.make_bucket()
+    with s3proxy.running(moto_backend.endpoint, _refuse_if_match(quoted_only=True)) as proxy:
+        store = S3Store(bucket, endpoint=proxy.endpoint)
+        assert store.supports_conditional_writes() is True
+        probed = {header(e.headers, "If-Match") for e in proxy.exchanges} - {None}
+        old = store.put(PutRequest("index.json", b"v1", "application/json"))
+        store.put(PutRequest("index.json", b"v2", "application/json"), if_match=old)
+        sent = header(proxy.exchanges[-1].headers, "If-Match")
+    assert sent == old
+    assert probed and all(not value.startswith('"') for value in probed if value)
+    assert store.get("index.json") == b"v2"
+
+
+def test_the_probe_is_not_fooled_by_a_server_ignoring_if_match(
+    moto_backend: S3Backend,
+) -> None:
+    # A proxy that drops If-Match: every conditional write would go through.
+    def drop(method: str, path: str, headers: dict[str, str]) -> Reply | None:
+        for name in [k for k in headers if k.lower() == "if-match"]:
+            del headers[name]
+        return None
+
+    bucket = moto_backend.make_bucket()
+    with s3proxy.running(moto_backend.endpoint, drop) as proxy:
+        assert S3Store(bucket, endpoint=proxy.endpoint).supports_conditional_writes() is False

@@ -171,7 +171,9 @@ class S3Store:
                 response = self.client.get_object(Bucket=self.bucket, Key=self.prefix + key)
                 try:
                     body: bytes = response["Body"].read()
-                    etag: str = response["ETag"].strip('"')
+                    # A server or proxy that sends no ETag gets an empty one: it
+                    # matches no If-Match, so a locked write is refused, never forced.
+                    etag: str = response.get("ETag", "").strip('"')
                     return body, etag
                 except _SHORT_READS as exc:
                     if attempt == self.max_attempts:
@@ -265,21 +267,42 @@ class S3Store:
                 )
 
     def supports_conditional_writes(self) -> bool:
-        """Probe once: write a key twice with If-None-Match; the second must get 412."""
+        """Probe once whether the server honours every conditional write artreg sends.
+
+        artreg sends conditions only on PutObject of small bodies (the lease,
+        build manifests, ``index.json``: never multipart, never on a delete):
+        ``If-None-Match: *`` and ``If-Match: <etag>`` with the bare ETag value
+        (see :func:`if_match_header`). The probe writes one scratch key four
+        times, exactly that way: a create with If-None-Match (must succeed), the
+        same again (must be refused), a write with If-Match on the current ETag
+        (must succeed), and one on the now stale ETag (must be refused). Any
+        other answer means the server cannot be trusted with compare-and-swap
+        (s3rver and Garage ignore the headers; Ceph RGW 16 refuses a quoted
+        If-Match), and the caller falls back to convergent mode.
+        """
         with self._lock:
             if self._conditional is not None:
                 return self._conditional
         key = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
-        probe = PutRequest(key=key, body=b"", content_type="application/octet-stream")
+
+        def attempt(body: bytes, **conditions: Any) -> str | None:
+            """The etag written, or None when the server refused the condition."""
+            request = PutRequest(key=key, body=body, content_type="application/octet-stream")
+            try:
+                return self._put(request, **conditions)
+            except PreconditionFailed:
+                return None
+
         # Counted as "probe:<operation>", so "the second apply writes nothing" holds.
         self._probing.active = True
         try:
-            self._put(probe, if_none_match=True)
-            try:
-                self._put(probe, if_none_match=True)
-                honoured = False
-            except PreconditionFailed:
-                honoured = True
+            created = attempt(b"1", if_none_match=True)
+            honoured = (
+                created is not None
+                and attempt(b"2", if_none_match=True) is None
+                and attempt(b"3", if_match=created) is not None
+                and attempt(b"4", if_match=created) is None
+            )
         finally:
             try:
                 self.delete([key])
@@ -329,7 +352,7 @@ class S3Store:
         if if_none_match:
             conditions["IfNoneMatch"] = "*"
         if if_match is not None:
-            conditions["IfMatch"] = f'"{if_match}"'
+            conditions["IfMatch"] = if_match_header(if_match)
         if isinstance(req.body, bytes):
             etag = self._put_object(req.key, req.body, {**args, **conditions})
             if progress is not None:
@@ -492,17 +515,24 @@ class S3Store:
 
     def _client_error(self, exc: botocore.exceptions.ClientError, where: str) -> StoreError:
         error = exc.response.get("Error", {})
-        code = str(error.get("Code", ""))
-        message = str(error.get("Message", "")) or str(exc)
+        code = str(error.get("Code") or "")
+        message = str(error.get("Message") or "")  # Ceph RGW sends none with some codes
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if code == "NoSuchBucket":
             return StoreError(
                 f"{where}: bucket {self.bucket!r} does not exist: create it, or fix the "
                 "target's bucket (and endpoint) in artreg.toml"
             )
-        if code in _CREDENTIAL_CODES or status == 403:
+        if code == "SignatureDoesNotMatch":
             return StoreError(
-                f"{where}: access denied ({code}: {message}): check the AWS credentials "
+                f"{where}: access denied (SignatureDoesNotMatch): the server knows the access "
+                "key but the request's signature does not match: check AWS_SECRET_ACCESS_KEY "
+                "(or the secret of AWS_PROFILE) for that key, and the target's endpoint"
+            )
+        if code in _CREDENTIAL_CODES or status == 403:
+            detail = f"{code}: {message}" if message else code or str(status)
+            return StoreError(
+                f"{where}: access denied ({detail}): check the AWS credentials "
                 "(AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY or AWS_PROFILE) and that they "
                 f"may read and write bucket {self.bucket!r}"
             )
@@ -513,7 +543,7 @@ class S3Store:
             )
         if code in ("NoSuchKey", "404") or status == 404:
             return NotFound(f"{where}: no such object")
-        return StoreError(f"{where}: {code or status}: {message}")
+        return StoreError(f"{where}: {code or status}: {message or 'no message'}")
 
 
 def _after(text: str, marker: str) -> str:
@@ -589,6 +619,18 @@ _SHORT_READS = (
     botocore.exceptions.IncompleteReadError,
     urllib3.exceptions.ProtocolError,
 )
+
+
+def if_match_header(etag: str) -> str:
+    """The If-Match value artreg sends: the bare ETag, without the quotes of RFC 9110.
+
+    AWS documents the parameter as the ETag value and accepts both forms, as do
+    moto and MinIO; Ceph RGW 16 compares the header with its unquoted ETag
+    literally, so a quoted value never matches there. The conditional-write
+    probe tries exactly this form, so a server that wants another one is used
+    in convergent mode instead of failing every conditional write.
+    """
+    return etag.strip('"')
 
 
 def _utc(value: dt.datetime) -> dt.datetime:
