@@ -268,7 +268,7 @@ def test_an_artifact_manifest_may_carry_its_own_media_types(
     [
         (None, "no 'oci-layout' file"),
         ('{"imageLayoutVersion": "2.0.0"}', "imageLayoutVersion is '2.0.0'"),
-        ("{}", "imageLayoutVersion is None"),
+        ("{}", "oci-layout: imageLayoutVersion: missing; expected a string"),
     ],
 )
 def test_the_oci_layout_file_is_required(
