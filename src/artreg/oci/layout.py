@@ -9,11 +9,13 @@ manifests (at most 4 MiB each) are read whole, and they are published byte for
 byte, so their digests never change.
 
 An uncompressed tar archive is indexed from its tar headers and each member
-hashed where it lies (in parallel); its blobs are then uploaded from the
-archive itself, as :class:`~artreg.stores.base.FileSlice` bodies, so nothing
-is copied. A compressed one (gzip, bzip2 or xz) is read in one streaming
-pass, each regular member copied to a private staging directory while it is
-hashed, because a store uploads from a file. A docker-archive (``docker save``)
+the image references hashed where it lies (in parallel); its blobs are then
+uploaded from the archive itself, as :class:`~artreg.stores.base.FileSlice`
+bodies, so nothing is copied. A compressed one (gzip, bzip2 or xz) is surveyed
+in one streaming pass (names, sizes, small JSON documents), then a second pass
+copies only the members the image references to a private staging directory,
+hashing them, because a store uploads from a file. Every JSON document goes
+through one typed validator (:class:`_Document`). A docker-archive (``docker save``)
 has no registry manifest: artreg writes an OCI image manifest for it (see
 :func:`_docker_manifest`), whose digest is therefore artreg's.
 """
