@@ -626,6 +626,26 @@ def test_deeply_nested_config_is_one_clear_error(text: str) -> None:
     assert problem.startswith("artreg.toml: ")
 
 
+@pytest.mark.parametrize("literal", ["9" * 5000, "-" + "1" * 4301, "+" + "7" * 10_000])
+def test_an_integer_too_long_for_python_is_one_clear_error(literal: str) -> None:
+    # tomllib raised int()'s ValueError (exit 3) on a 5,000-digit integer.
+    assert problems_of(f"[tags.dev]\nkeep_last = {literal}\n") == (
+        "artreg.toml: invalid TOML: an integer too long to read (over 4300 digits); shorten it",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ('[tags]\nprefix = "' + "v" * 100_000 + '"\n', "'" + "v" * 60 + "'... (100000 characters)"),
+        ("[index]\npage_size = 0x" + "f" * 5000 + "\n", "an integer of 20000 bits"),
+    ],
+)
+def test_huge_values_are_shown_short(text: str, shown: str) -> None:
+    (problem,) = problems_of(text)
+    assert problem.endswith(f"got {shown}")
+
+
 def test_nesting_up_to_the_limit_is_judged_normally() -> None:
     problems = problems_of("x = " + "[" * 31 + "]" * 31)
     assert problems == (
@@ -695,6 +715,7 @@ _TOML_ATOMS = st.sampled_from(
 @given(
     st.text(max_size=400)
     | st.lists(_TOML_ATOMS, max_size=200).map("".join)
+    | st.integers(min_value=4000, max_value=6000).map(lambda n: "[gc]\ngrace_period = " + "9" * n)
     | st.integers(min_value=1, max_value=4000)
     .flatmap(lambda n: st.sampled_from(["[" * n, "{a=" * n, "a." * n, "[[a" + ".a" * n + "]]"]))
     .map(lambda s: "x = " + s)

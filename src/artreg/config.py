@@ -296,6 +296,10 @@ def parse_config(text: str, path: Path) -> Config:
         raise ConfigError([f"{path}: invalid TOML: {_toml_message(str(exc))}"]) from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
         raise ConfigError([f"{path}: {_too_deep(None)}"]) from None
+    except ValueError:  # int(): a decimal integer of more than 4,300 digits
+        raise ConfigError(
+            [f"{path}: invalid TOML: an integer too long to read (over 4300 digits); shorten it"]
+        ) from None
     deepest = _deepest_path(data)
     if len(deepest) > MAX_NESTING:
         raise ConfigError([f"{path}: {_too_deep(deepest)}"])
@@ -361,6 +365,10 @@ def _show(value: object) -> str:
     """A value as the message's 'got ...': TOML-ish, strings quoted."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and len(value) > 100:
+        return f"{value[:60]!r}... ({len(value)} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"an integer of {value.bit_length()} bits"
     if isinstance(value, (str, int, float)):
         return repr(value)
     if isinstance(value, list):
