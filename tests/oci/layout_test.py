@@ -734,16 +734,17 @@ def _descriptor_like(inner: st.SearchStrategy[object]) -> st.SearchStrategy[obje
     )
     | _JSON,
     raw=st.none() | st.binary(max_size=200),
+    target=st.sampled_from(["index.json", "oci-layout"]),
 )
 def test_fuzz_index_json_raises_only_image_errors(
-    tmp_path_factory: pytest.TempPathFactory, index: object, raw: bytes | None
+    tmp_path_factory: pytest.TempPathFactory, index: object, raw: bytes | None, target: str
 ) -> None:
     root = tmp_path_factory.mktemp("fuzz") / "layout"
     built = build_image(root, ref="v1", layers=1, payload=10)
     if raw is None:
         _with_index(built, index)
     else:
-        (root / "index.json").write_bytes(raw)
+        (root / target).write_bytes(raw)
     with contextlib.suppress(ArtregError):
         read_image(root).close()
 
@@ -790,5 +791,25 @@ def test_fuzz_manifests_inside_a_layout_raise_only_image_errors(
     root = tmp_path_factory.mktemp("fuzz") / "layout"
     built = build_image(root, ref="v1", layers=1, payload=10)
     _rewrite_manifest(built, change)
+    with contextlib.suppress(ArtregError):
+        read_image(root).close()
+
+
+@fuzz()
+@given(raw=st.binary(max_size=300), as_index=st.booleans())
+def test_fuzz_raw_manifest_bytes_inside_a_layout_raise_only_image_errors(
+    tmp_path_factory: pytest.TempPathFactory, raw: bytes, as_index: bool
+) -> None:
+    root = tmp_path_factory.mktemp("fuzz") / "layout"
+    build_image(root, ref="v1", layers=1, payload=10)
+    digest, size = write_blob(root, raw)
+    media_type = OCI_INDEX if as_index else OCI_MANIFEST
+    _with_index(
+        Built(root, "v1", digest, media_type),
+        {
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": media_type, "digest": digest, "size": size}],
+        },
+    )
     with contextlib.suppress(ArtregError):
         read_image(root).close()
