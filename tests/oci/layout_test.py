@@ -813,3 +813,16 @@ def test_fuzz_raw_manifest_bytes_inside_a_layout_raise_only_image_errors(
     )
     with contextlib.suppress(ArtregError):
         read_image(root).close()
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_docker_config_that_is_not_json_or_too_big(tmp_path: Path, gz: bool) -> None:
+    members = _docker_members(GOOD_DOCKER)
+    members["config.json"] = b"\x7fELF" + bytes(100)
+    archive = _tar(tmp_path / "docker.tar", members, gz=gz)
+    with pytest.raises(ImageFormatError, match=r"config\.json"):
+        read_image(archive)
+    members["config.json"] = b"{" + b" " * (5 * 1024 * 1024) + b"}"
+    archive = _tar(tmp_path / "docker.tar", members, gz=gz)
+    with pytest.raises(ImageFormatError, match=r"config\.json is over 4194304 bytes"):
+        read_image(archive)

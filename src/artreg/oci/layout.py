@@ -977,6 +977,11 @@ def _hash_found(found: _Found, where: Path) -> str:
 def _read_small(found: _Found, where: Path, *, limit: int = MAX_MANIFEST_SIZE) -> bytes:
     """At most ``limit`` bytes (a manifest, config, or a layer's magic)."""
     if found.path is None:  # a compressed archive's member: JSON documents were kept
+        if found.data is None and found.size > limit:
+            raise ImageFormatError(
+                f"{where}: {found.named()} is over {MAX_MANIFEST_SIZE} bytes; not a manifest or "
+                "config"
+            )
         if found.data is None:
             raise ImageFormatError(
                 f"{where}: {found.named()}: not a JSON document (it starts with "
