@@ -952,24 +952,33 @@ def _open(found: _Found, where: Path) -> BinaryIO:
 
 
 def _hash_found(found: _Found, where: Path) -> str:
-    """The sha256 of a layout's file, or of an uncompressed archive's member."""
+    """The sha256 of a layout's file, or of an uncompressed archive's member.
+
+    Reads exactly the size found before (what the descriptor declares): a file
+    that grows or shrinks meanwhile is an error, never an unbounded read.
+    """
     digest = hashlib.sha256()
-    left = found.size if found.offset is not None else -1
+    left = found.size
     try:
         with _open(found, where) as stream:
-            while left != 0:
-                chunk = stream.read(READ_CHUNK if left < 0 else min(left, READ_CHUNK))
+            while left > 0:
+                chunk = stream.read(min(left, READ_CHUNK))
                 if not chunk:
                     break
                 digest.update(chunk)
-                if left > 0:
-                    left -= len(chunk)
+                left -= len(chunk)
+            grew = found.offset is None and left == 0 and stream.read(1) != b""
     except OSError as exc:
         raise ImageFormatError(f"{where}: cannot read {found.path}: {exc.strerror}") from None
-    if left > 0:
+    if left > 0 and found.offset is not None:
         raise TruncatedArchive(
             f"{where}: the archive is truncated: a member ends past its end; nothing was "
             f"uploaded; {_FIX_EXPORT}"
+        )
+    if left > 0 or grew:
+        raise BlobSizeMismatch(
+            f"{where}: {found.path} changed size while artreg read it; nothing was uploaded; "
+            "re-run once the image is written"
         )
     return digest.hexdigest()
 
