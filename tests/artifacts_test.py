@@ -15,9 +15,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from artreg import artifacts
 from artreg.artifacts import (
     ArtifactFilesError,
+    GlobTooBroad,
     LocalFile,
+    glob_paths,
     guess_content_type,
     hash_file,
     resolve_files,
@@ -543,3 +546,96 @@ def test_resolution_is_sorted_and_deterministic(
         for resolved in first:
             assert resolved.sha256 == sha256(resolved.source.read_bytes())
             assert resolved.source.resolve().is_relative_to(repo.resolve())
+
+
+# --- globs do bounded work: no symlink loops, a cap on what one pattern looks at ---
+
+
+def _loops(repo: Path) -> None:
+    write(repo / "dist/app")
+    write(repo / "dist/sub/tool")
+    (repo / "dist/a").symlink_to(".")
+    (repo / "dist/b").symlink_to(".")
+    (repo / "dist/sub/up").symlink_to("..")  # one level deeper: back to dist/
+    (repo / "dist/sub/top").symlink_to(repo)  # absolute, to the repository itself
+
+
+@pytest.mark.usefixtures("no_hang")
+def test_recursive_glob_does_not_follow_symlink_loops(repo: Path) -> None:
+    # `dist/**/app` with two symlinks back to `.` once ran 10 minutes and took 430 MB.
+    _loops(repo)
+    resolved = resolve_files(repo, [files("g", ("any", "dist/**/app"))], TAG)
+    assert [f.source for f in resolved] == [repo / "dist/app"]
+    resolved = resolve_files(repo, [files("g", ("any", "dist/**"), ("src", "**/tool"))], TAG)
+    assert [(f.platform, f.source) for f in resolved] == [
+        ("any", repo / "dist/app"),
+        ("any", repo / "dist/sub/tool"),
+        ("src", repo / "dist/sub/tool"),
+    ]
+
+
+def test_recursive_glob_looks_at_each_entry_once(repo: Path) -> None:
+    _loops(repo)
+    # dist/ holds 4 entries, dist/sub/ 3: `**` looks at each once, and `app` is a lookup.
+    assert glob_paths(repo, "dist/**/app", max_entries=7) == ["dist/app"]
+    with pytest.raises(GlobTooBroad):
+        glob_paths(repo, "dist/**/app", max_entries=6)
+    assert glob_paths(repo, "**/tool", max_entries=8) == ["dist/sub/tool"]
+
+
+def test_bind_mount_like_loops_are_entered_once(repo: Path) -> None:
+    # A directory reached twice by (device, inode) is entered once, even without symlinks:
+    # hard links to directories are impossible, so the same inode is simulated by `**/**`.
+    write(repo / "a/b/c/app")
+    assert glob_paths(repo, "a/**/**/app", max_entries=3) == ["a/b/c/app"]
+
+
+def test_a_pattern_with_too_many_paths_is_refused(
+    repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Symlinks followed by `*` segments still multiply the paths (2^24 here): the cap
+    # on entries looked at stops it with one clear problem.
+    write(repo / "d/app")
+    (repo / "d/x").symlink_to(".")
+    (repo / "d/y").symlink_to(".")
+    pattern = "d/" + "*/" * 24 + "app"
+    monkeypatch.setattr(artifacts, "MAX_GLOB_ENTRIES", 10_000)
+    (problem,) = problems_of(repo, [files("g", ("any", pattern))])
+    assert problem == (
+        f"artifact 'g', platform 'any': {pattern}: the pattern looks at more than 10,000 files "
+        "and directories; narrow it in artreg.toml (name the directories the build writes to)"
+    )
+
+
+TREE_NAMES = st.sampled_from(["a", "b", "app", ".h", "x.tar.gz", "a1", "[a]"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    tree=st.lists(st.lists(TREE_NAMES, min_size=1, max_size=4), max_size=10),
+    pattern=st.lists(
+        st.sampled_from(["*", "**", "a*", "?", "app", "[ab]", ".*", "*.gz", "a", "[[]a]"]),
+        min_size=1,
+        max_size=4,
+    ).map("/".join),
+)
+def test_glob_paths_agrees_with_glob_without_symlinks(tree: list[list[str]], pattern: str) -> None:
+    import glob
+
+    with tempfile.TemporaryDirectory() as top:
+        root = Path(top)
+        for parts in tree:
+            path = root.joinpath(*parts)
+            if any(
+                p.is_file() for p in [path, *path.parents] if p != root and p.is_relative_to(root)
+            ):
+                continue
+            if path.is_dir():
+                continue
+            write(path)
+        # Files are what a glob publishes (glob also answers 'a/' for 'a/**' when 'a' is a
+        # file, or is missing: directories are left out of the comparison).
+        expected = {
+            m for m in glob.glob(pattern, root_dir=root, recursive=True) if (root / m).is_file()
+        }
+        assert {m for m in glob_paths(root, pattern) if (root / m).is_file()} == expected

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FILE = "artreg.toml"
-DURATION = "expected a duration like '30d', '12h' or '90m'"
+DURATION = "expected a duration like '30d', '12h' or '90m', at most 36500d (100 years)"
 CREDENTIALS = (
     "credentials never go in artreg.toml (it is committed); remove this and let the AWS chain "
     "provide them: the AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) "
@@ -223,8 +223,9 @@ CASES: tuple[Case, ...] = (
     _case(
         "match-does-not-compile",
         '[tags.dev]\nmatch = "[0-9"\n',
-        "2: tags.dev.match: expected a regular expression, got '[0-9' (unterminated character "
-        "set at position 0); fix it (Python re syntax; the whole tag must match)",
+        "2: tags.dev.match: expected a regular expression, got '[0-9' (missing ]: [0-9); "
+        "fix it (RE2 syntax, which matches in linear time: no lookaround or backreferences; "
+        "the whole tag must match)",
         schema=False,
     ),
     _case(

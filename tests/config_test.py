@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
 from collections.abc import Iterator
@@ -7,12 +8,14 @@ from pathlib import Path
 
 import pytest
 from config_cases import CASES, CREDENTIALS, FILE, Case
+from fuzzing import fuzz
 from hypothesis import given
 from hypothesis import strategies as st
 
 from artreg.config import (
     DEFAULT_RULES,
     DEFAULT_TARGET,
+    MAX_DURATION,
     Artifact,
     Config,
     FileSpec,
@@ -125,6 +128,7 @@ max_delete_fraction = 2
     assert problems_of(text) == (
         "artreg.toml:8: tags.dev.keep_lst: unknown key; did you mean 'keep_last'?",
         "artreg.toml:9: tags.dev.expire_after: expected a duration like '30d', '12h' or '90m', "
+        "at most 36500d (100 years), "
         "got '30 days'",
         "artreg.toml:15: artifacts[0].files[1].platform: expected a platform like 'linux/amd64' "
         "or 'x86_64-unknown-linux-musl' (segments of letters, digits, '.', '_' and '-' "
@@ -396,13 +400,22 @@ def test_parse_duration_refuses(text: str) -> None:
         parse_duration(text)
 
 
-def test_parse_duration_overflow_is_a_value_error() -> None:
-    with pytest.raises(ValueError, match="too long"):
-        parse_duration("99999999999999w")
+@pytest.mark.parametrize(
+    "text", ["99999999999999w", "999999999d", "36501d", "5215w", "3153600001s", "9" * 5000 + "d"]
+)
+def test_parse_duration_refuses_more_than_a_century(text: str) -> None:
+    # 999999999d once passed lint and overflowed later, subtracted from "now".
+    with pytest.raises(ValueError, match=r"at most 36500d \(100 years\)"):
+        parse_duration(text)
 
 
-@given(st.integers(min_value=0, max_value=10**6), st.sampled_from("smhdw"))
+def test_parse_duration_accepts_a_century() -> None:
+    assert parse_duration("36500d") == MAX_DURATION == parse_duration("876000h")
+
+
+@given(st.integers(min_value=0, max_value=36500 * 86400), st.sampled_from("smhdw"))
 def test_format_duration_round_trips(amount: int, unit: str) -> None:
+    amount //= {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[unit]
     delta = parse_duration(f"{amount}{unit}")
     assert parse_duration(format_duration(delta)) == delta
 
@@ -574,3 +587,217 @@ def _key_paths(value: object, path: tuple[str | int, ...]) -> Iterator[tuple[str
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _key_paths(item, (*path, index))
+
+
+# --- hostile configuration: bounded work, one clear error ---
+
+_DEEP = 3000
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x = " + "[" * _DEEP + "]" * _DEEP,
+        "x = " + "{a = " * _DEEP + "1" + "}" * _DEEP,
+        "x = " + "[{a = " * _DEEP + "1" + "}]" * _DEEP,
+        "[tags.dev]\nx." + ".".join(["a"] * _DEEP) + " = 1\n",
+        "[" + ".".join(["a"] * _DEEP) + "]\n",
+        "[[" + ".".join(["a"] * _DEEP) + "]]\n",
+        "x = " + "[" * 40 + "]" * 40,
+        "[" + ".".join(["a"] * 40) + "]\nb = 1\n",
+    ],
+    ids=[
+        "arrays",
+        "inline-tables",
+        "mixed",
+        "dotted-keys",
+        "header",
+        "array-header",
+        "arrays-40",
+        "header-40",
+    ],
+)
+def test_deeply_nested_config_is_one_clear_error(text: str) -> None:
+    # An artreg.toml nested 3,000 deep once raised RecursionError (exit 3).
+    with pytest.raises(ConfigError) as caught:
+        parse(text)
+    (problem,) = caught.value.problems
+    assert "nested more than 32 levels deep" in problem
+    assert problem.startswith("artreg.toml: ")
+
+
+@pytest.mark.parametrize("literal", ["9" * 5000, "-" + "1" * 4301, "+" + "7" * 10_000])
+def test_an_integer_too_long_for_python_is_one_clear_error(literal: str) -> None:
+    # tomllib raised int()'s ValueError (exit 3) on a 5,000-digit integer.
+    assert problems_of(f"[tags.dev]\nkeep_last = {literal}\n") == (
+        "artreg.toml: invalid TOML: an integer too long to read (over 4300 digits); shorten it",
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ('[tags]\nprefix = "' + "v" * 100_000 + '"\n', "'" + "v" * 60 + "'... (100000 characters)"),
+        ("[index]\npage_size = 0x" + "f" * 5000 + "\n", "an integer of 20000 bits"),
+    ],
+)
+def test_huge_values_are_shown_short(text: str, shown: str) -> None:
+    (problem,) = problems_of(text)
+    assert problem.endswith(f"got {shown}")
+
+
+def test_nesting_up_to_the_limit_is_judged_normally() -> None:
+    problems = problems_of("x = " + "[" * 31 + "]" * 31)
+    assert problems == (
+        "artreg.toml:1: x: unknown key; expected one of: project, tags, artifacts, targets, "
+        "index, gc",
+    )
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("tags.dev.expire_after", "999999999d"),
+        ("tags.extra.expire_after", "99999999999999999999w"),
+        ("gc.grace_period", "999999999999s"),
+        ("tags.dev.expire_after", "9" * 5000 + "d"),
+    ],
+)
+def test_huge_durations_are_refused_at_lint(
+    key: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # expire_after = "999999999d" once passed lint and overflowed in retention (exit 3).
+    from artreg.cli import main
+
+    table, _, name = key.rpartition(".")
+    (tmp_path / "artreg.toml").write_text(f'[{table}]\n{name} = "{value}"\n')
+    assert main(["lint", "--config", str(tmp_path / "artreg.toml")]) == 1
+    err = capsys.readouterr().err
+    assert f"{key}: expected a duration like" in err
+    assert "at most 36500d (100 years)" in err
+    assert "Traceback" not in err and "internal error" not in err
+
+
+_TOML_ATOMS = st.sampled_from(
+    [
+        "[",
+        "]",
+        "{",
+        "}",
+        "=",
+        ",",
+        ".",
+        '"',
+        "'",
+        "\n",
+        " ",
+        "#",
+        "a",
+        "1",
+        "x",
+        "tags",
+        "dev",
+        "match",
+        "expire_after",
+        '"9999999999d"',
+        "true",
+        "[[artifacts]]",
+        "[tags.dev]",
+        '"(a+)+$"',
+        "1e999",
+        "0x",
+        "1979-05-27T07:32:00Z",
+    ]
+)
+
+
+@fuzz()
+@given(
+    st.text(max_size=400)
+    | st.lists(_TOML_ATOMS, max_size=200).map("".join)
+    | st.integers(min_value=4000, max_value=6000).map(lambda n: "[gc]\ngrace_period = " + "9" * n)
+    | st.integers(min_value=1, max_value=4000)
+    .flatmap(lambda n: st.sampled_from(["[" * n, "{a=" * n, "a." * n, "[[a" + ".a" * n + "]]"]))
+    .map(lambda s: "x = " + s)
+)
+def test_fuzz_config_text_raises_only_config_errors(text: str) -> None:
+    with contextlib.suppress(ConfigError):
+        parse_config(text, Path("artreg.toml"))
+
+
+@fuzz()
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+        lambda inner: (
+            st.lists(inner, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    [
+                        "project",
+                        "name",
+                        "tags",
+                        "dev",
+                        "extra",
+                        "release",
+                        "match",
+                        "keep_last",
+                        "expire_after",
+                        "protect",
+                        "examples",
+                        "artifacts",
+                        "files",
+                        "path",
+                        "platform",
+                        "targets",
+                        "type",
+                        "index",
+                        "gc",
+                    ]
+                ),
+                inner,
+                max_size=5,
+            )
+        ),
+        max_leaves=30,
+    )
+)
+def test_fuzz_structured_config_raises_only_config_errors(value: object) -> None:
+    text = _to_toml(value)
+    if text is None:
+        return
+    with contextlib.suppress(ConfigError):
+        parse_config(text, Path("artreg.toml"))
+
+
+def _to_toml(value: object) -> str | None:
+    """A document whose top level is ``value`` (a table), as TOML; None if not expressible."""
+    import json
+
+    if not isinstance(value, dict):
+        return None
+
+    def inline(item: object) -> str | None:
+        if item is None:
+            return None
+        if isinstance(item, bool):
+            return "true" if item else "false"
+        if isinstance(item, float):
+            return None if item != item or item in (float("inf"), float("-inf")) else repr(item)
+        if isinstance(item, (int, str)):
+            return json.dumps(item)
+        if isinstance(item, list):
+            parts = [inline(x) for x in item]
+            return None if None in parts else "[" + ", ".join(p for p in parts if p) + "]"
+        if isinstance(item, dict):
+            parts = [f"{json.dumps(k)} = {inline(v)}" for k, v in item.items()]
+            return None if any(p.endswith("None") for p in parts) else "{" + ", ".join(parts) + "}"
+        return None
+
+    lines = []
+    for key, item in value.items():
+        shown = inline(item)
+        if shown is None:
+            return None
+        lines.append(f"{json.dumps(key)} = {shown}")
+    return "\n".join(lines) + "\n"

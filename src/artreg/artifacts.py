@@ -7,8 +7,8 @@ in one error before anything is written.
 
 from __future__ import annotations
 
+import fnmatch
 import functools
-import glob
 import hashlib
 import mimetypes
 import os
@@ -27,6 +27,9 @@ CHUNK_SIZE = 1 << 20
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 _GLOB_MAGIC = re.compile(r"[*?[]")
+# The most directory entries one pattern may look at: far beyond any build
+# output, and about a second of scanning; a pattern needing more is refused.
+MAX_GLOB_ENTRIES = 1_000_000
 # Opening a FIFO for reading would block until a writer comes; O_NONBLOCK makes
 # open() return at once, and fstat then refuses anything but a regular file.
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
@@ -220,7 +223,14 @@ def _find(config_dir: Path, artifact: str, spec: FileSpec) -> tuple[list[_Candid
     """The files a declared path names: one path, or a glob's non-directory matches."""
     if not _GLOB_MAGIC.search(spec.path):
         return [_Candidate(artifact, spec.platform, config_dir / spec.path, spec.path)], None
-    matches = sorted(set(glob.glob(spec.path, root_dir=config_dir, recursive=True)))
+    where = f"artifact {artifact!r}, platform {spec.platform!r}: {spec.path}"
+    try:
+        matches = sorted(set(glob_paths(config_dir, spec.path, max_entries=MAX_GLOB_ENTRIES)))
+    except GlobTooBroad as exc:
+        return [], (
+            f"{where}: the pattern looks at more than {exc.limit:,} files and directories; "
+            "narrow it in artreg.toml (name the directories the build writes to)"
+        )
     found = [
         _Candidate(
             artifact, spec.platform, config_dir / match, f"{match} (matched by {spec.path!r})"
@@ -233,9 +243,132 @@ def _find(config_dir: Path, artifact: str, spec: FileSpec) -> tuple[list[_Candid
         return found, None
     what = "only directories" if matches else "nothing"
     return [], (
-        f"artifact {artifact!r}, platform {spec.platform!r}: {spec.path}: the pattern matches "
-        f"{what}; build the artifact first or fix the pattern in artreg.toml"
+        f"{where}: the pattern matches {what}; build the artifact first or fix the "
+        "pattern in artreg.toml"
     )
+
+
+class GlobTooBroad(Exception):
+    """A pattern that would look at more than ``limit`` directory entries."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def glob_paths(root: Path, pattern: str, *, max_entries: int = MAX_GLOB_ENTRIES) -> list[str]:
+    """The paths (relative to ``root``, '/'-separated) matching ``pattern``, in bounded work.
+
+    Like ``glob.glob(pattern, root_dir=root, recursive=True)`` (``*``, ``?`` and
+    ``[...]`` within a name, hidden names only when the pattern's segment starts
+    with '.', ``**`` for any number of directories) except that ``**`` never
+    enters a symlinked directory nor one it already entered (by device and
+    inode), so links back to a parent cannot make it loop; and it looks at
+    no more than ``max_entries`` directory entries (GlobTooBroad otherwise).
+    """
+    segments = [part for part in pattern.split("/") if part]
+    absolute = pattern.startswith("/")
+    walker = _GlobWalker(Path("/") if absolute else root, max_entries)
+    prefix = "/" if absolute else ""
+    return [prefix + path for path in walker.match("", segments)]
+
+
+class _GlobWalker:
+    def __init__(self, root: Path, max_entries: int) -> None:
+        self.root = root
+        self.max_entries = max_entries
+        self.entries = 0  # directory entries looked at so far
+
+    def match(self, base: str, segments: list[str]) -> list[str]:
+        if not segments:
+            return [base] if base else []
+        head, rest = segments[0], segments[1:]
+        if head == "**":
+            while rest[:1] == ["**"]:
+                rest = rest[1:]  # `**/**` means what `**` means
+            out: list[str] = [base] if base and not rest else []  # glob's 'a/' for 'a/**'
+            directories = self.directories(base)
+            for directory in directories:
+                if rest:
+                    out.extend(self.match(directory, rest))
+                else:  # a trailing `**` names everything at every level
+                    out.extend(self.names(directory, "*", dirs_only=False))
+            return out
+        if not _GLOB_MAGIC.search(head):
+            path = _join(base, head)
+            full = self.root / path
+            if rest and not full.is_dir():
+                return []
+            if not rest and not os.path.lexists(full):
+                return []
+            return self.match(path, rest)
+        out = []
+        for path in self.names(base, head, dirs_only=bool(rest)):
+            out.extend(self.match(path, rest))
+        return out
+
+    def names(self, base: str, pattern: str, *, dirs_only: bool) -> list[str]:
+        """The entries of ``base`` whose names match ``pattern`` (one segment)."""
+        hidden_ok = pattern.startswith(".")
+        out = []
+        for entry in self.scan(base):
+            if entry.name.startswith(".") and not hidden_ok:
+                continue
+            if not fnmatch.fnmatchcase(entry.name, pattern):
+                continue
+            if dirs_only and not _is_dir(entry, follow=True):
+                continue
+            out.append(_join(base, entry.name))
+        return out
+
+    def directories(self, base: str) -> list[str]:
+        """``base`` and every directory below it, entering no symlink and no directory twice."""
+        out = [base]
+        seen: set[tuple[int, int]] = set()
+        try:
+            info = os.stat(self.root / base) if base else os.stat(self.root)
+        except OSError:
+            return []
+        seen.add((info.st_dev, info.st_ino))
+        index = 0
+        while index < len(out):
+            for entry in self.scan(out[index]):
+                if entry.name.startswith(".") or not _is_dir(entry, follow=False):
+                    continue
+                try:
+                    child = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if (child.st_dev, child.st_ino) in seen:
+                    continue
+                seen.add((child.st_dev, child.st_ino))
+                out.append(_join(out[index], entry.name))
+            index += 1
+        return out
+
+    def scan(self, base: str) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(self.root / base if base else self.root) as entries:
+                found = []
+                for entry in entries:
+                    self.entries += 1
+                    if self.entries > self.max_entries:
+                        raise GlobTooBroad(self.max_entries)
+                    found.append(entry)
+                return found
+        except OSError:
+            return []
+
+
+def _join(base: str, name: str) -> str:
+    return f"{base}/{name}" if base else name
+
+
+def _is_dir(entry: os.DirEntry[str], *, follow: bool) -> bool:
+    try:
+        return entry.is_dir(follow_symlinks=follow)
+    except OSError:
+        return False
 
 
 def _check(candidate: _Candidate, root: Path) -> str | None:

@@ -22,7 +22,9 @@ from artreg.core.tags import (
     PUBLISHED_CATEGORIES,
     Category,
     Convention,
+    PatternError,
     classify,
+    compile_pattern,
 )
 from artreg.errors import ArtregError, ConfigError
 
@@ -160,8 +162,13 @@ class Config:
 KeyPath = tuple[str | int, ...]
 
 DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DURATION = re.compile(r"([0-9]+)([smhdw])")
-_DURATION_EXPECTED = "a duration like '30d', '12h' or '90m'"
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_DURATION = re.compile(r"([0-9]{1,12})([smhdw])")
+# Durations are subtracted from "now": a century keeps that far from datetime's limits.
+MAX_DURATION = dt.timedelta(days=36500)
+_DURATION_EXPECTED = "a duration like '30d', '12h' or '90m', at most 36500d (100 years)"
+# How deep tables and arrays may nest; artreg's own schema needs 4 levels.
+MAX_NESTING = 32
 
 # A safe key segment: what artifact names, platform segments and published file names are.
 _SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"
@@ -227,10 +234,10 @@ def parse_duration(text: str) -> dt.timedelta:
     if found is None:
         raise ValueError(f"expected {_DURATION_EXPECTED}, got {text!r}")
     amount, unit = found.groups()
-    try:
-        return dt.timedelta(**{DURATION_UNITS[unit]: int(amount)})
-    except OverflowError:
-        raise ValueError(f"duration {text!r} is too long") from None
+    seconds = int(amount) * _UNIT_SECONDS[unit]  # at most 12 digits: exact, no overflow
+    if seconds > MAX_DURATION.total_seconds():
+        raise ValueError(f"expected {_DURATION_EXPECTED}, got {text!r}")
+    return dt.timedelta(seconds=seconds)
 
 
 def format_duration(delta: dt.timedelta) -> str:
@@ -287,6 +294,15 @@ def parse_config(text: str, path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{path}: invalid TOML: {_toml_message(str(exc))}"]) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError([f"{path}: {_too_deep(None)}"]) from None
+    except ValueError:  # int(): a decimal integer of more than 4,300 digits
+        raise ConfigError(
+            [f"{path}: invalid TOML: an integer too long to read (over 4300 digits); shorten it"]
+        ) from None
+    deepest = _deepest_path(data)
+    if len(deepest) > MAX_NESTING:
+        raise ConfigError([f"{path}: {_too_deep(deepest)}"])
     checker = _Checker(str(path), _Locator(text))
     config = checker.config(data, path)
     if checker.problems:
@@ -311,6 +327,31 @@ def resolve_target(config: Config, name: str | None) -> Target:
     raise ArtregError(f"several targets are declared ({names}); choose one with --target NAME")
 
 
+def _deepest_path(data: object) -> KeyPath:
+    """The key path of the most deeply nested value (walked without recursion)."""
+    deepest: KeyPath = ()
+    stack: list[tuple[KeyPath, object]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if len(path) > len(deepest):
+            deepest = path
+        if len(path) > MAX_NESTING:
+            continue  # deep enough to refuse; no need to go further
+        if isinstance(value, dict):
+            stack.extend(((*path, key), item) for key, item in value.items())
+        elif isinstance(value, list):
+            stack.extend(((*path, index), item) for index, item in enumerate(value))
+    return deepest
+
+
+def _too_deep(path: KeyPath | None) -> str:
+    where = "" if path is None else f"{format_key_path(path[:4])}...: "
+    return (
+        f"{where}tables and arrays nested more than {MAX_NESTING} levels deep; artreg.toml "
+        "needs at most 4 (see docs/config.md): flatten the nesting"
+    )
+
+
 def _toml_message(message: str) -> str:
     if "twice" in message or "overwrite" in message:
         return (
@@ -324,6 +365,10 @@ def _show(value: object) -> str:
     """A value as the message's 'got ...': TOML-ish, strings quoted."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, str) and len(value) > 100:
+        return f"{value[:60]!r}... ({len(value)} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 256:
+        return f"an integer of {value.bit_length()} bits"
     if isinstance(value, (str, int, float)):
         return repr(value)
     if isinstance(value, list):
@@ -848,12 +893,13 @@ class _Checker:
                 self.expected((*path, "match"), "a regular expression (string)", value)
                 return None
             try:
-                re.compile(value)
-            except re.error as exc:
+                compile_pattern(value)
+            except PatternError as exc:
                 self.problem(
                     (*path, "match"),
                     f"expected a regular expression, got {value!r} ({exc}); "
-                    "fix it (Python re syntax; the whole tag must match)",
+                    "fix it (RE2 syntax, which matches in linear time: no lookaround or "
+                    "backreferences; the whole tag must match)",
                 )
                 return None
             match = value

@@ -34,7 +34,8 @@ class InvalidTag(ArtregError, ValueError):
         self.tag = tag
         self.reason = reason
         self.suggestion = suggestion
-        text = f"tag {tag!r}: {reason}"
+        shown = repr(tag) if len(tag) <= 128 else f"{tag[:40]!r}... ({len(tag)} characters)"
+        text = f"tag {shown}: {reason}"
         if suggestion is not None:
             text += f"; did you mean {suggestion!r}?"
         super().__init__(text)

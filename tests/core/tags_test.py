@@ -1,18 +1,25 @@
 from __future__ import annotations
 
 import itertools
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import semver
+from fuzzing import fuzz
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from artreg.core.tags import (
     Category,
     Convention,
+    PatternError,
     classify,
+    compile_pattern,
     decode_tag,
     encode_tag,
     sort_by_precedence,
@@ -249,3 +256,98 @@ def test_encoded_tags_are_oci_tags_and_decode(version: semver.Version) -> None:
     encoded = encode_tag(tag)
     assert re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}", encoded)
     assert decode_tag(encoded, V) == tag
+
+
+# --- bounded work on hostile tags and patterns ---
+
+# Patterns that make a backtracking engine take exponential (or high polynomial) time
+# on a short tag that almost matches; with RE2 each runs in time linear in the tag.
+CATASTROPHIC = [
+    (r"^(a+)+$", "a" * 60 + "b"),
+    (r"(a|a)*b", "a" * 60),
+    (r"(a*)*c", "a" * 60),
+    (r"(\w+\s?)+$", "a" * 60 + "-"),
+    (r"(a|aa)+$", "a" * 80 + "b"),
+    (r"(.*a){20}", "a" * 60),
+    (r"([a-z0-9]+-?)+x", "a" * 60),
+    (r"(x+x+)+y", "x" * 60),
+]
+
+
+def test_catastrophic_patterns_run_in_linear_time(tmp_path: Path) -> None:
+    # The issue's `^(a+)+$` took exponential time on a 60-character tag in hooks,
+    # CI and on every listed key. Work, not time, is what is bounded: the timeout
+    # is only a safety net (a backtracking engine would not finish in a lifetime).
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import json, sys\n"
+        "from artreg.core.tags import Convention, classify, classify_is_valid, suggest\n"
+        "out = []\n"
+        "for pattern, tag in json.loads(sys.argv[1]):\n"
+        "    for convention in (Convention(dev_match=pattern),\n"
+        "                       Convention(extra_match=pattern)):\n"
+        "        for candidate in (tag, 'v1.0.0-' + tag, tag.upper()):\n"
+        "            out.append(classify(candidate, convention).category.value)\n"
+        "            classify_is_valid(candidate, convention)\n"
+        "            suggest(candidate, convention)\n"
+        "print(json.dumps(out))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, str(probe), json.dumps(CATASTROPHIC)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert len(json.loads(proc.stdout)) == len(CATASTROPHIC) * 6
+
+
+@pytest.mark.parametrize(("pattern", "tag"), CATASTROPHIC)
+def test_catastrophic_patterns_still_mean_what_they_say(pattern: str, tag: str) -> None:
+    convention = Convention(dev_match=pattern)
+    expected = re.fullmatch(pattern, tag[:8]) is not None  # short: fine to backtrack
+    assert (classify(tag[:8], convention).category is Category.DEV) == expected
+
+
+@pytest.mark.parametrize("pattern", [r"(?=a)a+", r"(a)\1", r"(?<!x)a", r"a{1001}", "[0-9"])
+def test_patterns_re2_cannot_run_are_refused(pattern: str) -> None:
+    with pytest.raises(PatternError):
+        compile_pattern(pattern)
+
+
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "v" + "1" * 5000,
+        "1" * 5000,
+        "v1." + "2" * 5000 + ".3",
+        "v1.2.3-" + "0" * 5000,
+        "V" + "9" * 4301 + ".0.0",
+        " v" + "1" * 5000 + " ",
+        "a" * 100_000,
+    ],
+)
+def test_overlong_tags_are_refused_before_parsing(tag: str) -> None:
+    # A 5,000-digit tag once crashed the suggester (int()'s 4,300-digit limit).
+    for convention in (V, BARE, Convention(dev_match=".*")):
+        result = classify(tag, convention)
+        assert result.category is Category.INVALID
+        assert result.reason == unsafe_reason(tag)
+        assert suggest(tag, convention) is None
+        assert decode_tag(tag, convention) == tag
+        assert "\n" not in result.describe() and len(result.describe()) < 200
+    assert sort_by_precedence([tag, "v1.0.0"], V) == ["v1.0.0", tag]
+
+
+@fuzz()
+@given(st.text(max_size=300) | st.from_regex(r"[vV ]?[0-9. +a-z-]{100,6000}", fullmatch=True))
+def test_fuzz_any_string_is_classified_without_error(tag: str) -> None:
+    for convention in (V, BARE):
+        result = classify(tag, convention)
+        if result.valid:
+            assert len(tag) <= 128
+        result.describe()
+        result.to_json()
+        decode_tag(tag, convention)

@@ -2,6 +2,11 @@
 
 Pure: no I/O, no clock. Classification is done on the full tag string (build
 metadata included), because ``semver`` ignores build metadata in ``==``.
+
+Tags come from anywhere (CLI, hooks, CI variables, keys listed in the bucket), so
+every function bounds its work: nothing longer than :data:`MAX_TAG_LENGTH` is
+parsed, and the user's ``tags.*.match`` patterns run on RE2, whose matching time
+is linear in the tag's length whatever the pattern (``^(a+)+$`` included).
 """
 
 from __future__ import annotations
@@ -10,7 +15,9 @@ import enum
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
+import re2  # type: ignore[import-untyped]
 import semver
 
 DEFAULT_PREFIX = "v"
@@ -28,6 +35,35 @@ _LOOSE_VERSION = re.compile(
     r"(?:-(?P<pre>[0-9A-Za-z.-]+)|(?P<pre_joined>[A-Za-z][0-9A-Za-z.-]*))?"
     r"(?:\+(?P<build>[0-9A-Za-z.-]+))?"
 )
+
+
+class PatternError(ValueError):
+    """A ``tags.*.match`` pattern RE2 cannot compile; the message says why."""
+
+
+@dataclass(frozen=True)
+class TagPattern:
+    """A compiled ``tags.*.match`` pattern; the whole tag must match."""
+
+    pattern: str
+    compiled: Any = field(repr=False, compare=False)  # re2._Regexp (untyped)
+
+    def fullmatch(self, tag: str) -> bool:
+        """True when the whole ``tag`` matches; linear time in ``len(tag)``."""
+        return self.compiled.fullmatch(tag) is not None
+
+
+def compile_pattern(pattern: str) -> TagPattern:
+    """Compile a user's tag pattern with RE2 (linear-time matching); PatternError if invalid."""
+    options = re2.Options()
+    options.log_errors = False  # RE2 would otherwise write its own line on stderr
+    try:
+        return TagPattern(pattern, re2.compile(pattern, options))
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else exc
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        raise PatternError(str(reason)) from None
 
 
 class Category(str, enum.Enum):
@@ -52,12 +88,12 @@ class Convention:
     prefix: str = DEFAULT_PREFIX
     dev_match: str = DEFAULT_DEV_MATCH
     extra_match: str | None = None
-    _dev_re: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    _extra_re: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _dev_re: TagPattern = field(init=False, repr=False, compare=False)
+    _extra_re: TagPattern | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_dev_re", re.compile(self.dev_match))
-        extra = re.compile(self.extra_match) if self.extra_match is not None else None
+        object.__setattr__(self, "_dev_re", compile_pattern(self.dev_match))
+        extra = compile_pattern(self.extra_match) if self.extra_match is not None else None
         object.__setattr__(self, "_extra_re", extra)
 
     @property
@@ -83,7 +119,7 @@ class Classification:
         """One line for humans: the category, or why the tag is refused."""
         if self.valid:
             return f"{self.tag}: {self.category}"
-        text = f"tag {self.tag!r}: {self.reason}"
+        text = f"tag {shown_tag(self.tag)}: {self.reason}"
         if self.suggestion is not None:
             text += f"; did you mean {self.suggestion!r}?"
         return text
@@ -95,6 +131,13 @@ class Classification:
         if self.suggestion is not None:
             out["suggestion"] = self.suggestion
         return out
+
+
+def shown_tag(tag: str) -> str:
+    """``tag`` quoted for a message; an over-long one cut short, so the message stays a line."""
+    if len(tag) > MAX_TAG_LENGTH:
+        return repr(tag[:40]) + f"... ({len(tag)} characters)"
+    return repr(tag)
 
 
 def unsafe_reason(tag: str) -> str | None:
@@ -123,7 +166,7 @@ def unsafe_reason(tag: str) -> str | None:
 
 
 def _parse_semver(tag: str, convention: Convention) -> semver.Version | None:
-    if not tag.startswith(convention.prefix):
+    if len(tag) > MAX_TAG_LENGTH or not tag.startswith(convention.prefix):
         return None
     try:
         return semver.Version.parse(tag[len(convention.prefix) :])
@@ -185,7 +228,7 @@ def _not_a_tag_reason(tag: str, convention: Convention) -> str:
     prefix = convention.prefix
     if prefix and not tag.startswith(prefix) and tag.lower().startswith(prefix.lower()):
         return f"the prefix is {prefix!r} (case matters), not {tag[: len(prefix)]!r}"
-    if prefix and not tag.startswith(prefix):
+    if prefix and not tag.startswith(prefix) and len(tag) <= MAX_TAG_LENGTH:
         try:
             semver.Version.parse(tag)
         except ValueError:
@@ -203,6 +246,8 @@ def _not_a_tag_reason(tag: str, convention: Convention) -> str:
 def suggest(tag: str, convention: Convention) -> str | None:
     """A valid tag close to ``tag`` (``v0.8-rc2`` -> ``v0.8.0-rc2``), or None."""
     raw = "".join(tag.split())
+    if len(raw) > MAX_TAG_LENGTH:
+        return None  # no valid tag is that long, and its digits could be any number of them
     candidates: list[str] = []
     if raw.lower() != raw and convention._dev_re.fullmatch(raw.lower()):
         candidates.append(raw.lower())
@@ -242,9 +287,9 @@ def classify_is_valid(tag: str, convention: Convention) -> bool:
         return (
             (version.prerelease is None and version.build is None)
             or extra_re is None
-            or extra_re.fullmatch(tag) is not None
+            or extra_re.fullmatch(tag)
         )
-    return bool(convention._dev_re.fullmatch(tag)) and _dev_collision(tag, convention) is None
+    return convention._dev_re.fullmatch(tag) and _dev_collision(tag, convention) is None
 
 
 def precedence_key(classification: Classification) -> tuple[int, semver.Version | None, str]:
@@ -269,7 +314,7 @@ def encode_tag(tag: str) -> str:
 
 def decode_tag(segment: str, convention: Convention) -> str:
     """Inverse of :func:`encode_tag` for segments of valid tags."""
-    if "_" in segment:
+    if "_" in segment and len(segment) <= MAX_TAG_LENGTH:
         candidate = _underscore_as_plus(segment, convention)
         if _parse_semver(candidate, convention) is not None:
             return candidate

@@ -9,11 +9,13 @@ manifests (at most 4 MiB each) are read whole, and they are published byte for
 byte, so their digests never change.
 
 An uncompressed tar archive is indexed from its tar headers and each member
-hashed where it lies (in parallel); its blobs are then uploaded from the
-archive itself, as :class:`~artreg.stores.base.FileSlice` bodies, so nothing
-is copied. A compressed one (gzip, bzip2 or xz) is read in one streaming
-pass, each regular member copied to a private staging directory while it is
-hashed, because a store uploads from a file. A docker-archive (``docker save``)
+the image references hashed where it lies (in parallel); its blobs are then
+uploaded from the archive itself, as :class:`~artreg.stores.base.FileSlice`
+bodies, so nothing is copied. A compressed one (gzip, bzip2 or xz) is surveyed
+in one streaming pass (names, sizes, small JSON documents), then a second pass
+copies only the members the image references to a private staging directory,
+hashing them, because a store uploads from a file. Every JSON document goes
+through one typed validator (:class:`_Document`). A docker-archive (``docker save``)
 has no registry manifest: artreg writes an OCI image manifest for it (see
 :func:`_docker_manifest`), whose digest is therefore artreg's.
 """
@@ -66,6 +68,14 @@ from artreg.oci.image import (
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION_MAJOR = "1."
 MAX_DEPTH = 4  # index -> index -> manifest is the deepest anyone nests in practice
+MAX_MANIFESTS = 1000  # distinct manifests and indexes in one image (each walked once)
+MAX_MEMBERS = 100_000  # members of one archive
+# A compressed archive's JSON documents are held in memory while it is surveyed.
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
+# Bytes a compressed archive may hold beyond what its image references (plus as many
+# again): more is refused rather than decompressed a second time.
+MAX_UNREFERENCED = 64 * 1024 * 1024
+_HEAD_SIZE = 64 * 1024  # first bytes of each member read while surveying
 _MAX_LINK_HOPS = 16
 # Blobs are hashed in parallel (hashlib releases the GIL on large updates).
 _HASH_WORKERS = min(4, os.cpu_count() or 1)
@@ -91,7 +101,7 @@ def read_image(path: Path, *, ref: str | None = None) -> Image:
         if Path(base).exists() and name:
             path, ref = Path(base), name
     if path.is_dir():
-        return _read_layout(_DirTree(path), path, "oci-layout", ref, None)
+        return _read_layout(_DirTree(path), path, "oci-layout", ref)
     if not path.exists():
         raise ImageFormatError(
             f"{path}: does not exist; expected an OCI image layout directory, an oci-archive "
@@ -101,7 +111,7 @@ def read_image(path: Path, *, ref: str | None = None) -> Image:
     tree = _read_archive(path)
     try:
         if "oci-layout" in tree.files:
-            return _read_layout(tree, path, "oci-archive", ref, tree.tmp)
+            return _read_layout(tree, path, "oci-archive", ref)
         if "manifest.json" in tree.files:
             return _read_docker_archive(tree, path, ref)
         raise ImageFormatError(
@@ -116,16 +126,39 @@ def read_image(path: Path, *, ref: str | None = None) -> Image:
 # --- where the files are ------------------------------------------------------------------
 
 
+_Key = tuple[str, int | None, str | None]
+
+
 @dataclass(frozen=True)
 class _Found:
-    path: Path
+    """A file of a layout, or a regular member of an archive, before or after staging.
+
+    ``path`` is a layout's file, an uncompressed archive (with ``offset``: the
+    member's data) or a staged copy; None for a compressed archive's member not
+    staged yet (``member`` names it, ``head`` holds its first bytes). ``data``
+    holds a small JSON member read whole while surveying a compressed archive.
+    """
+
+    path: Path | None
     size: int
-    sha256: str | None  # known for an archive's members (hashed while reading it)
-    offset: int | None = None  # an uncompressed archive's member: its data, in ``path``
+    sha256: str | None  # known once hashed (staged members are hashed while copied)
+    offset: int | None = None
+    member: str | None = None
+    head: bytes = b""
+    data: bytes | None = field(default=None, repr=False)
+
+    @property
+    def key(self) -> _Key:
+        return (str(self.path), self.offset, self.member)
+
+    def named(self) -> str:
+        return self.member if self.member is not None else str(self.path)
 
 
 class _DirTree:
     """The files of a layout directory."""
+
+    tmp: tempfile.TemporaryDirectory[str] | None = None
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -139,13 +172,29 @@ class _DirTree:
         except OSError:
             return None
 
+    def materialize(self, wanted: list[_Found], where: Path) -> dict[_Key, _Found]:
+        """Each of ``wanted`` hashed (in parallel): what its blob is uploaded from."""
+        return _hash_all(wanted, where)
+
 
 @dataclass
 class _ArchiveTree:
-    """The regular members of an archive, hashed; ``tmp`` holds staged copies."""
+    """The regular members of an archive, by normalized name.
 
-    tmp: tempfile.TemporaryDirectory[str] | None
+    An uncompressed archive's members are slices of it, hashed when referenced.
+    A compressed one was surveyed in one streaming pass that kept only small JSON
+    documents; the members an image references are staged (copied and hashed) in
+    a second pass by :meth:`materialize`, so an unreferenced member is never
+    written, and an archive holding far more than its images declare is refused.
+    """
+
+    source: Path
+    compressed: bool
+    tmp: tempfile.TemporaryDirectory[str] | None = None
     files: dict[str, _Found] = field(default_factory=dict)
+    total: int = 0  # bytes of member data in the archive
+    documents: int = 0  # bytes of JSON documents held in memory
+    ordinals: dict[str, int] = field(default_factory=dict)  # member name -> its position
 
     def locate(self, name: str) -> _Found | None:
         return self.files.get(_normalize(name))
@@ -153,6 +202,40 @@ class _ArchiveTree:
     def cleanup(self) -> None:
         if self.tmp is not None:
             self.tmp.cleanup()
+
+    def materialize(self, wanted: list[_Found], where: Path) -> dict[_Key, _Found]:
+        """Each of ``wanted`` hashed, and staged first when the archive is compressed."""
+        if not self.compressed:
+            return _hash_all(wanted, where)
+        unique = {found.key: found for found in wanted}
+        referenced = sum(found.size for found in unique.values()) + self.documents
+        unreferenced = self.total - referenced
+        if unreferenced > MAX_UNREFERENCED + referenced:
+            raise ImageFormatError(
+                f"{where}: the archive holds {unreferenced:,} bytes that the image does not "
+                f"reference, against {referenced:,} it does; refusing to decompress them "
+                f"again (re-export only this image); {_FIX_EXPORT}"
+            )
+        if self.tmp is None:
+            self.tmp = tempfile.TemporaryDirectory(prefix="artreg-oci-")
+        staging = Path(self.tmp.name)
+        out: dict[_Key, _Found] = {}
+        by_member: dict[int, _Found] = {}
+        for key, found in unique.items():
+            if found.data is not None:
+                dest = staging / f"doc-{len(out)}"
+                try:
+                    dest.write_bytes(found.data)
+                except OSError as exc:
+                    raise _staging_error(dest, exc) from None
+                out[key] = _Found(dest, found.size, hashlib.sha256(found.data).hexdigest())
+            elif found.member is not None:
+                by_member[self.ordinals[found.member]] = found
+        if by_member:
+            staged = _stage_members(self.source, by_member, staging)
+            for ordinal, found in by_member.items():
+                out[found.key] = staged[ordinal]
+        return out
 
 
 _Tree = _DirTree | _ArchiveTree
@@ -165,15 +248,12 @@ def _normalize(name: str) -> str:
 
 
 def _read_archive(path: Path) -> _ArchiveTree:
-    """Hash every regular member of the tar at ``path``, checking it is whole.
+    """The members of the tar at ``path``, checked whole; nothing is hashed or copied yet.
 
     An uncompressed tar (what ``skopeo copy``, ``docker save`` and ``podman
-    save`` write) is indexed from its headers and its members hashed in place,
-    in parallel: they are uploaded from the archive itself, nothing is copied.
-    A compressed one is read in one streaming pass, each member copied to a
-    staging directory while it is hashed. (Extracting only the blobs a run
-    uploads would decompress the archive twice on a first publish: measured
-    slower, see benchmarks/README.md.)
+    save`` write) is indexed from its headers: its members are uploaded from
+    the archive itself, nothing is copied. A compressed one is surveyed in one
+    streaming pass (see :class:`_ArchiveTree`).
     """
     try:
         with path.open("rb") as stream:
@@ -184,7 +264,7 @@ def _read_archive(path: Path) -> _ArchiveTree:
         tree = _index_archive(path)
         if tree is not None:
             return tree
-    return _stream_archive(path)
+    return _survey_archive(path)
 
 
 def _archive_error(path: Path, exc: BaseException, count: int) -> ImageError:
@@ -225,8 +305,16 @@ def _link(member: tarfile.TarInfo, name: str, links: dict[str, str]) -> None:
         links[name] = _normalize(member.linkname)
 
 
+def _check_member_count(path: Path, count: int) -> None:
+    if count > MAX_MEMBERS:
+        raise ImageFormatError(
+            f"{path}: the archive has more than {MAX_MEMBERS:,} members; an image has a few "
+            f"per layer; {_FIX_EXPORT}"
+        )
+
+
 def _index_archive(path: Path) -> _ArchiveTree | None:
-    """An uncompressed tar's members as slices of it, hashed; None if it has sparse files."""
+    """An uncompressed tar's members as slices of it; None if it has sparse files."""
     regular: dict[str, tuple[int, int]] = {}
     links: dict[str, str] = {}
     count = 0
@@ -236,6 +324,7 @@ def _index_archive(path: Path) -> _ArchiveTree | None:
         with tarfile.open(path, mode="r:", tarinfo=info_class) as tar:
             for member in tar:
                 count += 1
+                _check_member_count(path, count)
                 name = _normalize(member.name)
                 if member.issparse():
                     return None  # its data is not stored as one run of bytes
@@ -248,28 +337,24 @@ def _index_archive(path: Path) -> _ArchiveTree | None:
         raise _archive_error(path, exc, count) from None
     if not ended:
         raise _no_end_marker(path, count)
+    tree = _ArchiveTree(path, compressed=False)
     for name, (offset, size) in regular.items():
         if offset + size > end:
             raise _archive_error(path, EOFError(f"{name!r} ends past the archive's end"), count)
-    slices = [_Found(path, size, None, offset) for offset, size in regular.values()]
-    workers = min(_HASH_WORKERS, len(slices))
-    if workers > 1:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-            hashes = list(pool.map(lambda f: _hash_found(f, path), slices))
-    else:
-        hashes = [_hash_found(f, path) for f in slices]
-    tree = _ArchiveTree(None)
-    for name, found, sha256 in zip(regular, slices, hashes, strict=True):
-        tree.files[name] = _Found(path, found.size, sha256, found.offset)
+        tree.files[name] = _Found(path, size, None, offset, member=name)
+        tree.total += size
     _resolve_links(tree, links)
     return tree
 
 
-def _stream_archive(path: Path) -> _ArchiveTree:
-    """Copy every regular member of a (compressed) tar to a staging dir, hashing it."""
-    tmp = tempfile.TemporaryDirectory(prefix="artreg-oci-")
-    tree = _ArchiveTree(tmp)
-    staging = Path(tmp.name)
+def _survey_archive(path: Path) -> _ArchiveTree:
+    """One streaming pass over a (compressed) tar: names, sizes, first bytes, small JSON.
+
+    Only JSON documents (a member starting with '{' or '[', at most
+    MAX_MANIFEST_SIZE) are read whole, MAX_DOCUMENT_BYTES in all; every other
+    member's data is decompressed and dropped, nothing is written.
+    """
+    tree = _ArchiveTree(path, compressed=True)
     links: dict[str, str] = {}
     count = 0
     info_class, ended = _end_marker_watcher()
@@ -277,19 +362,66 @@ def _stream_archive(path: Path) -> _ArchiveTree:
         with tarfile.open(path, mode="r|*", tarinfo=info_class) as tar:
             for member in tar:
                 count += 1
+                _check_member_count(path, count)
                 name = _normalize(member.name)
-                if member.isreg():
-                    tree.files[name] = _stage_member(tar, member, staging / str(count))
-                else:
+                if not member.isreg():
                     _link(member, name, links)
+                    continue
+                source = tar.extractfile(member)
+                if source is None:  # pragma: no cover - isreg() members always have data
+                    raise tarfile.ReadError(f"cannot read member {member.name!r}")
+                head = source.read(min(member.size, _HEAD_SIZE))
+                data = None
+                if member.size <= MAX_MANIFEST_SIZE and head.lstrip()[:1] in (b"{", b"["):
+                    tree.documents += member.size
+                    if tree.documents > MAX_DOCUMENT_BYTES:
+                        raise ImageFormatError(
+                            f"{path}: the archive holds more than {MAX_DOCUMENT_BYTES:,} bytes "
+                            f"of JSON documents; an image's manifests and configs are far "
+                            f"smaller; {_FIX_EXPORT}"
+                        )
+                    data = head + source.read()
+                    if len(data) != member.size:
+                        raise tarfile.ReadError(f"member {member.name!r} is cut short")
+                tree.total += member.size
+                tree.ordinals[name] = count
+                tree.files[name] = _Found(
+                    None, member.size, None, member=name, head=head[:16], data=data
+                )
     except _ARCHIVE_ERRORS as exc:
-        tree.cleanup()
         raise _archive_error(path, exc, count) from None
     if not ended:
-        tree.cleanup()
         raise _no_end_marker(path, count)
     _resolve_links(tree, links)
     return tree
+
+
+def _stage_members(path: Path, wanted: Mapping[int, _Found], staging: Path) -> dict[int, _Found]:
+    """Copy and hash the ``wanted`` members (by position) of a compressed tar.
+
+    Stops after the last one: what follows is not even decompressed.
+    """
+    staged: dict[int, _Found] = {}
+    count = 0
+    try:
+        with tarfile.open(path, mode="r|*") as tar:
+            for member in tar:
+                count += 1
+                found = wanted.get(count)
+                if found is None:
+                    continue
+                if not member.isreg() or member.size != found.size:
+                    raise tarfile.ReadError(f"member {member.name!r} changed since it was read")
+                staged[count] = _stage_member(tar, member, staging / str(count))
+                if len(staged) == len(wanted):
+                    break
+    except _ARCHIVE_ERRORS as exc:
+        raise _archive_error(path, exc, count) from None
+    if len(staged) != len(wanted):
+        raise TruncatedArchive(
+            f"{path}: the archive changed while artreg read it; nothing was uploaded; {_FIX_EXPORT}"
+        )
+    return staged
 
 
 # tarfile ends a stream silently at a truncated or missing header; only a zero
@@ -330,6 +462,7 @@ def _stage_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> 
     except OSError as exc:
         raise _StagingFailed(_staging_error(dest, exc)) from None
     with out:
+        # extractfile() never reads past the member's size, declared in its header.
         while chunk := source.read(READ_CHUNK):
             digest.update(chunk)
             size += len(chunk)
@@ -349,6 +482,22 @@ def _staging_error(dest: Path, exc: OSError) -> ImageFormatError:
     )
 
 
+def _hash_all(wanted: list[_Found], where: Path) -> dict[_Key, _Found]:
+    """Each not-yet-hashed file of ``wanted`` hashed, in parallel."""
+    unique = {found.key: found for found in wanted}
+    todo = [found for found in unique.values() if found.sha256 is None]
+    workers = min(_HASH_WORKERS, len(todo))
+    if workers > 1:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+            hashes = list(pool.map(lambda f: _hash_found(f, where), todo))
+    else:
+        hashes = [_hash_found(f, where) for f in todo]
+    out: dict[_Key, _Found] = dict(unique)
+    for found, sha256 in zip(todo, hashes, strict=True):
+        out[found.key] = _Found(found.path, found.size, sha256, found.offset, found.member)
+    return out
+
+
 # --- OCI layouts (directory or archive) -------------------------------------------------------
 
 
@@ -362,52 +511,132 @@ class _Descriptor:
     urls: tuple[str, ...]
 
 
+# --- the one validator of the JSON documents an image is made of ---------------------------
+
+_KINDS: dict[type, str] = {
+    dict: "an object",
+    list: "an array",
+    str: "a string",
+    int: "an integer",
+    bool: "true or false",
+}
+
+
+def _found_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return _KINDS[type(value)]
+    shown = json.dumps(value) if isinstance(value, (str, int, float)) else repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+class _Document:
+    """A JSON document of an image (``name`` is its file in the layout or archive).
+
+    Every field read goes through :meth:`get`, which checks its type: a wrong
+    document is one ImageFormatError naming the file, the field, what was
+    expected and what was found.
+    """
+
+    def __init__(self, where: Path, name: str, body: bytes, root: type = dict) -> None:
+        self.where = where
+        self.name = name
+        try:
+            value = json.loads(body)
+        except RecursionError:
+            raise self.error("", "not JSON artreg can read (nested too deeply)") from None
+        except (UnicodeDecodeError, ValueError) as exc:  # ValueError: also int digit limits
+            raise self.error("", f"not JSON ({exc})") from None
+        self.value = self.check(value, root, "")
+
+    def error(self, field: str, text: str) -> ImageFormatError:
+        at = f"{self.name}: {field}" if field else self.name
+        return ImageFormatError(f"{self.where}: {at}: {text}; nothing was uploaded; {_FIX_EXPORT}")
+
+    def check(self, value: object, kind: type, field: str) -> Any:
+        if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+            return value
+        raise self.error(field, f"expected {_KINDS[kind]}, found {_found_kind(value)}")
+
+    def get(
+        self, parent: Mapping[str, object], key: str, kind: type, field: str, *, required: bool
+    ) -> Any:
+        """``parent[key]`` of type ``kind``; None when absent (or null) and not required."""
+        where = f"{field}.{key}" if field else key
+        value = parent.get(key)
+        if value is None:
+            if required:
+                raise self.error(where, f"missing; expected {_KINDS[kind]}")
+            return None
+        return self.check(value, kind, where)
+
+    def strings(self, parent: Mapping[str, object], key: str, field: str) -> list[str] | None:
+        items = self.get(parent, key, list, field, required=False)
+        if items is None:
+            return None
+        where = f"{field}.{key}" if field else key
+        return [self.check(item, str, f"{where}[{n}]") for n, item in enumerate(items)]
+
+    def descriptor(self, value: object, field: str) -> _Descriptor:
+        """An OCI content descriptor (mediaType, digest, size, and optional fields)."""
+        desc = self.check(value, dict, field)
+        media_type = self.get(desc, "mediaType", str, field, required=True)
+        digest = self.get(desc, "digest", str, field, required=True)
+        size = self.get(desc, "size", int, field, required=True)
+        if not MEDIA_TYPE.fullmatch(media_type):
+            raise UnknownMediaType(
+                f"{self.where}: {self.name}: {field}: mediaType {_found_kind(media_type)} is "
+                f"not a media type; {_FIX_EXPORT}"
+            )
+        if not SHA256_DIGEST.fullmatch(digest):
+            algorithm = digest.partition(":")[0]
+            hint = (
+                "artreg publishes sha256 digests only"
+                if algorithm and algorithm != "sha256" and ":" in digest
+                else "expected 'sha256:' and 64 lowercase hex digits"
+            )
+            raise self.error(field, f"digest {_found_kind(digest)} is not valid ({hint})")
+        if size < 0:
+            raise self.error(f"{field}.size", f"expected a size >= 0, found {size}")
+        platform = self.get(desc, "platform", dict, field, required=False)
+        shown_platform = None
+        if platform is not None:
+            where = f"{field}.platform"
+            parts = [
+                self.get(platform, "os", str, where, required=True),
+                self.get(platform, "architecture", str, where, required=True),
+            ]
+            variant = self.get(platform, "variant", str, where, required=False)
+            if variant:
+                parts.append(variant)
+            shown_platform = "/".join(parts)
+        annotations = self.get(desc, "annotations", dict, field, required=False) or {}
+        for key, item in annotations.items():
+            self.check(item, str, f"{field}.annotations.{key}")
+        urls = self.strings(desc, "urls", field) or []
+        return _Descriptor(media_type, digest, size, shown_platform, annotations, tuple(urls))
+
+    def image_document(self) -> None:
+        """Checks common to an image manifest and index: schemaVersion 2."""
+        version = self.value.get("schemaVersion")
+        if version != 2 or isinstance(version, bool):
+            raise self.error("schemaVersion", f"expected 2, found {_found_kind(version)}")
+
+
 class _Reader:
-    """Walks manifests from a top descriptor, verifying everything reachable."""
+    """Walks manifests from a top descriptor, verifying everything reachable once."""
 
     def __init__(self, tree: _Tree, where: Path) -> None:
         self.tree = tree
         self.where = where
         self.children: dict[str, Manifest] = {}
-        self.blobs: dict[str, Blob] = {}
-        self.pending: list[tuple[_Descriptor, str, _Found]] = []
+        self.walked: dict[tuple[str, str], bytes] = {}  # (digest, media type) -> body
+        self.blobs: dict[str, tuple[_Descriptor, str, _Found]] = {}
 
-    # Descriptors and blobs.
-
-    def descriptor(self, value: object, role: str) -> _Descriptor:
-        if not isinstance(value, dict):
-            raise self.format_error(f"{role}: expected a descriptor object, found {value!r}")
-        media_type = value.get("mediaType")
-        digest = value.get("digest")
-        size = value.get("size")
-        if not isinstance(media_type, str) or not MEDIA_TYPE.fullmatch(media_type):
-            raise UnknownMediaType(
-                f"{self.where}: {role}: mediaType {media_type!r} is missing or not a media type; "
-                f"{_FIX_EXPORT}"
-            )
-        if not isinstance(digest, str) or not SHA256_DIGEST.fullmatch(digest):
-            algorithm = digest.partition(":")[0] if isinstance(digest, str) else ""
-            hint = (
-                "artreg publishes sha256 digests only"
-                if algorithm and algorithm != "sha256"
-                else "expected 'sha256:' and 64 lowercase hex digits"
-            )
-            raise self.format_error(f"{role}: digest {digest!r} is not valid ({hint})")
-        if isinstance(size, bool) or not isinstance(size, int) or size < 0:
-            raise self.format_error(f"{role}: size {size!r} is not a non-negative integer")
-        platform = value.get("platform")
-        annotations = value.get("annotations") or {}
-        urls = value.get("urls") or ()
-        if not isinstance(annotations, dict) or not isinstance(urls, list | tuple):
-            raise self.format_error(f"{role}: annotations/urls have the wrong type")
-        return _Descriptor(
-            media_type,
-            digest,
-            size,
-            _platform(platform) if isinstance(platform, dict) else None,
-            {str(k): str(v) for k, v in annotations.items()},
-            tuple(str(u) for u in urls),
-        )
+    # Blobs.
 
     def locate(self, desc: _Descriptor, role: str) -> _Found:
         found = self.tree.locate(f"blobs/sha256/{desc.digest.removeprefix('sha256:')}")
@@ -431,31 +660,18 @@ class _Reader:
             return
         if desc.urls and self.tree.locate(f"blobs/sha256/{desc.digest[7:]}") is None:
             return  # a foreign layer: clients fetch it from its urls
-        found = self.locate(desc, role)
-        self.blobs[desc.digest] = _blob(found, desc.digest, desc.media_type)
-        self.pending.append((desc, role, found))
+        self.blobs[desc.digest] = (desc, role, self.locate(desc, role))
 
     def finish(self) -> tuple[Blob, ...]:
-        """Hash every blob not hashed yet; the first mismatch (in walk order) is raised."""
-        unhashed = [found for _, _, found in self.pending if found.sha256 is None]
-        workers = min(_HASH_WORKERS, len(unhashed))
-        if workers > 1:
-            with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-                hashes = dict(
-                    zip(
-                        (f.path for f in unhashed),
-                        pool.map(lambda f: _hash_found(f, self.where), unhashed),
-                        strict=True,
-                    )
-                )
-        else:
-            hashes = {f.path: _hash_found(f, self.where) for f in unhashed}
-        for desc, role, found in self.pending:
-            actual = found.sha256 if found.sha256 is not None else hashes[found.path]
-            if "sha256:" + actual != desc.digest:
-                raise self.digest_error(role, desc.digest, "sha256:" + actual)
-        self.pending.clear()
-        return tuple(self.blobs.values())
+        """Stage or hash every blob; the first mismatch (in walk order) is raised."""
+        ready = self.tree.materialize([found for _, _, found in self.blobs.values()], self.where)
+        out = []
+        for desc, role, found in self.blobs.values():
+            done = ready[found.key]
+            if "sha256:" + (done.sha256 or "") != desc.digest:
+                raise self.digest_error(role, desc.digest, f"sha256:{done.sha256}")
+            out.append(_blob(done, desc.digest, desc.media_type))
+        return tuple(out)
 
     def manifest_bytes(self, desc: _Descriptor, role: str) -> bytes:
         if desc.size > MAX_MANIFEST_SIZE:
@@ -473,18 +689,27 @@ class _Reader:
     # Manifests.
 
     def walk(self, desc: _Descriptor, role: str, depth: int = 0) -> Manifest:
-        """Verify the manifest or index ``desc`` and everything below it."""
+        """Verify the manifest or index ``desc`` and everything below it, once per digest."""
         if desc.media_type not in INDEX_TYPES | MANIFEST_TYPES:
             raise UnknownMediaType(
                 f"{self.where}: {role}: media type {desc.media_type!r} is not an image manifest "
                 f"or index (expected one of {', '.join(sorted(INDEX_TYPES | MANIFEST_TYPES))}); "
                 "nothing was uploaded"
             )
+        seen = self.walked.get((desc.digest, desc.media_type))
+        if seen is not None:  # a diamond: this manifest and all below it are verified
+            return Manifest(desc.digest, desc.media_type, seen, desc.platform)
         if depth > MAX_DEPTH:
             raise self.format_error(f"{role}: indexes nested more than {MAX_DEPTH} deep")
+        if len(self.walked) >= MAX_MANIFESTS:
+            raise self.format_error(
+                f"{role}: the image has more than {MAX_MANIFESTS} manifests and indexes"
+            )
         body = self.manifest_bytes(desc, role)
-        doc = self.parse(body, f"{role} {desc.digest}")
-        declared = doc.get("mediaType")
+        name = f"blobs/sha256/{desc.digest.removeprefix('sha256:')}"
+        doc = _Document(self.where, f"{name} ({role})", body)
+        doc.image_document()
+        declared = doc.get(doc.value, "mediaType", str, "", required=False)
         if declared is not None and declared != desc.media_type:
             raise UnknownMediaType(
                 f"{self.where}: {role}: {desc.digest} declares mediaType {declared!r} but is "
@@ -492,21 +717,20 @@ class _Reader:
             )
         what = f"{'index' if desc.media_type in INDEX_TYPES else 'manifest'} {desc.digest[:19]}"
         if desc.media_type in INDEX_TYPES:
-            entries = doc.get("manifests")
-            if not isinstance(entries, list):
-                raise self.format_error(f"{what}: 'manifests' must be a list")
+            entries = doc.get(doc.value, "manifests", list, "", required=True)
             for n, entry in enumerate(entries):
                 child_role = f"{what}: manifests[{n}]"
-                child = self.descriptor(entry, child_role)
+                child = doc.descriptor(entry, f"manifests[{n}]")
                 manifest = self.walk(child, child_role, depth + 1)
                 self.children.setdefault(manifest.digest, manifest)
         else:
             self.check_image_manifest(doc, what)
+        self.walked[(desc.digest, desc.media_type)] = body
         return Manifest(desc.digest, desc.media_type, body, desc.platform)
 
-    def check_image_manifest(self, doc: dict[str, Any], what: str) -> None:
-        artifact = isinstance(doc.get("artifactType"), str)
-        config = self.descriptor(doc.get("config"), f"{what}: config")
+    def check_image_manifest(self, doc: _Document, what: str) -> None:
+        artifact = doc.get(doc.value, "artifactType", str, "", required=False) is not None
+        config = doc.descriptor(doc.get(doc.value, "config", dict, "", required=True), "config")
         if config.media_type not in CONFIG_TYPES and not artifact:
             raise UnknownMediaType(
                 f"{self.where}: {what}: config media type {config.media_type!r} is not an "
@@ -514,12 +738,10 @@ class _Reader:
                 "nothing was uploaded"
             )
         self.verify_blob(config, f"{what}: config")
-        layers = doc.get("layers", [])
-        if not isinstance(layers, list):
-            raise self.format_error(f"{what}: 'layers' must be a list")
+        layers = doc.get(doc.value, "layers", list, "", required=False) or []
         for n, value in enumerate(layers):
             role = f"{what}: layers[{n}]"
-            layer = self.descriptor(value, role)
+            layer = doc.descriptor(value, f"layers[{n}]")
             if layer.media_type not in LAYER_TYPES and not artifact:
                 raise UnknownMediaType(
                     f"{self.where}: {role}: media type {layer.media_type!r} is not a known "
@@ -527,19 +749,6 @@ class _Reader:
                     "nothing was uploaded"
                 )
             self.verify_blob(layer, role)
-
-    def parse(self, body: bytes, what: str) -> dict[str, Any]:
-        try:
-            doc = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise self.format_error(f"{what}: not JSON ({exc})") from None
-        if not isinstance(doc, dict):
-            raise self.format_error(f"{what}: expected a JSON object")
-        if doc.get("schemaVersion") != 2:
-            raise self.format_error(
-                f"{what}: schemaVersion is {doc.get('schemaVersion')!r}, expected 2"
-            )
-        return doc
 
     def format_error(self, text: str) -> ImageFormatError:
         return ImageFormatError(f"{self.where}: {text}; nothing was uploaded; {_FIX_EXPORT}")
@@ -551,13 +760,7 @@ class _Reader:
         )
 
 
-def _read_layout(
-    tree: _Tree,
-    where: Path,
-    kind: str,
-    ref: str | None,
-    staging: tempfile.TemporaryDirectory[str] | None,
-) -> Image:
+def _read_layout(tree: _Tree, where: Path, kind: str, ref: str | None) -> Image:
     reader = _Reader(tree, where)
     layout = tree.locate("oci-layout")
     if layout is None:
@@ -565,11 +768,9 @@ def _read_layout(
             f"{where}: no 'oci-layout' file: not an OCI image layout (a docker-archive or "
             f"oci-archive must be given as the .tar file itself); {_FIX_EXPORT}"
         )
-    try:
-        version = json.loads(_read_small(layout, where)).get("imageLayoutVersion")
-    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        version = None
-    if not isinstance(version, str) or not version.startswith(LAYOUT_VERSION_MAJOR):
+    marker = _Document(where, "oci-layout", _read_small(layout, where))
+    version = marker.get(marker.value, "imageLayoutVersion", str, "", required=True)
+    if not version.startswith(LAYOUT_VERSION_MAJOR):
         raise reader.format_error(
             f"oci-layout: imageLayoutVersion is {version!r}, expected '1.0.0' "
             '(the file must be {"imageLayoutVersion": "1.0.0"})'
@@ -578,16 +779,15 @@ def _read_layout(
     if index_file is None:
         raise reader.format_error("index.json is missing")
     body = _read_small(index_file, where)
-    doc = reader.parse(body, "index.json")
-    declared = doc.get("mediaType", OCI_INDEX)
+    doc = _Document(where, "index.json", body)
+    doc.image_document()
+    declared = doc.get(doc.value, "mediaType", str, "", required=False) or OCI_INDEX
     if declared != OCI_INDEX:
         raise UnknownMediaType(f"{where}: index.json: mediaType {declared!r}, expected {OCI_INDEX}")
-    entries = doc.get("manifests")
-    if not isinstance(entries, list) or not entries:
+    entries = doc.get(doc.value, "manifests", list, "", required=True)
+    if not entries:
         raise reader.format_error("index.json lists no manifests")
-    descriptors = [
-        reader.descriptor(e, f"index.json: manifests[{n}]") for n, e in enumerate(entries)
-    ]
+    descriptors = [doc.descriptor(e, f"manifests[{n}]") for n, e in enumerate(entries)]
     refs = [d.annotations.get(REF_NAME) for d in descriptors]
     if ref is not None:
         chosen = [n for n, name in enumerate(refs) if name == ref]
@@ -613,7 +813,7 @@ def _read_layout(
         )
     children = tuple(m for d, m in reader.children.items() if d != top.digest)
     blobs = reader.finish()
-    return Image(where, kind, top, children, blobs, staging=staging)
+    return Image(where, kind, top, children, blobs, staging=tree.tmp)
 
 
 # --- docker-archive -------------------------------------------------------------------------
@@ -621,54 +821,51 @@ def _read_layout(
 
 def _read_docker_archive(tree: _ArchiveTree, where: Path, ref: str | None) -> Image:
     reader = _Reader(tree, where)
-    found = tree.files["manifest.json"]
-    try:
-        entries = json.loads(_read_small(found, where))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise reader.format_error(f"manifest.json: not JSON ({exc})") from None
-    if not isinstance(entries, list) or not entries:
+    doc = _Document(where, "manifest.json", _read_small(tree.files["manifest.json"], where), list)
+    images = []
+    for n, value in enumerate(doc.value):
+        entry = doc.check(value, dict, f"[{n}]")
+        config_name = doc.get(entry, "Config", str, f"[{n}]", required=True)
+        names = doc.strings(entry, "Layers", f"[{n}]")
+        if names is None:
+            raise doc.error(f"[{n}].Layers", "missing; expected an array")
+        tags = doc.strings(entry, "RepoTags", f"[{n}]") or []
+        images.append((config_name, names, tags))
+    if not images:
         raise reader.format_error("manifest.json: expected a non-empty list of images")
     if ref is not None:
-        entries = [
-            e
-            for e in entries
-            if isinstance(e, dict)
-            and any(t == ref or t.endswith(":" + ref) for t in e.get("RepoTags") or ())
-        ]
-        if len(entries) != 1:
+        images = [i for i in images if any(t == ref or t.endswith(":" + ref) for t in i[2])]
+        if len(images) != 1:
             raise ImageFormatError(
-                f"{where}: manifest.json has {len(entries)} images tagged {ref!r}"
+                f"{where}: manifest.json has {len(images)} images tagged {ref!r}"
             )
-    elif len(entries) > 1:
-        tags = [t for e in entries if isinstance(e, dict) for t in e.get("RepoTags") or ()]
+    elif len(images) > 1:
+        tags = [t for i in images for t in i[2]]
         raise ImageFormatError(
-            f"{where}: the docker-archive holds {len(entries)} images ({', '.join(tags)}); "
+            f"{where}: the docker-archive holds {len(images)} images ({', '.join(tags)}); "
             f'say which one with path = "{where.name}:TAG" in artreg.toml'
         )
-    entry = entries[0]
-    if not isinstance(entry, dict):
-        raise reader.format_error("manifest.json: expected objects with Config and Layers")
-    config_name = entry.get("Config")
-    layer_names = entry.get("Layers")
-    if not isinstance(config_name, str) or not isinstance(layer_names, list):
-        raise reader.format_error("manifest.json: an image needs 'Config' and 'Layers'")
+    config_name, layer_names, _ = images[0]
     config = _member(tree, where, config_name, "config")
-    config_body = _read_small(config, where)
-    try:
-        diff_ids = json.loads(config_body)["rootfs"]["diff_ids"]
-    except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
-        raise reader.format_error(
-            f"{config_name}: not an image config with rootfs.diff_ids"
-        ) from None
-    if not isinstance(diff_ids, list) or len(diff_ids) != len(layer_names):
+    config_doc = _Document(where, config_name, _read_small(config, where))
+    rootfs = config_doc.get(config_doc.value, "rootfs", dict, "", required=True)
+    diff_ids = config_doc.strings(rootfs, "diff_ids", "rootfs")
+    if diff_ids is None:
+        raise config_doc.error("rootfs.diff_ids", "missing; expected an array")
+    if len(diff_ids) != len(layer_names):
         raise reader.format_error(
             f"{config_name}: rootfs.diff_ids lists {len(diff_ids)} layers, manifest.json "
             f"{len(layer_names)}"
         )
+    members = [_member(tree, where, name, f"layer {n}") for n, name in enumerate(layer_names)]
+    media_types = [_layer_type(member, where) for member in members]
+    ready = tree.materialize([config, *members], where)
+    config = ready[config.key]
     blobs = [_blob(config, f"sha256:{config.sha256}", OCI_CONFIG)]
-    for n, name in enumerate(layer_names):
-        layer = _member(tree, where, str(name), f"layer {n}")
-        media_type = _layer_type(layer, where)
+    for n, (name, member, media_type) in enumerate(
+        zip(layer_names, members, media_types, strict=True)
+    ):
+        layer = ready[member.key]
         digest = f"sha256:{layer.sha256}"
         if media_type == OCI_LAYER and diff_ids[n] != digest:
             raise DigestMismatch(
@@ -715,7 +912,7 @@ def _docker_manifest(config: Blob, layers: list[Blob]) -> bytes:
 
 def _member(tree: _ArchiveTree, where: Path, name: str, role: str) -> _Found:
     found = tree.locate(name)
-    if found is None or found.sha256 is None:
+    if found is None:
         raise BlobMissing(
             f"{where}: {role}: {name!r} is listed in manifest.json but missing from the "
             f"archive; nothing was uploaded; {_FIX_EXPORT}"
@@ -725,7 +922,7 @@ def _member(tree: _ArchiveTree, where: Path, name: str, role: str) -> _Found:
 
 def _layer_type(found: _Found, where: Path) -> str:
     """A docker-archive layer's media type, from its magic bytes."""
-    head = _read_small(found, where, limit=4)
+    head = found.head[:4] if found.path is None else _read_small(found, where, limit=4)
     if head[:2] == b"\x1f\x8b":
         return OCI_LAYER_GZIP
     if head == b"\x28\xb5\x2f\xfd":
@@ -734,21 +931,17 @@ def _layer_type(found: _Found, where: Path) -> str:
 
 
 def _blob(found: _Found, digest: str, media_type: str) -> Blob:
+    assert found.path is not None, "blobs are built from staged or local files"
     return Blob(digest, found.size, media_type, found.path, found.offset)
 
 
 # --- small helpers -----------------------------------------------------------------------------
 
 
-def _platform(value: Mapping[str, Any]) -> str:
-    parts = [str(value.get("os", "")), str(value.get("architecture", ""))]
-    if value.get("variant"):
-        parts.append(str(value["variant"]))
-    return "/".join(parts)
-
-
 def _open(found: _Found, where: Path) -> BinaryIO:
     """The found file, positioned at its data."""
+    if found.path is None:  # pragma: no cover - callers read documents from memory
+        raise ImageFormatError(f"{where}: {found.named()}: not staged")
     try:
         stream = found.path.open("rb")
         if found.offset is not None:
@@ -759,30 +952,52 @@ def _open(found: _Found, where: Path) -> BinaryIO:
 
 
 def _hash_found(found: _Found, where: Path) -> str:
-    """The sha256 of a layout's file, or of an uncompressed archive's member."""
+    """The sha256 of a layout's file, or of an uncompressed archive's member.
+
+    Reads exactly the size found before (what the descriptor declares): a file
+    that grows or shrinks meanwhile is an error, never an unbounded read.
+    """
     digest = hashlib.sha256()
-    left = found.size if found.offset is not None else -1
+    left = found.size
     try:
         with _open(found, where) as stream:
-            while left != 0:
-                chunk = stream.read(READ_CHUNK if left < 0 else min(left, READ_CHUNK))
+            while left > 0:
+                chunk = stream.read(min(left, READ_CHUNK))
                 if not chunk:
                     break
                 digest.update(chunk)
-                if left > 0:
-                    left -= len(chunk)
+                left -= len(chunk)
+            grew = found.offset is None and left == 0 and stream.read(1) != b""
     except OSError as exc:
         raise ImageFormatError(f"{where}: cannot read {found.path}: {exc.strerror}") from None
-    if left > 0:
+    if left > 0 and found.offset is not None:
         raise TruncatedArchive(
             f"{where}: the archive is truncated: a member ends past its end; nothing was "
             f"uploaded; {_FIX_EXPORT}"
+        )
+    if left > 0 or grew:
+        raise BlobSizeMismatch(
+            f"{where}: {found.path} changed size while artreg read it; nothing was uploaded; "
+            "re-run once the image is written"
         )
     return digest.hexdigest()
 
 
 def _read_small(found: _Found, where: Path, *, limit: int = MAX_MANIFEST_SIZE) -> bytes:
     """At most ``limit`` bytes (a manifest, config, or a layer's magic)."""
+    if found.path is None:  # a compressed archive's member: JSON documents were kept
+        if found.data is None and found.size > limit:
+            raise ImageFormatError(
+                f"{where}: {found.named()} is over {MAX_MANIFEST_SIZE} bytes; not a manifest or "
+                "config"
+            )
+        if found.data is None:
+            raise ImageFormatError(
+                f"{where}: {found.named()}: not a JSON document (it starts with "
+                f"{found.head[:8]!r}); expected a manifest, index or config; nothing was "
+                f"uploaded; {_FIX_EXPORT}"
+            )
+        return found.data[:limit]
     want = limit + 1 if found.offset is None else min(found.size, limit + 1)
     try:
         with _open(found, where) as stream:
@@ -793,7 +1008,6 @@ def _read_small(found: _Found, where: Path, *, limit: int = MAX_MANIFEST_SIZE) -
         if limit < MAX_MANIFEST_SIZE:
             return body[:limit]
         raise ImageFormatError(
-            f"{where}: {found.path.name} is over {MAX_MANIFEST_SIZE} bytes; not a manifest or "
-            "config"
+            f"{where}: {found.named()} is over {MAX_MANIFEST_SIZE} bytes; not a manifest or config"
         )
     return body
