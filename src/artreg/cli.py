@@ -36,7 +36,8 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         metavar="PATH",
-        help="the configuration file (default: ./artreg.toml)",
+        help="the configuration file (default: the nearest artreg.toml, from the working "
+        "directory up to the repository root)",
     )
 
 

@@ -260,6 +260,22 @@ def format_key_path(path: Sequence[str | int]) -> str:
     return out
 
 
+def find_config(start: Path) -> Path | None:
+    """The ``artreg.toml`` a command run in ``start`` reads, like ruff and pre-commit do.
+
+    ``start`` first, then each parent, stopping after the git work tree's root
+    (the directory holding ``.git``) or at the filesystem root.
+    """
+    here = start.absolute()
+    for directory in (here, *here.parents):
+        candidate = directory / CONFIG_FILENAME
+        if candidate.exists():
+            return candidate
+        if (directory / ".git").exists():
+            return None
+    return None
+
+
 def load_config(path: Path) -> Config:
     """Read and validate ``path``; ConfigError lists every problem found."""
     try:
