@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -42,7 +43,14 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", metavar="NAME", help="the target to use (see [targets])")
+    parser.add_argument(
+        "--target",
+        metavar="NAME",
+        # An empty ARTREG_TARGET= (a CI variable set to nothing) chooses nothing.
+        default=os.environ.get("ARTREG_TARGET") or None,
+        help="the target to use (default: $ARTREG_TARGET, else the only target, else the "
+        "one with default = true; see [targets])",
+    )
 
 
 def _add_json(parser: argparse.ArgumentParser) -> None:
