@@ -464,7 +464,7 @@ def test_resolve_default_target() -> None:
     assert resolve_target(parse(""), None) is DEFAULT_TARGET
     only = parse('[targets.web]\ntype = "s3"\nbucket = "b"\n')
     assert resolve_target(only, None).name == "web"
-    marked = parse(GARAGE_TARGETS.replace('[targets.web]\n', '[targets.web]\ndefault = true\n'))
+    marked = parse(GARAGE_TARGETS.replace("[targets.web]\n", "[targets.web]\ndefault = true\n"))
     assert resolve_target(marked, None).name == "web"
     assert resolve_target(marked, "preview").name == "preview"
 

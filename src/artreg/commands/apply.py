@@ -72,10 +72,36 @@ class Prepared:
     image_sweep: list[Step] = field(default_factory=list)  # for ``plan``; apply re-plans it
 
 
+def brake_lines(retention: RetentionPlan, allow_mass_delete: bool) -> list[str]:
+    """One line per category where the mass-delete brake trips; none when allowed."""
+    if allow_mass_delete:
+        return []
+    return [brake.describe() for brake in retention.brakes]
+
+
 def check_brakes(retention: RetentionPlan, allow_mass_delete: bool) -> None:
     """Refuse a run that would delete more than the allowed share of a category."""
-    if retention.brakes and not allow_mass_delete:
-        raise ArtregError("; ".join(b.describe() for b in retention.brakes))
+    lines = brake_lines(retention, allow_mass_delete)
+    if lines:
+        raise ArtregError(
+            "the mass-delete brake stopped this run before any write:\n"
+            + "\n".join(f"  {line}" for line in lines)
+        )
+
+
+def show_brakes(lines: list[str], command: str) -> None:
+    """After a full plan (``plan``, ``gc --dry-run``): the brake that would stop the real run."""
+    if not lines:
+        return
+    print(
+        f"artreg: the mass-delete brake would stop `{command}` before any write:", file=sys.stderr
+    )
+    for line in lines:
+        print(f"artreg:   {line}", file=sys.stderr)
+    print(
+        f"artreg: to proceed, check the deletions above, then run `{command} --allow-mass-delete`",
+        file=sys.stderr,
+    )
 
 
 def prepare(args: argparse.Namespace, *, show_index: bool = False) -> Prepared:
@@ -145,7 +171,8 @@ def prepare(args: argparse.Namespace, *, show_index: bool = False) -> Prepared:
         images=image_plan,
     )
     prepared.retention = prepared.job.retention(state, added)
-    check_brakes(prepared.retention, prepared.job.allow_mass_delete)
+    if not show_index:  # ``plan`` shows the whole plan first, then the brake (show_brakes)
+        check_brakes(prepared.retention, prepared.job.allow_mass_delete)
     if not show_index and (added or prepared.retention.removed or image_plan.steps()):
         return prepared
     removed = prepared.retention.removed

@@ -9,7 +9,7 @@ import sys
 
 from artreg.audit import all_entries, find_orphans, referenced_keys
 from artreg.commands import open_target
-from artreg.commands.apply import check_brakes, parse_now
+from artreg.commands.apply import brake_lines, check_brakes, parse_now, show_brakes
 from artreg.core.plan import SYMBOLS, Action, Op
 from artreg.lease import default_holder
 from artreg.publisher import read_state
@@ -33,7 +33,8 @@ def run(args: argparse.Namespace) -> int:
         sweep_images=True,
     )
     retention = job.retention(state, ())
-    check_brakes(retention, args.allow_mass_delete)
+    if not args.dry_run:
+        check_brakes(retention, args.allow_mass_delete)
     page_size = config.index.page_size
     entries = all_entries(store, state, page_size)
     listing = store.list("")
@@ -50,10 +51,12 @@ def run(args: argparse.Namespace) -> int:
     images = job.image_sweep(set(state.manifests) - set(retention.removed), retention.removed)
     if args.dry_run:
         actions = [s.action for s in [*planned, *images.steps()]]
-        _show(args, actions, len(young) + images.young, store.requests)
+        brakes = brake_lines(retention, args.allow_mass_delete)
+        _show(args, actions, len(young) + images.young, store.requests, brakes)
         for note in images.notes:
             print(f"artreg: {note}", file=sys.stderr)
-        return 0
+        show_brakes(brakes, "artreg gc")
+        return 1 if brakes else 0
     report = Report()
     if planned or images.steps():
         reconcile(
@@ -91,11 +94,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _show(
-    args: argparse.Namespace, actions: list[Action], young: int, requests: dict[str, int]
+    args: argparse.Namespace,
+    actions: list[Action],
+    young: int,
+    requests: dict[str, int],
+    brakes: list[str],
 ) -> None:
     if args.json:
         out = {
             "actions": [a.to_json() for a in actions],
+            "brakes": brakes,
             "youngOrphans": young,
             "requests": dict(sorted(requests.items())),
         }

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from artreg.commands.apply import all_steps, prepare
+from artreg.commands.apply import all_steps, brake_lines, prepare, show_brakes
 from artreg.core.plan import SYMBOLS, summarize
 from artreg.render.html import human_size
 
@@ -18,6 +18,7 @@ def run(args: argparse.Namespace) -> int:
     steps = all_steps(prepared)
     actions = [s.action for s in steps]
     summary = summarize(actions)
+    brakes = brake_lines(prepared.retention, prepared.job.allow_mass_delete)
     if args.json:
         report = {
             "target": prepared.target.name,
@@ -27,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
             "origin": prepared.ref.origin,
             "actions": [a.to_json() for a in actions],
             "notes": prepared.index.notes,
+            "brakes": brakes,
             "requests": dict(sorted(prepared.store.requests.items())),
         }
         json.dump(report, sys.stdout, indent=1)
@@ -48,6 +50,9 @@ def run(args: argparse.Namespace) -> int:
             f"Plan: {summary.uploaded} to upload ({human_size(summary.uploaded_bytes)}), "
             f"{summary.index_written} index files to write, {summary.deleted} to delete."
         )
+    if brakes:
+        show_brakes(brakes, "artreg apply")
+        return 1
     if args.detailed_exitcode and actions:
         return EXIT_CHANGES
     return 0
