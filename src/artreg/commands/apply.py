@@ -32,6 +32,7 @@ from artreg.publisher import (
     read_state,
 )
 from artreg.reconcile import Job, Report, reconcile
+from artreg.render.counts import counted
 from artreg.render.html import human_size
 from artreg.source import BuildRef, detect_build_ref
 from artreg.stores import PreconditionFailed, Store, open_store
@@ -129,6 +130,12 @@ def prepare(args: argparse.Namespace, *, show_index: bool = False) -> Prepared:
             "(see `artreg init`)"
         )
     files = resolve_files(base, file_artifacts, ref.tag) if file_artifacts else ()
+    for empty in (f for f in files if f.size == 0):
+        print(
+            f"artreg: warning: artifact {empty.artifact!r}, platform {empty.platform!r}: "
+            f"{empty.source}: is empty (0 bytes); a build step probably failed",
+            file=sys.stderr,
+        )
     # Every image is read and verified before the first request (see artreg.oci.layout).
     images = read_images(base, image_artifacts)
     build = Build(
@@ -345,7 +352,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{build.tag} ({build.category}) {state} to {prepared.target.name}: "
             f"{report.uploaded} uploaded ({human_size(report.uploaded_bytes)}), "
-            f"{report.index_written} index files written, {report.deleted} deleted, "
-            f"{total} requests{mode}"
+            f"{counted(report.index_written, 'index file')} written, {report.deleted} deleted, "
+            f"{counted(total, 'request')}{mode}"
         )
     return 1 if report.problems else 0

@@ -14,6 +14,7 @@ from artreg.core.plan import SYMBOLS, Action, Op
 from artreg.lease import default_holder
 from artreg.publisher import read_state
 from artreg.reconcile import Job, Report, reconcile
+from artreg.render.counts import counted
 from artreg.render.html import human_size
 
 
@@ -80,11 +81,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         kept = sum(1 for d in report.retention if d.keep)
+        total = sum(n for op, n in requests.items() if not op.startswith("probe:"))
         print(
-            f"gc {target.name}: {report.deleted} deleted, {report.index_written} index files "
-            f"written, {kept} builds kept by rules, {len(young) + images.young} young orphans left "
-            "for later, "
-            f"{sum(n for op, n in requests.items() if not op.startswith('probe:'))} requests"
+            f"gc {target.name}: {report.deleted} deleted, "
+            f"{counted(report.index_written, 'index file')} written, "
+            f"{counted(kept, 'build')} kept by rules, "
+            f"{counted(len(young) + images.young, 'young orphan')} left for later, "
+            f"{counted(total, 'request')}"
         )
     for note in dict.fromkeys(report.notes):
         print(f"artreg: {note}", file=sys.stderr)
@@ -114,4 +117,4 @@ def _show(
         size = human_size(action.size) if action.size else ""
         print(f"  {SYMBOLS[action.op]} {action.key}  {size}  {action.reason}")
     deletes = sum(1 for action in actions if action.op is Op.DELETE)
-    print(f"gc (dry run): {deletes} to delete, {young} young orphans left for later")
+    print(f"gc (dry run): {deletes} to delete, {counted(young, 'young orphan')} left for later")

@@ -8,6 +8,7 @@ import sys
 
 from artreg.commands.apply import all_steps, brake_lines, prepare, show_brakes
 from artreg.core.plan import SYMBOLS, summarize
+from artreg.render.counts import counted
 from artreg.render.html import human_size
 
 EXIT_CHANGES = 2
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             print("  no changes: the target is up to date")
         print(
             f"Plan: {summary.uploaded} to upload ({human_size(summary.uploaded_bytes)}), "
-            f"{summary.index_written} index files to write, {summary.deleted} to delete."
+            f"{counted(summary.index_written, 'index file')} to write, {summary.deleted} to delete."
         )
     if brakes:
         show_brakes(brakes, "artreg apply")
