@@ -96,8 +96,19 @@ def _classify(sub: _Sub) -> None:
 
 
 def _docs(sub: _Sub) -> None:
-    docs = sub.add_parser("docs", help="render the tagging convention as Markdown")
+    docs = sub.add_parser(
+        "docs",
+        help="render the tagging convention as Markdown, or print a manual page",
+        description="Without TOPIC (or with 'tagging'): the tagging convention of artreg.toml, "
+        "as Markdown. With TOPIC: that page of artreg's manual.",
+    )
     _add_config(docs)
+    docs.add_argument(
+        "topic",
+        nargs="?",
+        metavar="TOPIC",
+        help="tagging (default), config, ci, hooks, oci, stores, spec",
+    )
     docs.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     docs.add_argument(
         "--check", action="store_true", help="fail when --output FILE is not up to date"

@@ -127,7 +127,7 @@ def prepare(args: argparse.Namespace, *, show_index: bool = False) -> Prepared:
     if not file_artifacts and not image_artifacts:
         raise ArtregError(
             f"{config.path}: nothing to publish; declare files under [[artifacts]] "
-            "(see `artreg init`)"
+            "(see `artreg docs config`)"
         )
     files = resolve_files(base, file_artifacts, ref.tag) if file_artifacts else ()
     for empty in (f for f in files if f.size == 0):

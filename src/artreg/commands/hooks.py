@@ -138,7 +138,7 @@ def pre_commit_push(config: str | None, environ: Mapping[str, str]) -> int:
 
     pre-commit runs its pre-push stage once, with the first pushed ref only (and
     not at all when the remote has the commit): ``artreg hooks install`` covers
-    every ref (see docs/hooks.md).
+    every ref (see `artreg docs hooks`).
     """
     tag = pushed_tag(environ)
     if tag is None:
