@@ -135,10 +135,13 @@ def test_messages_do_not_point_at_the_repository_docs_directory() -> None:
             if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
         }
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if id(node) not in docstrings:
-                    found = re.search(r"docs/(?!TAGGING)[a-z]+\.md", node.value)
-                    assert not found, f"{path}:{node.lineno}: {node.value!r}"
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docstrings
+            ):
+                found = re.search(r"docs/(?!TAGGING)[a-z]+\.md", node.value)
+                assert not found, f"{path}:{node.lineno}: {node.value!r}"
 
 
 def test_the_convention_shows_per_target_retention(

@@ -26,7 +26,8 @@ TAGGING = "tagging"
 def manual_page(topic: str) -> str:
     """The Markdown of one manual page; UsageError naming the topics for an unknown one."""
     if topic not in TOPICS:
-        listed = "\n".join(f"  {name:<8} {what}" for name, what in [(TAGGING, "this project's tagging convention (from artreg.toml)"), *TOPICS.items()])
+        every = {TAGGING: "this project's tagging convention (from artreg.toml)", **TOPICS}
+        listed = "\n".join(f"  {name:<8} {what}" for name, what in every.items())
         raise UsageError(f"no manual page {topic!r}; the topics are:\n{listed}")
     return resources.files("artreg").joinpath("manual", f"{topic}.md").read_text(encoding="utf-8")
 
