@@ -29,7 +29,7 @@ def manual_page(topic: str) -> str:
         every = {TAGGING: "this project's tagging convention (from artreg.toml)", **TOPICS}
         listed = "\n".join(f"  {name:<8} {what}" for name, what in every.items())
         raise UsageError(f"no manual page {topic!r}; the topics are:\n{listed}")
-    return resources.files("artreg").joinpath("manual", f"{topic}.md").read_text(encoding="utf-8")
+    return resources.files("artreg").joinpath(f"manual/{topic}.md").read_text(encoding="utf-8")
 
 
 def run(args: argparse.Namespace) -> int:
