@@ -141,6 +141,9 @@ def _apply(sub: _Sub) -> None:
     apply = sub.add_parser("apply", help="publish the build and update the index")
     _add_publish_options(apply)
     apply.add_argument("--no-gc", action="store_true", help="publish without applying retention")
+    apply.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress output (warnings still shown)"
+    )
 
 
 def _gc(sub: _Sub) -> None:

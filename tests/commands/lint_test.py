@@ -54,7 +54,8 @@ def test_lint_and_classify_do_not_import_boto3(tmp_path: Path) -> None:
         "import sys, json\n"
         "from artreg.cli import main\n"
         "codes = [main(['lint', '--config', sys.argv[1]]), main(['classify', 'v1.2.3'])]\n"
-        "heavy = [m for m in ('boto3', 'botocore', 'rich') if m in sys.modules]\n"
+        "heavy = [m for m in ('boto3', 'botocore', 'rich', 'artreg.render.progress', 'threading')"
+        " if m in sys.modules]\n"
         "print(json.dumps({'codes': codes, 'heavy': heavy}))\n"
     )
     proc = subprocess.run(

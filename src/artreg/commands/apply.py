@@ -20,7 +20,6 @@ from artreg.lease import Lease, default_holder
 from artreg.oci.publish import ImagesPlan, plan_images, publish_images, read_images
 from artreg.publisher import (
     IndexPlan,
-    Progress,
     RetentionPlan,
     Step,
     TargetState,
@@ -34,6 +33,7 @@ from artreg.publisher import (
 from artreg.reconcile import Job, Report, reconcile
 from artreg.render.counts import counted
 from artreg.render.html import human_size
+from artreg.render.progress import Progress
 from artreg.source import BuildRef, detect_build_ref
 from artreg.stores import PreconditionFailed, Store, open_store
 
@@ -309,8 +309,12 @@ def _publish(prepared: Prepared, progress: Progress, *, lease_held: bool) -> Rep
 
 def run(args: argparse.Namespace) -> int:
     prepared = prepare(args)
-    uploads = [*prepared.images.steps(), *prepared.steps]
-    progress = Progress(sum(s.action.size for s in uploads if s.request is not None))
+    # What goes through put_many, which reports progress: image objects and build files.
+    files = [s for s in prepared.steps if s.action.kind is Kind.FILE]
+    sent = [s for s in [*prepared.images.steps(), *files] if s.request is not None]
+    progress = Progress(
+        sum(s.action.size for s in sent), len(sent), quiet=getattr(args, "quiet", False)
+    )
     try:
         report = publish(prepared, progress)
     finally:
