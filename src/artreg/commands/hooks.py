@@ -152,7 +152,7 @@ def pre_commit_push(config: str | None, environ: Mapping[str, str]) -> int:
     first = pushed_tag(environ)
     remote = environ.get("PRE_COMMIT_REMOTE_NAME", "")
     if not remote:  # not run by pre-commit's pre-push stage: check what it names, if anything
-        return lint.run(argparse.Namespace(config=config, tags=[first] if first else []))
+        return 0 if first is None else lint.run(argparse.Namespace(config=config, tags=[first]))
     try:
         loaded = load_optional(config)
     except ArtregError:
