@@ -62,6 +62,7 @@ from artreg.oci.image import (
     UnknownMediaType,
     sha256_digest,
 )
+from artreg.render.counts import counted
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION_MAJOR = "1."
@@ -662,8 +663,8 @@ def _read_docker_archive(tree: _ArchiveTree, where: Path, ref: str | None) -> Im
         ) from None
     if not isinstance(diff_ids, list) or len(diff_ids) != len(layer_names):
         raise reader.format_error(
-            f"{config_name}: rootfs.diff_ids lists {len(diff_ids)} layers, manifest.json "
-            f"{len(layer_names)}"
+            f"{config_name}: rootfs.diff_ids lists {counted(len(diff_ids), 'layer')}, "
+            f"manifest.json {len(layer_names)}"
         )
     blobs = [_blob(config, f"sha256:{config.sha256}", OCI_CONFIG)]
     for n, name in enumerate(layer_names):
