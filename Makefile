@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: test demo check pytest deps system-deps bench clean
 
@@ -16,6 +17,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	touch $(STAMP)
 
 deps: $(STAMP)
+
+# The demo needs artreg alone: no test or dev extras.
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q -e .
+	touch $(DEMO_STAMP)
 
 system-deps:
 	bash scripts/install-system-deps.sh
@@ -30,8 +36,8 @@ pytest: deps system-deps
 
 test: check pytest
 
-demo: deps
-	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh
+demo: $(DEMO_STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" ARTREG_DEMO_COMMAND="$(BIN)/artreg" bash scripts/demo.sh
 
 # awscli v1 (the bench extra) vendors its own botocore: boto3's pins are untouched.
 bench: deps

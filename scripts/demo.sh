@@ -14,6 +14,10 @@ EXTRA=v1.1.0-rc.1
 DEV=0123456789abcdef0123456789abcdef01234567 # a build of an untagged commit: its id
 TARGET=local
 PUBLIC=public
+# How the closing hints name artreg: `make demo` passes .venv/bin/artreg, so they run as printed
+# from the repository root even though the venv is not on the reader's PATH.
+SHOWN=${ARTREG_DEMO_COMMAND:-artreg}
+PORT=${ARTREG_DEMO_PORT:-8000}
 
 echo "== artreg lint (the repository's own artreg.toml)"
 artreg lint
@@ -60,8 +64,8 @@ echo "== artreg ls"
 artreg ls --target "$TARGET"
 
 echo
-echo "== browse them"
-echo "   artreg serve --target $TARGET      # then open http://127.0.0.1:8000/"
-echo "   (index.html for people, index.json for scripts;" \
-  "a download: http://127.0.0.1:8000/$RELEASE/linux/amd64/hello)"
+echo "== browse them (from $(pwd))"
+echo "   $SHOWN serve --target $TARGET --port $PORT"
+echo "   then open http://127.0.0.1:$PORT/ (index.html for people, index.json for scripts);"
+echo "   a download: http://127.0.0.1:$PORT/$RELEASE/linux/amd64/hello"
 echo "   Run \`make demo\` again: every build is already published, nothing is written."

@@ -468,25 +468,54 @@ def test_resolve_unknown_target_lists_the_declared_ones() -> None:
     config = parse(GARAGE_TARGETS)
     with pytest.raises(ArtregError) as caught:
         resolve_target(config, "prod")
-    assert caught.value.message == "unknown target 'prod'; artreg.toml declares: web, preview"
+    assert caught.value.message == (
+        "unknown target 'prod' (from --target or ARTREG_TARGET); artreg.toml declares: web, preview"
+    )
 
 
 def test_resolve_default_target() -> None:
     assert resolve_target(parse(""), None) is DEFAULT_TARGET
     only = parse('[targets.web]\ntype = "s3"\nbucket = "b"\n')
     assert resolve_target(only, None).name == "web"
-    assert resolve_target(parse(GARAGE_TARGETS), None).name == "preview"
+    marked = parse(GARAGE_TARGETS.replace("[targets.web]\n", "[targets.web]\ndefault = true\n"))
+    assert resolve_target(marked, None).name == "web"
+    assert resolve_target(marked, "preview").name == "preview"
 
 
-def test_resolve_asks_for_target_when_ambiguous() -> None:
-    config = parse(
-        '[targets.web]\ntype = "s3"\nbucket = "b"\n[targets.backup]\ntype = "s3"\nbucket = "c"\n'
-    )
+@pytest.mark.parametrize(
+    "text",
+    [
+        GARAGE_TARGETS,  # an s3 and a dir target: the dir one is not guessed any more
+        '[targets.web]\ntype = "s3"\nbucket = "b"\n[targets.backup]\ntype = "s3"\nbucket = "c"\n',
+        '[targets.a]\ntype = "dir"\npath = "a"\n[targets.b]\ntype = "dir"\npath = "b"\n'
+        "default = false\n",
+    ],
+)
+def test_resolve_refuses_to_guess_among_several_targets(text: str) -> None:
+    config = parse(text)
+    names = ", ".join(t.name for t in config.targets)
     with pytest.raises(ArtregError) as caught:
         resolve_target(config, None)
     assert caught.value.message == (
-        "several targets are declared (web, backup); choose one with --target NAME"
+        f"several targets are declared ({names}) and none is chosen; choose one with "
+        "--target NAME or the ARTREG_TARGET environment variable, or mark one with "
+        "default = true in artreg.toml"
     )
+
+
+def test_two_default_targets_are_a_config_error() -> None:
+    text = (
+        '[targets.a]\ntype = "dir"\npath = "a"\ndefault = true\n'
+        '[targets.b]\ntype = "s3"\nbucket = "b"\ndefault = true\n'
+        '[targets.c]\ntype = "dir"\npath = "c"\ndefault = "yes"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        parse(text)
+    assert list(caught.value.problems) == [
+        "artreg.toml:8: targets.b.default: only one target may be the default, and "
+        "targets.a already is; keep default = true on one of them",
+        "artreg.toml:12: targets.c.default: expected true or false, got 'yes'",
+    ]
 
 
 # --- where keys are found ---

@@ -429,3 +429,25 @@ def _real_dir(directory: str) -> Path:
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+def empty_file_warnings(config_dir: Path, artifacts: Sequence[Artifact]) -> list[str]:
+    """A warning for each declared file that exists but holds 0 bytes (a failed build step?).
+
+    Files that do not exist yet are not reported: ``lint`` runs before the build.
+    """
+    warnings: list[str] = []
+    for artifact in artifacts:
+        for spec in artifact.files if artifact.type == "files" else ():
+            found, _ = _find(config_dir, artifact.name, spec)
+            for candidate in found:
+                try:
+                    info = os.stat(candidate.path)
+                except OSError:
+                    continue
+                if stat.S_ISREG(info.st_mode) and info.st_size == 0:
+                    warnings.append(
+                        f"{candidate.where()}: is empty (0 bytes); a build step probably "
+                        "failed, and a published release can never be replaced"
+                    )
+    return warnings

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -36,12 +37,20 @@ def _add_config(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config",
         metavar="PATH",
-        help="the configuration file (default: ./artreg.toml)",
+        help="the configuration file (default: the nearest artreg.toml, from the working "
+        "directory up to the repository root)",
     )
 
 
 def _add_target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--target", metavar="NAME", help="the target to use (see [targets])")
+    parser.add_argument(
+        "--target",
+        metavar="NAME",
+        # An empty ARTREG_TARGET= (a CI variable set to nothing) chooses nothing.
+        default=os.environ.get("ARTREG_TARGET") or None,
+        help="the target to use (default: $ARTREG_TARGET, else the only target, else the "
+        "one with default = true; see [targets])",
+    )
 
 
 def _add_json(parser: argparse.ArgumentParser) -> None:
@@ -87,8 +96,19 @@ def _classify(sub: _Sub) -> None:
 
 
 def _docs(sub: _Sub) -> None:
-    docs = sub.add_parser("docs", help="render the tagging convention as Markdown")
+    docs = sub.add_parser(
+        "docs",
+        help="render the tagging convention as Markdown, or print a manual page",
+        description="Without TOPIC (or with 'tagging'): the tagging convention of artreg.toml, "
+        "as Markdown. With TOPIC: that page of artreg's manual.",
+    )
     _add_config(docs)
+    docs.add_argument(
+        "topic",
+        nargs="?",
+        metavar="TOPIC",
+        help="tagging (default), config, ci, hooks, oci, stores, spec",
+    )
     docs.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
     docs.add_argument(
         "--check", action="store_true", help="fail when --output FILE is not up to date"
@@ -121,6 +141,9 @@ def _apply(sub: _Sub) -> None:
     apply = sub.add_parser("apply", help="publish the build and update the index")
     _add_publish_options(apply)
     apply.add_argument("--no-gc", action="store_true", help="publish without applying retention")
+    apply.add_argument(
+        "--quiet", "-q", action="store_true", help="no progress output (warnings still shown)"
+    )
 
 
 def _gc(sub: _Sub) -> None:

@@ -13,7 +13,7 @@ import re
 import sys
 import urllib.parse
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from artreg.core.tags import (
@@ -115,6 +115,7 @@ class Target:
     # (checked when the store is opened, so `lint` works where the file is absent).
     ca_bundle: str | None = None
     ca_bundle_at: str | None = None  # where it is set: "artreg.toml:12: targets.ci.ca_bundle"
+    default: bool = False  # used when no --target / ARTREG_TARGET chooses (at most one)
 
 
 DEFAULT_TARGET = Target(name="local", type="dir", path="public")
@@ -224,7 +225,7 @@ _RULE_KEYS = {
 _OVERRIDE_KEYS = ("keep_last", "expire_after", "protect")
 _DIR_KEYS = ("path",)
 _S3_KEYS = ("bucket", "endpoint", "region", "profile", "ca_bundle")
-_TARGET_KEYS = ("type", "prefix", "tags", *_DIR_KEYS, *_S3_KEYS)
+_TARGET_KEYS = ("type", "prefix", "tags", "default", *_DIR_KEYS, *_S3_KEYS)
 _ARTIFACT_KEYS = ("name", "type", "files", "path", "repository", "aliases")
 
 
@@ -265,6 +266,22 @@ def format_key_path(path: Sequence[str | int]) -> str:
         segment = part if TARGET_NAME.fullmatch(part) else json.dumps(part, ensure_ascii=False)
         out += f".{segment}" if out else segment
     return out
+
+
+def find_config(start: Path) -> Path | None:
+    """The ``artreg.toml`` a command run in ``start`` reads, like ruff and pre-commit do.
+
+    ``start`` first, then each parent, stopping after the git work tree's root
+    (the directory holding ``.git``) or at the filesystem root.
+    """
+    here = start.absolute()
+    for directory in (here, *here.parents):
+        candidate = directory / CONFIG_FILENAME
+        if candidate.exists():
+            return candidate
+        if (directory / ".git").exists():
+            return None
+    return None
 
 
 def load_config(path: Path) -> Config:
@@ -311,20 +328,30 @@ def parse_config(text: str, path: Path) -> Config:
 
 
 def resolve_target(config: Config, name: str | None) -> Target:
-    """The target named ``name``, or the default: the only one, else the first ``dir`` target."""
+    """The target named ``name``, else the only one, else the one marked ``default = true``.
+
+    With several targets and none chosen, refuse: a pipeline must never guess
+    where it publishes (or deletes).
+    """
     names = ", ".join(target.name for target in config.targets)
+    where = config.path if config.path is not None else CONFIG_FILENAME
     if name is not None:
         for target in config.targets:
             if target.name == name:
                 return target
-        where = config.path if config.path is not None else CONFIG_FILENAME
-        raise ArtregError(f"unknown target {name!r}; {where} declares: {names}")
+        raise ArtregError(
+            f"unknown target {name!r} (from --target or ARTREG_TARGET); {where} declares: {names}"
+        )
     if len(config.targets) == 1:
         return config.targets[0]
     for target in config.targets:
-        if target.type == "dir":
+        if target.default:
             return target
-    raise ArtregError(f"several targets are declared ({names}); choose one with --target NAME")
+    raise ArtregError(
+        f"several targets are declared ({names}) and none is chosen; choose one with "
+        f"--target NAME or the ARTREG_TARGET environment variable, or mark one with "
+        f"default = true in {where}"
+    )
 
 
 def _deepest_path(data: object) -> KeyPath:
@@ -1133,6 +1160,7 @@ class _Checker:
             )
             return (DEFAULT_TARGET,)
         targets: list[Target] = []
+        defaults: list[str] = []
         for name, item in raw.items():
             path: KeyPath = ("targets", name)
             if not TARGET_NAME.fullmatch(name):
@@ -1144,8 +1172,17 @@ class _Checker:
                 self.expected(path, f"a table ([{format_key_path(path)}])", item)
                 continue
             target = self.target(item, path, name, tags)
+            is_default = self.boolean(item, "default", path)
+            if is_default and defaults:
+                self.problem(
+                    (*path, "default"),
+                    f"only one target may be the default, and targets.{defaults[0]} already "
+                    "is; keep default = true on one of them",
+                )
+            if is_default:
+                defaults.append(name)
             if target is not None:
-                targets.append(target)
+                targets.append(replace(target, default=bool(is_default)))
         return tuple(targets)
 
     def target(

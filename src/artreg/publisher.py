@@ -13,7 +13,6 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -760,25 +759,3 @@ def _refused(store: Store, etag: str | None) -> RootRefused:
         "builds' files and manifests are in place. Check what sits between artreg and the "
         "bucket, then re-run"
     )
-
-
-class Progress:
-    """A one-line byte counter on stderr, only when stderr is a terminal."""
-
-    def __init__(self, total: int) -> None:
-        self.total = total
-        self.done = 0
-        self.enabled = sys.stderr.isatty() and total > 0
-
-    def __call__(self, sent: int) -> None:
-        self.done += sent
-        if self.enabled:
-            share = self.done / self.total if self.total else 1.0
-            width = 30
-            bar = "#" * int(share * width)
-            sys.stderr.write(f"\r  uploading [{bar:<{width}}] {share:6.1%}")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")

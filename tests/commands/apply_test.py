@@ -385,7 +385,10 @@ def _garbage_now(site: Site) -> BadInput:
 
 
 def _unknown_target(site: Site) -> BadInput:
-    return BadInput(("unknown target 'prod';", "declares: test"), {"--target": "prod"})
+    return BadInput(
+        ("unknown target 'prod' (from --target or ARTREG_TARGET);", "declares: test"),
+        {"--target": "prod"},
+    )
 
 
 def _file_changes_while_uploading(site: Site) -> BadInput:

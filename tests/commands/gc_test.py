@@ -281,6 +281,51 @@ def test_brake_refuses_mass_delete(
     assert site.run("verify", "--target", "test").code == 0
 
 
+@pytest.mark.parametrize("command", ["plan", "gc"])
+def test_preview_shows_the_whole_plan_then_the_brake_on_its_own_lines(
+    request: pytest.FixtureRequest, tmp_path: Path, command: str
+) -> None:
+    rules = '[tags.dev]\nkeep_last = 5\nexpire_after = "7d"\n'
+    site = make_site(request, tmp_path, "dir", page_size=7, extra_toml=rules)
+    store = site.store()
+    old = {dev_tag(i): END - (20 + i) * DAY for i in range(20)}
+    for tag, moment in old.items():
+        seed_build(store, tag, moment, Category.DEV)
+    args = ["--target", "test", "--now", format_time(END)]
+    if command == "plan":
+        site.write_build("new")
+        args += ["--tag", "e" * 40]
+    else:
+        args += ["--dry-run"]
+    newest = sorted(old, key=lambda t: old[t], reverse=True)[: 5 if command == "gc" else 4]
+    gone = set(old) - set(newest)
+    with no_change(site):
+        shown = site.run(command, *args)
+        as_json = site.run(command, *args, "--json")
+    assert shown.code == 1 and as_json.code == 1
+    # The whole plan: every build retention would delete is listed, as without the brake.
+    for tag in gone:
+        assert manifest_key(tag) in shown.out, shown.out
+    deleted = {a["key"] for a in as_json.json()["actions"] if a["op"] == "delete"}
+    assert {manifest_key(t) for t in gone} <= deleted
+    assert not {manifest_key(t) for t in newest} & deleted
+    real = "artreg apply" if command == "plan" else "artreg gc"
+    counts = "16 of 21" if command == "plan" else "15 of 20"
+    assert shown.err.splitlines()[-3:] == [
+        f"artreg: the mass-delete brake would stop `{real}` before any write:",
+        f"artreg:   retention would delete {counts} dev builds, more than the 50% allowed in "
+        "one run (gc.max_delete_fraction); check the clock (--now) and the rules, then re-run "
+        "with --allow-mass-delete",
+        f"artreg: to proceed, check the deletions above, then run `{real} --allow-mass-delete`",
+    ]
+    assert ";" not in shown.err.splitlines()[-1]
+    assert as_json.json()["brakes"] == [shown.err.splitlines()[-2].removeprefix("artreg:   ")]
+    with no_change(site):
+        allowed = site.run(command, *args, "--allow-mass-delete")
+    assert "brake" not in allowed.err
+    assert allowed.code == 0, allowed.err
+
+
 def backdate(site: Site, key: str, age: dt.timedelta) -> None:
     """Make a dir-store object look ``age`` old (LastModified is the file's mtime)."""
     path = site.root / str(site.target.path) / key

@@ -54,7 +54,8 @@ def test_lint_and_classify_do_not_import_boto3(tmp_path: Path) -> None:
         "import sys, json\n"
         "from artreg.cli import main\n"
         "codes = [main(['lint', '--config', sys.argv[1]]), main(['classify', 'v1.2.3'])]\n"
-        "heavy = [m for m in ('boto3', 'botocore', 'rich') if m in sys.modules]\n"
+        "heavy = [m for m in ('boto3', 'botocore', 'rich', 'artreg.render.progress', 'threading')"
+        " if m in sys.modules]\n"
         "print(json.dumps({'codes': codes, 'heavy': heavy}))\n"
     )
     proc = subprocess.run(
@@ -66,3 +67,42 @@ def test_lint_and_classify_do_not_import_boto3(tmp_path: Path) -> None:
     )
     result = json.loads(proc.stdout.splitlines()[-1])
     assert result == {"codes": [0, 0], "heavy": []}
+
+
+def test_a_config_without_artifacts_is_warned_about(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "artreg.toml"
+    config.write_text('[project]\nname = "nothing"\n')
+    assert main(["lint", "--config", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == f"{config}: ok\n"
+    assert captured.err == (
+        f"artreg: warning: {config}: no [[artifacts]] declared, so `artreg apply` has nothing "
+        "to publish; declare files or images (see `artreg docs config`)\n"
+    )
+
+
+def test_empty_artifact_files_are_warned_about_and_missing_ones_are_not(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    config = tmp_path / "artreg.toml"
+    config.write_text(
+        '[[artifacts]]\nname = "app"\nfiles = [\n'
+        '  { platform = "linux/amd64", path = "dist/*.tar.gz" },\n'
+        '  { platform = "linux/arm64", path = "dist/arm64/app" },\n'
+        '  { platform = "windows", path = "dist/not-built-yet.exe" },\n'
+        "]\n"
+    )
+    (tmp_path / "dist" / "arm64").mkdir(parents=True)
+    (tmp_path / "dist" / "good.tar.gz").write_bytes(b"\x1f\x8b")
+    (tmp_path / "dist" / "broken.tar.gz").write_bytes(b"")
+    (tmp_path / "dist" / "arm64" / "app").write_bytes(b"")
+    assert main(["lint", "--config", str(config)]) == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "artreg: warning: artifact 'app', platform 'linux/amd64': dist/broken.tar.gz "
+        "(matched by 'dist/*.tar.gz'): is empty (0 bytes); a build step probably failed, and "
+        "a published release can never be replaced",
+        "artreg: warning: artifact 'app', platform 'linux/arm64': dist/arm64/app: is empty "
+        "(0 bytes); a build step probably failed, and a published release can never be replaced",
+    ]

@@ -201,3 +201,36 @@ def test_repair_on_s3_leaves_file_damage_reported(
     root = json.loads(store.get("index.json"))
     assert root["categories"]["release"]["count"] == 3
     assert root["categories"]["dev"]["count"] == 3
+
+
+@pytest.mark.parametrize("kind", ["dir", "moto", "s3rver"])
+def test_a_never_published_target_is_ok_and_says_so(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    site = make_site(request, tmp_path, kind)
+    if kind != "dir":
+        put(site, "robots.txt", b"User-agent: *\n")  # someone else's file: still never published
+    result = site.run("verify", "--target", "test")
+    assert result.code == 0, result.err
+    assert result.out == ""
+    assert result.err.startswith("verify test: ok, nothing published yet")
+    as_json = site.run("verify", "--target", "test", "--json")
+    assert as_json.code == 0
+    assert as_json.json() == {
+        "ok": True,
+        "problems": [],
+        "checked": "nothing published yet",
+        "repaired": False,
+    }
+
+
+def test_a_published_target_missing_its_index_is_still_a_problem(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    site = make_site(request, tmp_path, "dir")
+    site.publish("v1.0.0")
+    (site.root / "public" / "index.json").unlink()
+    (site.root / "public" / "index.html").unlink()
+    result = site.run("verify", "--target", "test")
+    assert result.code == 1
+    assert "nothing published" not in result.err

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from artreg.config import CONFIG_FILENAME, Config, Target, load_config, resolve_target
+from artreg.config import (
+    CONFIG_FILENAME,
+    Config,
+    Target,
+    find_config,
+    load_config,
+    resolve_target,
+)
 from artreg.errors import ArtregError
 
 if TYPE_CHECKING:
@@ -13,8 +20,18 @@ if TYPE_CHECKING:
 
 
 def config_path(config_arg: str | None) -> Path:
-    """The configuration file a command reads: ``--config`` or ./artreg.toml."""
-    return Path(config_arg) if config_arg else Path(CONFIG_FILENAME)
+    """The configuration file a command reads: ``--config``, else the nearest artreg.toml.
+
+    Searched from the working directory up to the repository root (see
+    :func:`artreg.config.find_config`); ./artreg.toml when there is none.
+    """
+    if config_arg:
+        return Path(config_arg)
+    here = Path.cwd()
+    found = find_config(here)
+    if found is None or found.parent == here:
+        return Path(CONFIG_FILENAME)  # messages name ./artreg.toml as they always did
+    return found
 
 
 def load_required(config_arg: str | None) -> Config:
@@ -22,10 +39,15 @@ def load_required(config_arg: str | None) -> Config:
     path = config_path(config_arg)
     if not path.is_file():
         raise ArtregError(
-            f"{path}: no such configuration file; create one with `artreg init` "
-            "or point at it with --config PATH"
+            f"{path}: no such configuration file{_searched(config_arg)}; create one with "
+            "`artreg init` or point at it with --config PATH"
         )
     return load_config(path)
+
+
+def _searched(config_arg: str | None) -> str:
+    """Where the search for artreg.toml looked, for the message when it found nothing."""
+    return "" if config_arg else " (searched here and in each parent up to the repository root)"
 
 
 def load_optional(config_arg: str | None) -> Config | None:

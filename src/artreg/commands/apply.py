@@ -20,7 +20,6 @@ from artreg.lease import Lease, default_holder
 from artreg.oci.publish import ImagesPlan, plan_images, publish_images, read_images
 from artreg.publisher import (
     IndexPlan,
-    Progress,
     RetentionPlan,
     Step,
     TargetState,
@@ -32,7 +31,9 @@ from artreg.publisher import (
     read_state,
 )
 from artreg.reconcile import Job, Report, reconcile
+from artreg.render.counts import counted
 from artreg.render.html import human_size
+from artreg.render.progress import Progress
 from artreg.source import BuildRef, detect_build_ref
 from artreg.stores import PreconditionFailed, Store, open_store
 
@@ -72,10 +73,36 @@ class Prepared:
     image_sweep: list[Step] = field(default_factory=list)  # for ``plan``; apply re-plans it
 
 
+def brake_lines(retention: RetentionPlan, allow_mass_delete: bool) -> list[str]:
+    """One line per category where the mass-delete brake trips; none when allowed."""
+    if allow_mass_delete:
+        return []
+    return [brake.describe() for brake in retention.brakes]
+
+
 def check_brakes(retention: RetentionPlan, allow_mass_delete: bool) -> None:
     """Refuse a run that would delete more than the allowed share of a category."""
-    if retention.brakes and not allow_mass_delete:
-        raise ArtregError("; ".join(b.describe() for b in retention.brakes))
+    lines = brake_lines(retention, allow_mass_delete)
+    if lines:
+        raise ArtregError(
+            "the mass-delete brake stopped this run before any write:\n"
+            + "\n".join(f"  {line}" for line in lines)
+        )
+
+
+def show_brakes(lines: list[str], command: str) -> None:
+    """After a full plan (``plan``, ``gc --dry-run``): the brake that would stop the real run."""
+    if not lines:
+        return
+    print(
+        f"artreg: the mass-delete brake would stop `{command}` before any write:", file=sys.stderr
+    )
+    for line in lines:
+        print(f"artreg:   {line}", file=sys.stderr)
+    print(
+        f"artreg: to proceed, check the deletions above, then run `{command} --allow-mass-delete`",
+        file=sys.stderr,
+    )
 
 
 def prepare(args: argparse.Namespace, *, show_index: bool = False) -> Prepared:
@@ -100,9 +127,15 @@ def prepare(args: argparse.Namespace, *, show_index: bool = False) -> Prepared:
     if not file_artifacts and not image_artifacts:
         raise ArtregError(
             f"{config.path}: nothing to publish; declare files under [[artifacts]] "
-            "(see `artreg init`)"
+            "(see `artreg docs config`)"
         )
     files = resolve_files(base, file_artifacts, ref.tag) if file_artifacts else ()
+    for empty in (f for f in files if f.size == 0):
+        print(
+            f"artreg: warning: artifact {empty.artifact!r}, platform {empty.platform!r}: "
+            f"{empty.source}: is empty (0 bytes); a build step probably failed",
+            file=sys.stderr,
+        )
     # Every image is read and verified before the first request (see artreg.oci.layout).
     images = read_images(base, image_artifacts)
     build = Build(
@@ -145,7 +178,8 @@ def prepare(args: argparse.Namespace, *, show_index: bool = False) -> Prepared:
         images=image_plan,
     )
     prepared.retention = prepared.job.retention(state, added)
-    check_brakes(prepared.retention, prepared.job.allow_mass_delete)
+    if not show_index:  # ``plan`` shows the whole plan first, then the brake (show_brakes)
+        check_brakes(prepared.retention, prepared.job.allow_mass_delete)
     if not show_index and (added or prepared.retention.removed or image_plan.steps()):
         return prepared
     removed = prepared.retention.removed
@@ -275,8 +309,12 @@ def _publish(prepared: Prepared, progress: Progress, *, lease_held: bool) -> Rep
 
 def run(args: argparse.Namespace) -> int:
     prepared = prepare(args)
-    uploads = [*prepared.images.steps(), *prepared.steps]
-    progress = Progress(sum(s.action.size for s in uploads if s.request is not None))
+    # What goes through put_many, which reports progress: image objects and build files.
+    files = [s for s in prepared.steps if s.action.kind is Kind.FILE]
+    sent = [s for s in [*prepared.images.steps(), *files] if s.request is not None]
+    progress = Progress(
+        sum(s.action.size for s in sent), len(sent), quiet=getattr(args, "quiet", False)
+    )
     try:
         report = publish(prepared, progress)
     finally:
@@ -318,7 +356,7 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{build.tag} ({build.category}) {state} to {prepared.target.name}: "
             f"{report.uploaded} uploaded ({human_size(report.uploaded_bytes)}), "
-            f"{report.index_written} index files written, {report.deleted} deleted, "
-            f"{total} requests{mode}"
+            f"{counted(report.index_written, 'index file')} written, {report.deleted} deleted, "
+            f"{counted(total, 'request')}{mode}"
         )
     return 1 if report.problems else 0

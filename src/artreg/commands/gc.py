@@ -9,11 +9,12 @@ import sys
 
 from artreg.audit import all_entries, find_orphans, referenced_keys
 from artreg.commands import open_target
-from artreg.commands.apply import check_brakes, parse_now
+from artreg.commands.apply import brake_lines, check_brakes, parse_now, show_brakes
 from artreg.core.plan import SYMBOLS, Action, Op
 from artreg.lease import default_holder
 from artreg.publisher import read_state
 from artreg.reconcile import Job, Report, reconcile
+from artreg.render.counts import counted
 from artreg.render.html import human_size
 
 
@@ -33,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
         sweep_images=True,
     )
     retention = job.retention(state, ())
-    check_brakes(retention, args.allow_mass_delete)
+    if not args.dry_run:
+        check_brakes(retention, args.allow_mass_delete)
     page_size = config.index.page_size
     entries = all_entries(store, state, page_size)
     listing = store.list("")
@@ -50,10 +52,12 @@ def run(args: argparse.Namespace) -> int:
     images = job.image_sweep(set(state.manifests) - set(retention.removed), retention.removed)
     if args.dry_run:
         actions = [s.action for s in [*planned, *images.steps()]]
-        _show(args, actions, len(young) + images.young, store.requests)
+        brakes = brake_lines(retention, args.allow_mass_delete)
+        _show(args, actions, len(young) + images.young, store.requests, brakes)
         for note in images.notes:
             print(f"artreg: {note}", file=sys.stderr)
-        return 0
+        show_brakes(brakes, "artreg gc")
+        return 1 if brakes else 0
     report = Report()
     if planned or images.steps():
         reconcile(
@@ -77,11 +81,13 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
     else:
         kept = sum(1 for d in report.retention if d.keep)
+        total = sum(n for op, n in requests.items() if not op.startswith("probe:"))
         print(
-            f"gc {target.name}: {report.deleted} deleted, {report.index_written} index files "
-            f"written, {kept} builds kept by rules, {len(young) + images.young} young orphans left "
-            "for later, "
-            f"{sum(n for op, n in requests.items() if not op.startswith('probe:'))} requests"
+            f"gc {target.name}: {report.deleted} deleted, "
+            f"{counted(report.index_written, 'index file')} written, "
+            f"{counted(kept, 'build')} kept by rules, "
+            f"{counted(len(young) + images.young, 'young orphan')} left for later, "
+            f"{counted(total, 'request')}"
         )
     for note in dict.fromkeys(report.notes):
         print(f"artreg: {note}", file=sys.stderr)
@@ -91,11 +97,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _show(
-    args: argparse.Namespace, actions: list[Action], young: int, requests: dict[str, int]
+    args: argparse.Namespace,
+    actions: list[Action],
+    young: int,
+    requests: dict[str, int],
+    brakes: list[str],
 ) -> None:
     if args.json:
         out = {
             "actions": [a.to_json() for a in actions],
+            "brakes": brakes,
             "youngOrphans": young,
             "requests": dict(sorted(requests.items())),
         }
@@ -106,4 +117,4 @@ def _show(
         size = human_size(action.size) if action.size else ""
         print(f"  {SYMBOLS[action.op]} {action.key}  {size}  {action.reason}")
     deletes = sum(1 for action in actions if action.op is Op.DELETE)
-    print(f"gc (dry run): {deletes} to delete, {young} young orphans left for later")
+    print(f"gc (dry run): {deletes} to delete, {counted(young, 'young orphan')} left for later")

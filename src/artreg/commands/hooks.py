@@ -17,7 +17,10 @@ from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 
+from artreg.commands import load_optional
+from artreg.core.tags import Convention, classify
 from artreg.errors import ArtregError, UsageError
+from artreg.render.counts import counted
 
 HOOK_NAMES = ("pre-push", "reference-transaction")
 CHAINED_SUFFIX = ".artreg-chained"
@@ -134,15 +137,76 @@ def pushed_tag(environ: Mapping[str, str]) -> str | None:
 
 
 def pre_commit_push(config: str | None, environ: Mapping[str, str]) -> int:
-    """Lint the tag pre-commit is pushing; 0 when it pushes no tag.
+    """Check every tag a push may send, for pre-commit's pre-push stage.
 
-    pre-commit runs its pre-push stage once, with the first pushed ref only (and
-    not at all when the remote has the commit): ``artreg hooks install`` covers
-    every ref (see docs/hooks.md).
+    pre-commit runs that stage once, with the first pushed ref only (and not at
+    all when the remote has every pushed commit), so the refs of this push are
+    unknown here. What is known: the remote. Any tag this push sends is a local
+    tag the remote lacks (or holds with another value), so all of those are
+    checked; a bad one fails the hook even if this push may not send it, with
+    the way out: delete it, or use the plain git hook (``artreg hooks
+    install``), which sees every pushed ref.
     """
-    tag = pushed_tag(environ)
-    if tag is None:
-        return 0
     from artreg.commands import lint
 
-    return lint.run(argparse.Namespace(config=config, tags=[tag]))
+    first = pushed_tag(environ)
+    remote = environ.get("PRE_COMMIT_REMOTE_NAME", "")
+    if not remote:  # not run by pre-commit's pre-push stage: check what it names, if anything
+        return 0 if first is None else lint.run(argparse.Namespace(config=config, tags=[first]))
+    try:
+        loaded = load_optional(config)
+    except ArtregError:
+        return lint.run(argparse.Namespace(config=config, tags=[]))  # lists the config problems
+    convention = loaded.convention() if loaded is not None else Convention()
+    if first is not None and not classify(first, convention).valid:
+        return lint.run(argparse.Namespace(config=config, tags=[first]))  # no need to ask
+    candidates = sorted({*unpushed_tags(remote), *([first] if first else [])})
+    bad = [r for r in (classify(tag, convention) for tag in candidates) if not r.valid]
+    if not bad:
+        return 0
+    for result in bad:
+        print(result.describe(), file=sys.stderr)
+    names = " ".join(r.tag for r in bad)
+    print(
+        f"artreg: {counted(len(bad), 'local tag')} that {remote!r} lacks "
+        f"{'breaks' if len(bad) == 1 else 'break'} the convention, and pre-commit shows this "
+        "hook only the first ref of a push, so any of them may be in it: push refused.\n"
+        f"artreg: fix: delete {'it' if len(bad) == 1 else 'them'} (git tag -d {names}), "
+        "or use the plain git hook, which sees every pushed ref: `artreg hooks install` "
+        "(see `artreg docs hooks`)",
+        file=sys.stderr,
+    )
+    return 1
+
+
+def unpushed_tags(remote: str) -> list[str]:
+    """Local tags that ``remote`` lacks or holds with another value: what a push can send."""
+    local = _git_lines(
+        ["git", "for-each-ref", "--format=%(objectname) %(refname)", "refs/tags/"], "list tags"
+    )
+    listed = _git_lines(["git", "ls-remote", "--tags", "--refs", remote], f"list {remote}'s tags")
+    theirs = {}
+    for line in listed:
+        value, _, ref = line.partition("\t")
+        theirs[ref] = value
+    found = []
+    for line in local:
+        value, _, ref = line.partition(" ")
+        if theirs.get(ref) != value and ref.startswith(_TAGS_PREFIX):
+            found.append(ref[len(_TAGS_PREFIX) :])
+    return found
+
+
+def _git_lines(command: list[str], what: str) -> list[str]:
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False)
+    except FileNotFoundError as exc:
+        raise ArtregError(f"cannot run git to {what} ({exc.strerror}); put git on PATH") from exc
+    if result.returncode != 0:
+        detail = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else ""
+        raise ArtregError(
+            f"cannot {what} ({detail}), so the tags this push sends are unknown; push refused. "
+            "The plain git hook sees every pushed ref without asking the remote: "
+            "`artreg hooks install` (see `artreg docs hooks`)"
+        )
+    return result.stdout.splitlines()

@@ -25,6 +25,7 @@ from artreg.core.tags import Convention, classify, decode_tag
 from artreg.lease import default_holder
 from artreg.publisher import INDEX_CACHE, JSON_TYPE, read_state
 from artreg.reconcile import Job, Report, reconcile
+from artreg.render.counts import counted
 from artreg.stores import ObjectInfo, PreconditionFailed, PutRequest, Store
 
 
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     builds = [build_for(store, tag, objs, convention) for tag, objs in sorted(new.items())]
     if args.dry_run:
         for build in builds:
-            print(f"  + {build.key}  {len(build.files)} files  ({build.category})")
+            print(f"  + {build.key}  {counted(len(build.files), 'file')}  ({build.category})")
     report = Report()
     etags: dict[str, str] = {}
     if builds and not args.dry_run:
@@ -132,7 +133,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         verb = "would import" if args.dry_run else "imported"
         print(
-            f"{verb} {len(builds)} builds ({sum(len(b.files) for b in builds)} files, "
+            f"{verb} {counted(len(builds), 'build')} "
+            f"({counted(sum(len(b.files) for b in builds), 'file')}, "
             f"0 uploaded) into {target.name}; {len(groups) - len(new)} already managed, "
             f"{len(skipped)} skipped"
         )

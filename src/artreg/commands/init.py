@@ -10,7 +10,7 @@ from artreg.errors import ArtregError
 
 TEMPLATE = """\
 # artreg.toml: what this repository publishes, where, and which tags are allowed.
-# Reference: docs/config.md. Check it with `artreg lint`.
+# Every key is explained by `artreg docs config`. Check this file with `artreg lint`.
 # Credentials never go here: artreg uses the usual AWS chain
 # (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, ~/.aws/credentials).
 
@@ -49,6 +49,10 @@ path = "public"
 # ca_bundle = "certs/company-ca.pem"    # only for a certificate your own CA signed
 # region = "us-east-1"
 # prefix = "releases/"
+# default = true                        # with several targets: used without --target
+
+# Several targets and no default: commands refuse until --target NAME (or
+# ARTREG_TARGET=NAME) chooses. CI pipelines to copy: `artreg docs ci`.
 """
 
 

@@ -5,10 +5,24 @@ from __future__ import annotations
 import argparse
 import sys
 
-from artreg.commands import config_path, load_optional
+from artreg.artifacts import empty_file_warnings
+from artreg.commands import config_dir, config_path, load_optional
 from artreg.config import Config
 from artreg.core.tags import Convention, classify
 from artreg.errors import ArtregError, ConfigError
+from artreg.render.counts import counted
+
+
+def _publishing_warnings(config: Config) -> list[str]:
+    """What would make ``apply`` publish nothing, or publish a broken build."""
+    if config.path is None:
+        return []
+    if not config.artifacts:
+        return [
+            f"{config.path}: no [[artifacts]] declared, so `artreg apply` has nothing to "
+            "publish; declare files or images (see `artreg docs config`)"
+        ]
+    return empty_file_warnings(config_dir(config), config.artifacts)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
             "`artreg init`, or pass tags to check them against the default convention"
         )
     if config is not None:
-        for warning in config.warnings:
+        for warning in [*config.warnings, *_publishing_warnings(config)]:
             print(f"artreg: warning: {warning}", file=sys.stderr)
 
     if problems and args.tags:
@@ -41,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
-        noun = "problem" if len(problems) == 1 else "problems"
-        print(f"artreg lint: {len(problems)} {noun} found", file=sys.stderr)
+        print(f"artreg lint: {counted(len(problems), 'problem')} found", file=sys.stderr)
         return 1
     if config is not None and config.path is not None:
         print(f"{config.path}: ok")

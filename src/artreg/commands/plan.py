@@ -6,8 +6,9 @@ import argparse
 import json
 import sys
 
-from artreg.commands.apply import all_steps, prepare
+from artreg.commands.apply import all_steps, brake_lines, prepare, show_brakes
 from artreg.core.plan import SYMBOLS, summarize
+from artreg.render.counts import counted
 from artreg.render.html import human_size
 
 EXIT_CHANGES = 2
@@ -18,6 +19,7 @@ def run(args: argparse.Namespace) -> int:
     steps = all_steps(prepared)
     actions = [s.action for s in steps]
     summary = summarize(actions)
+    brakes = brake_lines(prepared.retention, prepared.job.allow_mass_delete)
     if args.json:
         report = {
             "target": prepared.target.name,
@@ -27,6 +29,7 @@ def run(args: argparse.Namespace) -> int:
             "origin": prepared.ref.origin,
             "actions": [a.to_json() for a in actions],
             "notes": prepared.index.notes,
+            "brakes": brakes,
             "requests": dict(sorted(prepared.store.requests.items())),
         }
         json.dump(report, sys.stdout, indent=1)
@@ -46,8 +49,11 @@ def run(args: argparse.Namespace) -> int:
             print("  no changes: the target is up to date")
         print(
             f"Plan: {summary.uploaded} to upload ({human_size(summary.uploaded_bytes)}), "
-            f"{summary.index_written} index files to write, {summary.deleted} to delete."
+            f"{counted(summary.index_written, 'index file')} to write, {summary.deleted} to delete."
         )
+    if brakes:
+        show_brakes(brakes, "artreg apply")
+        return 1
     if args.detailed_exitcode and actions:
         return EXIT_CHANGES
     return 0

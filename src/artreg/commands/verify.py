@@ -7,16 +7,41 @@ import datetime as dt
 import json
 import sys
 
-from artreg.audit import verify_target
+from artreg.audit import OWN_TREES, verify_target
 from artreg.commands import open_target
+from artreg.core.index import HTML_KEY, ROOT_KEY
+from artreg.core.manifest import ARTREG_DIR
 from artreg.lease import default_holder
 from artreg.publisher import read_state
 from artreg.reconcile import Job, Report, reconcile
+from artreg.render.counts import counted
+
+
+def _never_published(keys: list[str]) -> bool:
+    """No object artreg writes is there: an empty target, or only someone else's files."""
+    return not any(
+        key in (ROOT_KEY, HTML_KEY) or key.startswith((f"{ARTREG_DIR}/", *OWN_TREES))
+        for key in keys
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     config, target, store = open_target(args.config, args.target)
     clock_now = dt.datetime.now(dt.timezone.utc)
+    if _never_published([info.key for info in store.list("")]):
+        # A fresh target is not a damaged one: CI may verify before the first release.
+        summary = "nothing published yet"
+        if args.json:
+            out = {"ok": True, "problems": [], "checked": summary, "repaired": False}
+            json.dump(out, sys.stdout, indent=1)
+            sys.stdout.write("\n")
+        else:
+            print(
+                f"verify {target.name}: ok, {summary} "
+                f"(`artreg apply --target {target.name}` publishes the first build)",
+                file=sys.stderr,
+            )
+        return 0
 
     def check() -> tuple[list[str], str]:
         state = read_state(store, config.convention())
@@ -30,9 +55,10 @@ def run(args: argparse.Namespace) -> int:
             grace=config.gc.grace_period,
         )
         summary = (
-            f"{found.builds} builds, {found.files} files"
-            f"{f' ({found.hashed} re-hashed)' if args.deep else ''}, {found.pages} index pages"
-            f"{f', {found.images} images' if found.images else ''}"
+            f"{counted(found.builds, 'build')}, {counted(found.files, 'file')}"
+            f"{f' ({found.hashed} re-hashed)' if args.deep else ''}, "
+            f"{counted(found.pages, 'index page')}"
+            + (f", {counted(found.images, 'image')}" if found.images else "")
         )
         return found.problems, summary
 
@@ -65,6 +91,6 @@ def run(args: argparse.Namespace) -> int:
     else:
         for problem in problems:
             print(problem)
-        state_word = "ok" if not problems else f"{len(problems)} problems"
+        state_word = "ok" if not problems else counted(len(problems), "problem")
         print(f"verify {target.name}: {state_word} ({summary})", file=sys.stderr)
     return 1 if problems else 0

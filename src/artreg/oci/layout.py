@@ -64,6 +64,7 @@ from artreg.oci.image import (
     UnknownMediaType,
     sha256_digest,
 )
+from artreg.render.counts import counted
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION_MAJOR = "1."
@@ -854,8 +855,8 @@ def _read_docker_archive(tree: _ArchiveTree, where: Path, ref: str | None) -> Im
         raise config_doc.error("rootfs.diff_ids", "missing; expected an array")
     if len(diff_ids) != len(layer_names):
         raise reader.format_error(
-            f"{config_name}: rootfs.diff_ids lists {len(diff_ids)} layers, manifest.json "
-            f"{len(layer_names)}"
+            f"{config_name}: rootfs.diff_ids lists {counted(len(diff_ids), 'layer')}, "
+            f"manifest.json {len(layer_names)}"
         )
     members = [_member(tree, where, name, f"layer {n}") for n, name in enumerate(layer_names)]
     media_types = [_layer_type(member, where) for member in members]

@@ -23,6 +23,7 @@ from artreg.oci.publish import (
     read_repository,
     tags_list_key,
 )
+from artreg.render.counts import counted
 from artreg.stores.base import NotFound, ObjectInfo, Store
 
 _MAX_DEPTH = 4
@@ -85,7 +86,9 @@ def _verify_tag(
     if stored is None:
         problems.append(f"{where}: {digest} (tag {reference}) is not stored by digest")
     elif stored.size != len(body):
-        problems.append(f"{where}: {digest} by digest has {stored.size} bytes, the tag {len(body)}")
+        problems.append(
+            f"{where}: {digest} by digest has {counted(stored.size, 'byte')}, the tag {len(body)}"
+        )
     found = Reachable()
     _walk(store, repository, digest, body, found, state.blobs, deep, 0)
     problems += found.problems

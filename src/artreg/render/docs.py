@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 from artreg.config import Config, Rule
-from artreg.core.tags import Category, Convention, classify
+from artreg.core.tags import PUBLISHED_CATEGORIES, Category, Convention, classify
 
 _SAMPLE_COMMIT = "02e8eb167efa1f08d69fe7f8e6192cde726c45aa"
 
@@ -73,6 +73,24 @@ def _row(tag: str, convention: Convention) -> str:
     return f"| {shown} | {verdict} |"
 
 
+def _per_target(config: Config) -> list[str]:
+    """The retention each target applies, when some target overrides ``[tags]``."""
+    overriding = [t for t in config.targets if t.tags is not None]
+    if not overriding:
+        return []
+    lines = [
+        "Retention differs per target: each one below applies its own rules.",
+        "",
+        "| target | release | extra | dev |",
+        "|---|---|---|---|",
+    ]
+    for target in config.targets:
+        rules = config.rules_for(target)
+        cells = [describe_retention(rules.rule(c)) for c in PUBLISHED_CATEGORIES]
+        lines.append(f"| `{_cell(target.name)}` | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
 def render_convention(config: Config) -> str:
     """The contributor-facing tagging convention for ``config``."""
     convention = config.convention()
@@ -103,6 +121,7 @@ def render_convention(config: Config) -> str:
         f"| dev | the whole tag matches `{_cell(convention.dev_match)}` | hidden |"
         f" {describe_retention(tags.dev)} |",
         "",
+        *_per_target(config),
         "## release",
         "",
         f"A release is `{p}` followed by a [semantic version](https://semver.org)"
