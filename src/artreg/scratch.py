@@ -55,9 +55,12 @@ def sweep(dir_fd: int, prefixes: tuple[str, ...], parent: Path | None = None) ->
             continue
         if st.st_uid != os.getuid() or now - st.st_mtime < STALE_AFTER:
             continue
-        flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+        # A file opened for writing: NFS emulates flock with POSIX locks, whose exclusive
+        # kind needs it (nothing is written). A directory can only be opened read-only.
+        flags = os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+        flags |= (os.O_RDONLY | os.O_DIRECTORY) if is_dir else os.O_RDWR
         try:
-            fd = os.open(name, flags | (os.O_DIRECTORY if is_dir else 0), dir_fd=dir_fd)
+            fd = os.open(name, flags, dir_fd=dir_fd)
         except OSError:
             continue
         try:

@@ -7,6 +7,7 @@ put the sources, ``.git`` and the configuration within reach of ``gc``.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -27,7 +28,10 @@ def dir_target_problem(config_dir: Path, path: str) -> str | None:
     target = Path(os.path.realpath(config_dir / path))
     project = Path(os.path.realpath(config_dir))
     protected = [("the directory holding this configuration file", project)]
-    for start in (project, Path(os.path.realpath(Path.cwd()))):
+    starts = [project]
+    with contextlib.suppress(OSError):  # a working directory removed meanwhile
+        starts.append(Path(os.path.realpath(Path.cwd())))
+    for start in starts:
         tree = git_work_tree(start)
         if tree is not None:
             protected.append(("the git work tree", tree))

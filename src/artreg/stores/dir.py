@@ -416,10 +416,16 @@ class DirStore:
                 "artreg's own bookkeeping; use another name"
             )
 
-    def _read_sidecar(self, key: str) -> dict[str, Any]:
-        """The sidecar of ``key``; {} when missing or unreadable."""
+    def _read_sidecar(self, key: str, parent: int | None = None) -> dict[str, Any]:
+        """The sidecar of ``key``; {} when missing or unreadable.
+
+        ``parent``: an fd on the sidecar's directory when the caller has one (-1: missing).
+        """
+        if parent == -1:
+            return {}
         *parents, name = key.split("/")
-        fd = self._open_file([META_DIR, _OBJECTS, *parents, name + _SIDECAR_SUFFIX])
+        parts = [META_DIR, _OBJECTS, *parents, name + _SIDECAR_SUFFIX]
+        fd = self._open_file(parts) if parent is None else self._open_in(parent, parts)
         if fd is None:
             return {}
         try:
@@ -462,22 +468,20 @@ class DirStore:
             return []
         infos: builtins.list[ObjectInfo] = []
         # Depth first, holding an fd on each directory down the current path only.
-        stack: builtins.list[tuple[builtins.list[str], int, Iterator[os.DirEntry[str]]]] = []
+        stack = [_Frame(head_parts, top, iter(_entries(top)))]
         try:
-            stack.append((head_parts, top, iter(_entries(top))))
             while stack:
-                parts, fd, entries = stack[-1]
-                entry = next(entries, None)
+                frame = stack[-1]
+                entry = next(frame.entries, None)
                 if entry is None:
-                    stack.pop()
-                    os.close(fd)
+                    stack.pop().close()
                     continue
-                child = [*parts, entry.name]
+                child = [*frame.parts, entry.name]
                 key = "/".join(child)
-                if not parts and entry.name == META_DIR:
+                if not frame.parts and entry.name == META_DIR:
                     continue
                 if entry.is_symlink():
-                    self._refuse_link(fd, child)
+                    self._refuse_link(frame.fd, child)
                 if entry.is_dir(follow_symlinks=False):
                     if not (prefix.startswith(key + "/") or key.startswith(prefix)):
                         continue
@@ -487,20 +491,24 @@ class DirStore:
                             f"nest deeper than {_MAX_DEPTH} levels, which no key can; "
                             "remove that tree from the target"
                         )
-                    sub = self._child_dir(fd, child, create=False)
+                    sub = self._child_dir(frame.fd, child, create=False)
                     if sub is not None:
-                        stack.append((child, sub, iter(_entries(sub))))
+                        stack.append(_Frame(child, sub, iter(_entries(sub))))
                 elif key.startswith(prefix) and entry.is_file(follow_symlinks=False):
-                    found = self._open_in(fd, child)
+                    found = self._open_in(frame.fd, child)
                     if found is None:  # deleted while listing
                         continue
                     try:
-                        infos.append(self._describe(key, found, self._read_sidecar(key)).info)
+                        if frame.sidecars is None:  # once per directory, not per file
+                            side = self._open_dir([META_DIR, _OBJECTS, *frame.parts])
+                            frame.sidecars = -1 if side is None else side
+                        doc = self._read_sidecar(key, frame.sidecars)
+                        infos.append(self._describe(key, found, doc).info)
                     finally:
                         os.close(found)
         finally:
-            for _, fd, _ in stack:
-                os.close(fd)
+            for frame in stack:
+                frame.close()
         return infos
 
     def _new_tmp(self, prefix: str) -> _Tmp:
@@ -618,7 +626,8 @@ class DirStore:
                     raise IsADirectoryError(key)
                 side = self._new_tmp("side-")
                 try:
-                    os.write(side.fd, json.dumps(sidecar, sort_keys=True).encode())
+                    with open(side.fd, "wb", closefd=False) as out:
+                        out.write(json.dumps(sidecar, sort_keys=True).encode())
                     os.replace(
                         side.name, side_parts[-1], src_dir_fd=side.dir_fd, dst_dir_fd=side_parent
                     )
@@ -678,6 +687,21 @@ class DirStore:
             yield
         finally:
             os.close(lock)  # releases the lock
+
+
+@dataclass
+class _Frame:
+    """One directory of a listing's walk: its fd, entries, and its sidecars' directory."""
+
+    parts: builtins.list[str]
+    fd: int
+    entries: Iterator[os.DirEntry[str]]
+    sidecars: int | None = None  # opened on first use; -1 when there is none
+
+    def close(self) -> None:
+        os.close(self.fd)
+        if self.sidecars is not None and self.sidecars != -1:
+            os.close(self.sidecars)
 
 
 def _entries(fd: int) -> builtins.list[os.DirEntry[str]]:
