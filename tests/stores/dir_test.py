@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
 import os
+import shutil
 import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import BinaryIO
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from publishing import make_site
 
 import artreg.stores.dir
@@ -282,3 +287,71 @@ def test_the_next_artreg_apply_cleans_a_killed_runs_tmp_files(
     site.publish("v1.1.0")
 
     assert list((public / META_DIR / "tmp").iterdir()) == []
+
+
+_SEGMENTS = st.sampled_from(["a", "b", "c"])
+_KEYS = st.lists(_SEGMENTS, min_size=1, max_size=4).map("/".join)
+
+
+def _outside_tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    keys=st.lists(_KEYS, min_size=1, max_size=8),
+    link_at=st.integers(min_value=0),
+    to_dir=st.booleans(),
+    operations=st.lists(
+        st.tuples(st.sampled_from(["put", "delete", "list", "get", "head", "copy"]), _KEYS),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_a_link_anywhere_in_the_target_never_lets_an_operation_out(
+    keys: list[str], link_at: int, to_dir: bool, operations: list[tuple[str, str]]
+) -> None:
+    """Property: whatever the tree, wherever one link is planted (to a directory or a file
+    outside, over a directory or a file inside), every operation either works inside the
+    target or raises a StoreError; nothing outside is written or removed."""
+    with tempfile.TemporaryDirectory() as scratch:
+        base = Path(scratch)
+        outside = base / "outside"
+        for rel in ("a/b/c", "a/b/c/d", "b/a", "c"):  # names an operation might reach
+            (outside / rel).mkdir(parents=True, exist_ok=True)
+            (outside / rel / "sentinel").write_bytes(rel.encode())
+        (outside / "file").write_bytes(b"sentinel file")
+        store = DirStore(base / "public")
+        for key in keys:
+            with contextlib.suppress(StoreError):  # "a" and "a/b" cannot both be files
+                store.put(PutRequest(key, key.encode(), "text/plain"))
+        paths = sorted(p for p in store.root.rglob("*") if META_DIR not in p.parts)
+        planted = paths[link_at % len(paths)]
+        if planted.is_dir():
+            shutil.rmtree(planted)
+        else:
+            planted.unlink()
+        planted.symlink_to(outside if to_dir else outside / "file")
+        before = _outside_tree(outside)
+
+        for operation, key in operations:
+            with contextlib.suppress(StoreError):
+                if operation == "put":
+                    store.put(PutRequest(key, b"new", "text/plain"))
+                elif operation == "delete":
+                    store.delete([key])
+                elif operation == "list":
+                    store.list(key)
+                elif operation == "get":
+                    store.get(key)
+                elif operation == "head":
+                    store.head(key)
+                else:
+                    store.copy(key, f"{key}x")
+
+        assert _outside_tree(outside) == before
+        assert planted.is_symlink()
