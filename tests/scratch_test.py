@@ -20,18 +20,16 @@ from artreg.cli import _terminated
 from artreg.scratch import ScratchDir
 if sys.argv[1] == "term":  # as artreg's main does
     signal.signal(signal.SIGTERM, _terminated)
-scratch = ScratchDir("oci")
-(scratch.path / "member").write_bytes(b"x" * 4096)
-print(scratch.path, flush=True)
-if sys.argv[1] == "kill":
-    os.kill(os.getpid(), signal.SIGKILL)
-if sys.argv[1] == "wait":
-    sys.stdin.read()
-if sys.argv[1] == "term":
-    try:
+try:
+    scratch = ScratchDir("oci")
+    (scratch.path / "member").write_bytes(b"x" * 4096)
+    print(scratch.path, flush=True)
+    if sys.argv[1] == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if sys.argv[1] in ("wait", "term"):
         sys.stdin.read()
-    except KeyboardInterrupt:
-        sys.exit(130)
+except KeyboardInterrupt:
+    sys.exit(130)
 """
 
 
