@@ -355,3 +355,12 @@ def test_a_link_anywhere_in_the_target_never_lets_an_operation_out(
 
         assert _outside_tree(outside) == before
         assert planted.is_symlink()
+
+
+def test_a_tree_deeper_than_any_key_is_one_clear_error(store: DirStore) -> None:
+    """A listing is bounded (a bind mount of the target into itself nests forever)."""
+    store.put(PutRequest("v1/app", b"x", "x/y"))
+    os.makedirs(store.root / "/".join(["d"] * 520))
+    with pytest.raises(StoreError, match="nest deeper than 512 levels"):
+        store.list()
+    assert [info.key for info in store.list("v1/")] == ["v1/app"]
