@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -239,8 +240,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # so cleanup (temporary files, the lease) runs as for Ctrl-C
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, dispatch, and turn errors into exit codes."""
+    if argv is None:  # the real command line (not a test calling main in-process)
+        signal.signal(signal.SIGTERM, _terminated)
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((arg for arg in argv if not arg.startswith("-")), None)
     args = build_parser(first if first in _COMMANDS else None).parse_args(argv)

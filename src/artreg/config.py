@@ -27,6 +27,7 @@ from artreg.core.tags import (
     compile_pattern,
 )
 from artreg.errors import ArtregError, ConfigError
+from artreg.workspace import dir_target_problem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -590,6 +591,7 @@ class _Checker:
         self.locator = locator
         self.problems: list[tuple[int | None, str]] = []
         self.warnings: list[str] = []
+        self.base: Path | None = None  # the configuration's directory
 
     # -- reporting --
 
@@ -766,6 +768,7 @@ class _Checker:
     # -- sections --
 
     def config(self, data: dict[str, object], path: Path) -> Config:
+        self.base = path.parent
         self.credentials(data, ())
         self.check_keys(data, (), TOP_LEVEL_KEYS)
         project = self.project(data, path)
@@ -1217,6 +1220,10 @@ class _Checker:
             directory = self.required_string(
                 item, "path", path, 'a dir target needs path = "public" (the directory)'
             )
+            if directory and self.base is not None:
+                problem = dir_target_problem(self.base, directory)
+                if problem is not None:
+                    self.problem((*path, "path"), problem)
             return Target(name, "dir", path=directory, prefix=prefix or "", tags=overrides)
         if kind == "s3":
             bucket = self.required_string(

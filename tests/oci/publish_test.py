@@ -9,8 +9,10 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
 import shutil
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -374,3 +376,28 @@ def test_apply_to_ceph_rgw_and_pull_from_its_website_endpoint(
         check_pull(host, images["single"], "v1.0.0", tmp_path / "a")
         check_pull(host, images["multi"], "v1.1.0", tmp_path / "b")
     assert all(header(e.headers, "Host") == website_host for e in proxy.exchanges)
+
+
+def test_staging_leaves_nothing_and_cleans_a_killed_runs_leftovers(
+    images: dict[str, Built], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A compressed archive is staged in $TMPDIR; after apply and plan nothing is left
+    there, and a staging directory a SIGKILLed run left (unlocked, old) is removed."""
+    private = tmp_path / "tmp"
+    private.mkdir()
+    monkeypatch.setenv("TMPDIR", str(private))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    monkeypatch.setattr("artreg.scratch._swept", set())  # a new process
+    leftover = private / "artreg-scratch-oci-killed"
+    leftover.mkdir()
+    (leftover / "1").write_bytes(b"x" * 1024)
+    hour_ago = time.time() - 3600
+    os.utime(leftover, (hour_ago, hour_ago))
+    archive = to_archive(images["single"], "oci-archive", tmp_path / "image.tar")
+    compressed = compress_file(archive, tmp_path / "image.tar.gz")
+    config = write_project(tmp_path / "project", str(compressed))
+
+    assert apply(config, "v1.0.0")[0] == 0
+    assert main(["plan", "--config", str(config), "--tag", "v1.0.1", "--now", NOW]) == 0
+
+    assert list(private.iterdir()) == []

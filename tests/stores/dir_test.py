@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import hashlib
 import json
+import os
+import shutil
+import signal
 import stat
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from publishing import make_site
 
 import artreg.stores.dir
 from artreg.stores import ContentChanged, PreconditionFailed, PutRequest, StoreError
-from artreg.stores.dir import META_DIR, DirStore
+from artreg.stores.dir import META_DIR, DirStore, LinkInTarget
 
 
 @pytest.fixture
@@ -163,3 +173,194 @@ def test_published_files_are_world_readable(tmp_path: Path) -> None:
     assert stat.S_IMODE(mode) == 0o666 & ~umask
     if umask == 0o022:  # the usual one: readable by everyone, like any published file
         assert stat.S_IMODE(mode) == 0o644
+
+
+def test_a_configured_root_that_is_a_link_is_followed_once(tmp_path: Path) -> None:
+    """The user may point ``path`` at a link; only links below the root are refused."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "public").symlink_to(tmp_path / "real", target_is_directory=True)
+    store = DirStore(tmp_path / "public")
+    store.put(PutRequest("v1/app", b"x", "x/y"))
+    assert store.root == tmp_path / "real"
+    assert (tmp_path / "real" / "v1" / "app").read_bytes() == b"x"
+
+
+def test_special_files_in_the_target_are_not_objects_and_never_block(store: DirStore) -> None:
+    store.put(PutRequest("v1/app", b"x", "x/y"))
+    os.mkfifo(store.root / "v1" / "pipe")
+    assert [info.key for info in store.list()] == ["v1/app"]
+    assert store.head("v1/pipe") is None
+    store.delete(["v1/pipe"])  # not an object: left alone
+    assert stat.S_ISFIFO((store.root / "v1" / "pipe").lstat().st_mode)
+
+
+def test_a_link_planted_at_a_key_is_neither_replaced_nor_deleted(
+    store: DirStore, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.write_bytes(b"sentinel")
+    store.put(PutRequest("v1/app", b"x", "x/y"))
+    (store.root / "v1" / "app").unlink()
+    (store.root / "v1" / "app").symlink_to(outside)
+    for attempt in (
+        lambda: store.put(PutRequest("v1/app", b"new", "x/y")),
+        lambda: store.delete(["v1/app"]),
+        lambda: store.get("v1/app"),
+        lambda: store.copy("v1/app", "v2/app"),
+    ):
+        with pytest.raises(LinkInTarget, match="'v1/app' is a symbolic link"):
+            attempt()
+    assert outside.read_bytes() == b"sentinel"
+    assert (store.root / "v1" / "app").is_symlink()
+
+
+_UPLOADER = """
+import sys
+from pathlib import Path
+from artreg.stores import PutRequest
+from artreg.stores.dir import DirStore
+DirStore(Path(sys.argv[1])).put(PutRequest(sys.argv[2], Path(sys.argv[3]), "x/y"))
+"""
+
+
+def _start_upload(root: Path, key: str, fifo: Path) -> tuple[subprocess.Popen[bytes], BinaryIO]:
+    """An upload in another process, stalled mid-file: 1 MiB sent, the rest never comes."""
+    os.mkfifo(fifo)
+    process = subprocess.Popen([sys.executable, "-c", _UPLOADER, str(root), key, str(fifo)])
+    feed = fifo.open("wb")
+    feed.write(b"a" * 1024 * 1024)
+    feed.flush()
+    return process, feed
+
+
+def _partial_tmp_files(root: Path, known: set[Path]) -> Path:
+    """Wait for a new temporary file holding the 1 MiB sent so far."""
+    deadline = time.monotonic() + 60  # a guard against hanging, not a timing assertion
+    while time.monotonic() < deadline:
+        for path in (root / META_DIR / "tmp").glob("put-*"):
+            if path not in known and path.stat().st_size >= 1024 * 1024:
+                return path
+        time.sleep(0.01)
+    raise AssertionError("the upload never started")
+
+
+def test_a_killed_upload_leaves_a_tmp_file_that_the_next_write_removes(store: DirStore) -> None:
+    """SIGKILL mid-upload; a concurrent live upload's tmp file survives the sweep."""
+    store.put(PutRequest("first", b"x", "x/y"))
+    killed, feed_killed = _start_upload(store.root, "killed", store.root.parent / "f1")
+    left = _partial_tmp_files(store.root, set())
+    live, feed_live = _start_upload(store.root, "live", store.root.parent / "f2")
+    live_tmp = _partial_tmp_files(store.root, {left})
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    feed_killed.close()
+    assert left.exists()  # what a SIGKILL leaves behind (13 MB in one real run)
+    hour_ago = time.time() - 3600
+    for path in (left, live_tmp):
+        os.utime(path, (hour_ago, hour_ago))  # both older than any grace
+
+    DirStore(store.root).put(PutRequest("next", b"x", "x/y"))  # the next run
+
+    assert not left.exists()
+    assert live_tmp.exists()  # locked by its live writer: never touched
+    feed_live.write(b"end")
+    feed_live.close()
+    assert live.wait() == 0
+    assert store.get("live") == b"a" * 1024 * 1024 + b"end"
+    assert store.head("killed") is None
+    assert list((store.root / META_DIR / "tmp").iterdir()) == []
+
+
+def test_the_next_artreg_apply_cleans_a_killed_runs_tmp_files(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    site = make_site(request, tmp_path, "dir")
+    site.publish("v1.0.0")
+    public = site.root / "public"
+    killed, feed = _start_upload(public, "v1.1.0/linux/amd64/app", tmp_path / "fifo")
+    left = _partial_tmp_files(public, set())
+    killed.send_signal(signal.SIGKILL)
+    killed.wait()
+    feed.close()
+    os.utime(left, (time.time() - 3600, time.time() - 3600))
+
+    site.publish("v1.1.0")
+
+    assert list((public / META_DIR / "tmp").iterdir()) == []
+
+
+_SEGMENTS = st.sampled_from(["a", "b", "c"])
+_KEYS = st.lists(_SEGMENTS, min_size=1, max_size=4).map("/".join)
+
+
+def _outside_tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    keys=st.lists(_KEYS, min_size=1, max_size=8),
+    link_at=st.integers(min_value=0),
+    to_dir=st.booleans(),
+    operations=st.lists(
+        st.tuples(st.sampled_from(["put", "delete", "list", "get", "head", "copy"]), _KEYS),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_a_link_anywhere_in_the_target_never_lets_an_operation_out(
+    keys: list[str], link_at: int, to_dir: bool, operations: list[tuple[str, str]]
+) -> None:
+    """Property: whatever the tree, wherever one link is planted (to a directory or a file
+    outside, over a directory or a file inside), every operation either works inside the
+    target or raises a StoreError; nothing outside is written or removed."""
+    with tempfile.TemporaryDirectory() as scratch:
+        base = Path(scratch)
+        outside = base / "outside"
+        for rel in ("a/b/c", "a/b/c/d", "b/a", "c"):  # names an operation might reach
+            (outside / rel).mkdir(parents=True, exist_ok=True)
+            (outside / rel / "sentinel").write_bytes(rel.encode())
+        (outside / "file").write_bytes(b"sentinel file")
+        store = DirStore(base / "public")
+        for key in keys:
+            with contextlib.suppress(StoreError):  # "a" and "a/b" cannot both be files
+                store.put(PutRequest(key, key.encode(), "text/plain"))
+        paths = sorted(p for p in store.root.rglob("*") if META_DIR not in p.parts)
+        planted = paths[link_at % len(paths)]
+        if planted.is_dir():
+            shutil.rmtree(planted)
+        else:
+            planted.unlink()
+        planted.symlink_to(outside if to_dir else outside / "file")
+        before = _outside_tree(outside)
+
+        for operation, key in operations:
+            with contextlib.suppress(StoreError):
+                if operation == "put":
+                    store.put(PutRequest(key, b"new", "text/plain"))
+                elif operation == "delete":
+                    store.delete([key])
+                elif operation == "list":
+                    store.list(key)
+                elif operation == "get":
+                    store.get(key)
+                elif operation == "head":
+                    store.head(key)
+                else:
+                    store.copy(key, f"{key}x")
+
+        assert _outside_tree(outside) == before
+        assert planted.is_symlink()
+
+
+def test_a_tree_deeper_than_any_key_is_one_clear_error(store: DirStore) -> None:
+    """A listing is bounded (a bind mount of the target into itself nests forever)."""
+    store.put(PutRequest("v1/app", b"x", "x/y"))
+    os.makedirs(store.root / "/".join(["d"] * 520))
+    with pytest.raises(StoreError, match="nest deeper than 512 levels"):
+        store.list()
+    assert [info.key for info in store.list("v1/")] == ["v1/app"]

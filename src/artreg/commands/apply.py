@@ -319,6 +319,8 @@ def run(args: argparse.Namespace) -> int:
         report = publish(prepared, progress)
     finally:
         progress.close()
+        prepared.images.close()  # staged archive members (a failed prepare leaves them to
+        # their finalizer, which runs at the latest when the interpreter exits)
     for note in dict.fromkeys([*prepared.index.notes, *report.notes]):
         print(f"artreg: {note}", file=sys.stderr)
     for problem in report.problems:

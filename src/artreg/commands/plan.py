@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from artreg.commands.apply import all_steps, brake_lines, prepare, show_brakes
+from artreg.commands.apply import Prepared, all_steps, brake_lines, prepare, show_brakes
 from artreg.core.plan import SYMBOLS, summarize
 from artreg.render.counts import counted
 from artreg.render.html import human_size
@@ -16,6 +16,13 @@ EXIT_CHANGES = 2
 
 def run(args: argparse.Namespace) -> int:
     prepared = prepare(args, show_index=True)
+    try:
+        return _show(args, prepared)
+    finally:
+        prepared.images.close()  # staged archive members
+
+
+def _show(args: argparse.Namespace, prepared: Prepared) -> int:
     steps = all_steps(prepared)
     actions = [s.action for s in steps]
     summary = summarize(actions)

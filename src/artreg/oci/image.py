@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from artreg.errors import ArtregError
+from artreg.scratch import ScratchDir
 from artreg.stores.base import FileSlice
 
 # Manifests (what a registry serves under /manifests/).
@@ -160,9 +160,7 @@ class Image:
     children: tuple[Manifest, ...] = ()
     blobs: tuple[Blob, ...] = ()
     synthesized: bool = False
-    staging: tempfile.TemporaryDirectory[str] | None = field(
-        default=None, compare=False, repr=False
-    )
+    staging: ScratchDir | None = field(default=None, compare=False, repr=False)
 
     @property
     def digest(self) -> str:
@@ -178,7 +176,7 @@ class Image:
     def close(self) -> None:
         """Remove staged copies of archive members (also done when garbage-collected)."""
         if self.staging is not None:
-            self.staging.cleanup()
+            self.staging.close()
 
 
 def sha256_digest(body: bytes) -> str:

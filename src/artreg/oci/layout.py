@@ -30,7 +30,6 @@ import lzma
 import os
 import posixpath
 import tarfile
-import tempfile
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -65,6 +64,7 @@ from artreg.oci.image import (
     sha256_digest,
 )
 from artreg.render.counts import counted
+from artreg.scratch import ScratchDir
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION_MAJOR = "1."
@@ -159,7 +159,7 @@ class _Found:
 class _DirTree:
     """The files of a layout directory."""
 
-    tmp: tempfile.TemporaryDirectory[str] | None = None
+    tmp: ScratchDir | None = None
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -191,7 +191,7 @@ class _ArchiveTree:
 
     source: Path
     compressed: bool
-    tmp: tempfile.TemporaryDirectory[str] | None = None
+    tmp: ScratchDir | None = None
     files: dict[str, _Found] = field(default_factory=dict)
     total: int = 0  # bytes of member data in the archive
     documents: int = 0  # bytes of JSON documents held in memory
@@ -202,7 +202,7 @@ class _ArchiveTree:
 
     def cleanup(self) -> None:
         if self.tmp is not None:
-            self.tmp.cleanup()
+            self.tmp.close()
 
     def materialize(self, wanted: list[_Found], where: Path) -> dict[_Key, _Found]:
         """Each of ``wanted`` hashed, and staged first when the archive is compressed."""
@@ -218,8 +218,8 @@ class _ArchiveTree:
                 f"again (re-export only this image); {_FIX_EXPORT}"
             )
         if self.tmp is None:
-            self.tmp = tempfile.TemporaryDirectory(prefix="artreg-oci-")
-        staging = Path(self.tmp.name)
+            self.tmp = ScratchDir("oci")
+        staging = self.tmp.path
         out: dict[_Key, _Found] = {}
         by_member: dict[int, _Found] = {}
         for key, found in unique.items():

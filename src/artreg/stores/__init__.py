@@ -38,11 +38,15 @@ def open_store(target: Target, base_dir: Path) -> Store:
     """The store for ``target``; a dir target's path is relative to ``base_dir``."""
     if target.type == "dir":
         from artreg.stores.dir import DirStore
+        from artreg.workspace import dir_target_problem
 
         if not target.path:
             raise StoreError(
                 f'targets.{target.name}: a dir target needs a path, e.g. path = "public"'
             )
+        problem = dir_target_problem(base_dir, target.path)
+        if problem is not None:
+            raise StoreError(f"targets.{target.name}.path: {problem}")
         return DirStore(base_dir / target.path)
     if target.type == "s3":
         if not target.bucket:

@@ -6,6 +6,16 @@ Each key is a file under the root. What a bucket keeps beside the bytes
 a bucket website. Writes go to a temporary file and are renamed into place
 under an exclusive ``flock``, so readers never see half a file and conditional
 writes hold across threads and processes.
+
+Links: the configured root is resolved once, when the store is made (a user
+may point ``path`` at a link); nothing below it is ever followed. Every
+operation walks down from the root one directory at a time with
+``O_NOFOLLOW``, so a link inside the target (to a directory, a file,
+``.artreg-meta`` or its ``tmp``, or a loop) is reported as
+:class:`LinkInTarget` before anything is read, written or removed through it.
+
+Temporary files are locked by their writer (see :mod:`artreg.scratch`): the
+first write of a store removes those a killed run left behind.
 """
 
 from __future__ import annotations
@@ -13,21 +23,22 @@ from __future__ import annotations
 import builtins
 import collections
 import contextlib
+import errno
 import fcntl
 import hashlib
 import json
 import math
 import mimetypes
 import os
-import shutil
+import secrets
 import stat
-import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from artreg.scratch import lock_fd, sweep
 from artreg.stores.base import (
     DELETE_BATCH,
     LIST_PAGE,
@@ -49,7 +60,21 @@ _OBJECTS = "objects"
 _TMP = "tmp"
 _LOCK = "lock"
 _SIDECAR_SUFFIX = ".json"
+_TMP_PREFIXES = ("put-", "side-")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
+# A sidecar is a few hundred bytes; a bigger one is not artreg's and is ignored.
+_SIDECAR_MAX = 64 * 1024
+# An S3 key has at most 1024 bytes, so at most 512 segments: deeper trees hold no keys.
+_MAX_DEPTH = 512
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+# O_NONBLOCK: opening a FIFO planted in the target must not hang (it is then skipped).
+_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class LinkInTarget(StoreError):
+    """A symbolic link inside a dir target: artreg never follows one."""
 
 
 @dataclass(frozen=True)
@@ -72,15 +97,37 @@ def _current_umask() -> int:
 _UMASK = _current_umask()
 
 
+@dataclass
+class _Tmp:
+    """A locked temporary file in ``.artreg-meta/tmp``, open for writing."""
+
+    dir_fd: int
+    name: str
+    fd: int
+    installed: bool = False
+
+    def discard(self) -> None:
+        """Remove the file unless it was moved into place; close everything."""
+        try:
+            if not self.installed:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.name, dir_fd=self.dir_fd)
+        finally:
+            os.close(self.fd)
+            os.close(self.dir_fd)
+
+
 class DirStore:
     """A target that is a plain directory (``type = "dir"``)."""
 
     def __init__(self, root: Path, *, max_workers: int = 8) -> None:
-        self.root = root.absolute()
+        # The configured path may itself be, or pass through, a link: resolved once, here.
+        self.root = Path(os.path.realpath(root))
         self.description = f"dir:{self.root}"
         self.requests: collections.Counter[str] = collections.Counter()
         self.max_workers = max_workers
         self._count_lock = threading.Lock()
+        self._swept = False
 
     def __repr__(self) -> str:
         return f"DirStore({self.root!s})"
@@ -89,35 +136,35 @@ class DirStore:
 
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         """Every object whose key starts with ``prefix``, sorted by key."""
-        keys = sorted(self._walk(prefix))
+        with self._failing("list", prefix):
+            infos = self._scan(prefix)
+        infos.sort(key=lambda info: info.key)
         # Count as a bucket would page the listing, for request-count parity.
-        self._count("ListObjectsV2", max(1, math.ceil(len(keys) / LIST_PAGE)))
-        infos = []
-        for key in keys:
-            found = self.locate(key)
-            if found is not None:  # deleted while listing
-                infos.append(found.info)
+        self._count("ListObjectsV2", max(1, math.ceil(len(infos) / LIST_PAGE)))
         return infos
 
     def get(self, key: str) -> bytes:
         """The object's bytes; raises :class:`NotFound`."""
         self._count("GetObject")
-        path = self._path(key)
-        try:
-            return path.read_bytes()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            raise NotFound(f"{self.description}: {key!r}: no such object") from None
+        validate_key(self.description, key)
+        with self._failing("read", key):
+            fd = self._open_file(key.split("/"))
+            if fd is None:
+                raise NotFound(f"{self.description}: {key!r}: no such object")
+            with open(fd, "rb") as f:
+                return f.read()
 
     def get_with_etag(self, key: str) -> tuple[bytes, str]:
         """The object's bytes and their etag (from one open file, so they agree)."""
         self._count("GetObject")
-        path = self._path(key)
-        try:
-            with path.open("rb") as f:
+        validate_key(self.description, key)
+        with self._failing("read", key):
+            fd = self._open_file(key.split("/"))
+            if fd is None:
+                raise NotFound(f"{self.description}: {key!r}: no such object")
+            with open(fd, "rb") as f:
                 st = os.fstat(f.fileno())
                 body = f.read()
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            raise NotFound(f"{self.description}: {key!r}: no such object") from None
         doc = self._read_sidecar(key)
         etag = doc.get("etag") if _fresh(doc, st) else None
         if not isinstance(etag, str):
@@ -162,40 +209,47 @@ class DirStore:
     def copy(self, src: str, dst: str, *, content_type: str | None = None) -> None:
         """Copy an object with its metadata (and content type unless given)."""
         self._count("CopyObject")
+        validate_key(self.description, src)
         validate_key(self.description, dst)
         self._check_reserved(dst)
-        found = self.locate(src)
-        if found is None:
-            raise NotFound(f"{self.description}: cannot copy {src!r} to {dst!r}: no such object")
-        tmp = self._tmp_file()
-        try:
-            shutil.copyfile(found.path, tmp)
-            sidecar = self._sidecar_doc(
-                tmp,
-                etag=found.info.etag,
-                content_type=content_type or found.content_type,
-                cache_control=found.cache_control,
-                metadata=found.metadata,
-            )
-            with self._locked():
-                self._install(dst, tmp, sidecar)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with self._failing("copy to", dst):
+            fd = self._open_file(src.split("/"))
+            if fd is None:
+                raise NotFound(
+                    f"{self.description}: cannot copy {src!r} to {dst!r}: no such object"
+                )
+            with open(fd, "rb") as source:
+                found = self._describe(src, fd, self._read_sidecar(src))
+                tmp = self._new_tmp("put-")
+                try:
+                    with open(tmp.fd, "wb", closefd=False) as out:
+                        while chunk := source.read(READ_CHUNK):
+                            out.write(chunk)
+                    sidecar = self._sidecar_doc(
+                        tmp.fd,
+                        etag=found.info.etag,
+                        content_type=content_type or found.content_type,
+                        cache_control=found.cache_control,
+                        metadata=found.metadata,
+                    )
+                    with self._locked():
+                        self._install(dst, tmp, sidecar)
+                finally:
+                    tmp.discard()
 
     def delete(self, keys: Sequence[str]) -> None:
         """Delete keys (missing ones are fine) and prune emptied directories."""
+        for key in keys:
+            validate_key(self.description, key)
         for start in range(0, len(keys), DELETE_BATCH):
             batch = keys[start : start + DELETE_BATCH]
             self._count("DeleteObjects")
             with self._locked():
                 for key in batch:
-                    path = self._path(key)
-                    sidecar = self._sidecar_path(key)
-                    for file in (path, sidecar):
-                        with contextlib.suppress(FileNotFoundError, NotADirectoryError):
-                            file.unlink()
-                    self._prune(path.parent, self.root)
-                    self._prune(sidecar.parent, self.root / META_DIR / _OBJECTS)
+                    with self._failing("delete", key):
+                        *parents, name = key.split("/")
+                        self._remove(key.split("/"), keep=0)
+                        self._remove([META_DIR, _OBJECTS, *parents, name + _SIDECAR_SUFFIX], keep=2)
 
     def supports_conditional_writes(self) -> bool:
         """Always: the lock makes check-and-rename atomic."""
@@ -205,29 +259,143 @@ class DirStore:
 
     def locate(self, key: str) -> StoredObject | None:
         """The file and website headers for ``key``, or None (no request is counted)."""
-        path = self._path(key)
+        validate_key(self.description, key)
+        with self._failing("read", key):
+            fd = self._open_file(key.split("/"))
+            if fd is None:
+                return None
+            try:
+                return self._describe(key, fd, self._read_sidecar(key))
+            finally:
+                os.close(fd)
+
+    # -- walking the tree without following links ----------------------------
+
+    def _open_root(self, *, create: bool) -> int | None:
+        """An fd on the root directory; None when it does not exist (and not ``create``)."""
         try:
-            st = path.stat()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        if not _is_regular(st.st_mode):
-            return None
-        doc = self._read_sidecar(key)
-        etag = doc.get("etag") if _fresh(doc, st) else None
-        if not isinstance(etag, str):
-            etag = _md5_file(path)
-        content_type = doc.get("contentType")
-        if not isinstance(content_type, str):
-            content_type = mimetypes.guess_type(key)[0] or DEFAULT_CONTENT_TYPE
-        cache_control = doc.get("cacheControl")
-        metadata = doc.get("metadata")
-        return StoredObject(
-            path=path,
-            info=ObjectInfo(key=key, size=st.st_size, etag=etag, last_modified=utc(st.st_mtime)),
-            content_type=content_type,
-            cache_control=cache_control if isinstance(cache_control, str) else None,
-            metadata=dict(metadata) if isinstance(metadata, dict) else {},
+            return os.open(self.root, _DIR_FLAGS)
+        except FileNotFoundError:
+            if not create:
+                return None
+        except OSError as exc:
+            raise self._root_error(exc) from None
+        try:
+            os.makedirs(self.root, exist_ok=True)
+            return os.open(self.root, _DIR_FLAGS)
+        except OSError as exc:
+            raise self._root_error(exc) from None
+
+    def _root_error(self, exc: OSError) -> StoreError:
+        return StoreError(
+            f"{self.description}: cannot use the target directory: {exc.strerror}; "
+            "check the target's path in artreg.toml"
         )
+
+    def _child_dir(self, parent: int, parts: Sequence[str], *, create: bool) -> int | None:
+        """An fd on the directory ``parts[-1]`` in ``parent``; None when it does not exist.
+
+        Raises :class:`LinkInTarget` for a link, ``NotADirectoryError`` for a file when
+        ``create`` (there is none otherwise).
+        """
+        name = parts[-1]
+        for _ in range(3):  # mkdir, then open: a concurrent rmdir may come in between
+            try:
+                return os.open(name, _DIR_FLAGS, dir_fd=parent)
+            except FileNotFoundError:
+                if not create:
+                    return None
+            except OSError as exc:
+                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
+                    raise
+                self._refuse_link(parent, parts)
+                if not create:
+                    return None
+                raise NotADirectoryError(errno.ENOTDIR, "not a directory", name) from None
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(name, dir_fd=parent)
+        return os.open(name, _DIR_FLAGS, dir_fd=parent)
+
+    def _open_dirs(self, parts: Sequence[str], *, create: bool) -> builtins.list[int]:
+        """fds on the root and each directory down ``parts`` (fewer when one is missing)."""
+        root = self._open_root(create=create)
+        if root is None:
+            return []
+        fds = [root]
+        try:
+            for depth in range(1, len(parts) + 1):
+                fd = self._child_dir(fds[-1], parts[:depth], create=create)
+                if fd is None:
+                    break
+                fds.append(fd)
+        except BaseException:
+            _close_all(fds)
+            raise
+        return fds
+
+    def _open_dir(self, parts: Sequence[str], *, create: bool = False) -> int | None:
+        """An fd on the directory ``parts`` below the root, or None when it does not exist."""
+        fds = self._open_dirs(parts, create=create)
+        if len(fds) == len(parts) + 1:
+            last = fds.pop()
+            _close_all(fds)
+            return last
+        _close_all(fds)
+        return None
+
+    def _open_in(self, parent: int, parts: Sequence[str]) -> int | None:
+        """A read fd on the regular file ``parts[-1]`` in ``parent``, or None."""
+        try:
+            fd = os.open(parts[-1], _READ_FLAGS, dir_fd=parent)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                self._refuse_link(parent, parts)
+            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENXIO):
+                return None
+            raise
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a directory, FIFO or device
+            os.close(fd)
+            return None
+        return fd
+
+    def _open_file(self, parts: Sequence[str]) -> int | None:
+        """A read fd on the regular file at ``parts`` below the root, or None."""
+        parent = self._open_dir(parts[:-1])
+        if parent is None:
+            return None
+        try:
+            return self._open_in(parent, parts)
+        finally:
+            os.close(parent)
+
+    def _refuse_link(self, parent: int, parts: Sequence[str]) -> None:
+        """Raise :class:`LinkInTarget` when ``parts[-1]`` in ``parent`` is a link."""
+        try:
+            st = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
+        except OSError:
+            return
+        if stat.S_ISLNK(st.st_mode):
+            try:
+                to = os.readlink(parts[-1], dir_fd=parent)
+            except OSError:
+                to = "?"
+            raise LinkInTarget(
+                f"{self.description}: {'/'.join(parts)!r} is a symbolic link (to {to!r}); "
+                "artreg never follows links inside a dir target, so nothing was read, "
+                "written or deleted through it; replace the link with the directory or file "
+                "itself, or remove it"
+            )
+
+    @contextlib.contextmanager
+    def _failing(self, what: str, key: str) -> Iterator[None]:
+        """Turn an unexpected OS error into one clear message (not a traceback)."""
+        try:
+            yield
+        except OSError as exc:
+            raise StoreError(
+                f"{self.description}: cannot {what} {key!r}: {exc.strerror or exc}; "
+                "check the target directory's permissions and free space"
+            ) from None
 
     # -- internals ---------------------------------------------------------
 
@@ -248,57 +416,135 @@ class DirStore:
                 "artreg's own bookkeeping; use another name"
             )
 
-    def _path(self, key: str) -> Path:
-        validate_key(self.description, key)
-        return self.root.joinpath(*key.split("/"))
+    def _read_sidecar(self, key: str, parent: int | None = None) -> dict[str, Any]:
+        """The sidecar of ``key``; {} when missing or unreadable.
 
-    def _sidecar_path(self, key: str) -> Path:
+        ``parent``: an fd on the sidecar's directory when the caller has one (-1: missing).
+        """
+        if parent == -1:
+            return {}
         *parents, name = key.split("/")
-        return self.root.joinpath(META_DIR, _OBJECTS, *parents, name + _SIDECAR_SUFFIX)
-
-    def _read_sidecar(self, key: str) -> dict[str, Any]:
+        parts = [META_DIR, _OBJECTS, *parents, name + _SIDECAR_SUFFIX]
+        fd = self._open_file(parts) if parent is None else self._open_in(parent, parts)
+        if fd is None:
+            return {}
         try:
-            doc = json.loads(self._sidecar_path(key).read_text(encoding="utf-8"))
+            with open(fd, "rb") as f:
+                text = f.read(_SIDECAR_MAX + 1)
+            doc = json.loads(text) if len(text) <= _SIDECAR_MAX else None
         except (OSError, ValueError):
             return {}
         return doc if isinstance(doc, dict) else {}
 
-    def _walk(self, prefix: str) -> Iterator[str]:
-        # Walk only the directory the prefix points into.
-        head = prefix.rpartition("/")[0]
-        start = self.root.joinpath(*head.split("/")) if head else self.root
-        if ".." in head.split("/"):
-            return
-        for dirpath, dirnames, filenames in os.walk(start):
-            rel = os.path.relpath(dirpath, self.root)
-            rel_key = "" if rel == "." else rel.replace(os.sep, "/") + "/"
-            if rel_key == "":
-                dirnames[:] = [d for d in dirnames if d != META_DIR]
-            for name in filenames:
-                key = rel_key + name
-                if key.startswith(prefix) and key.split("/", 1)[0] != META_DIR:
-                    yield key
+    def _describe(self, key: str, fd: int, doc: Mapping[str, Any]) -> StoredObject:
+        """The object open at ``fd`` with its sidecar ``doc``."""
+        st = os.fstat(fd)
+        etag = doc.get("etag") if _fresh(doc, st) else None
+        if not isinstance(etag, str):
+            etag = _md5_fd(fd)
+        content_type = doc.get("contentType")
+        if not isinstance(content_type, str):
+            content_type = mimetypes.guess_type(key)[0] or DEFAULT_CONTENT_TYPE
+        cache_control = doc.get("cacheControl")
+        metadata = doc.get("metadata")
+        return StoredObject(
+            path=self.root.joinpath(*key.split("/")),
+            info=ObjectInfo(key=key, size=st.st_size, etag=etag, last_modified=utc(st.st_mtime)),
+            content_type=content_type,
+            cache_control=cache_control if isinstance(cache_control, str) else None,
+            metadata=dict(metadata) if isinstance(metadata, dict) else {},
+        )
 
-    def _tmp_file(self) -> Path:
-        tmp_dir = self.root / META_DIR / _TMP
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="put-")
-        # mkstemp makes 0600 files; published objects are read by whatever serves
-        # the directory (nginx as another user), so give them the umask's mode.
-        os.fchmod(fd, 0o666 & ~_UMASK)
-        os.close(fd)
-        return Path(name)
+    def _scan(self, prefix: str) -> builtins.list[ObjectInfo]:
+        """Every object below the directory ``prefix`` points into whose key starts with it."""
+        head = prefix.rpartition("/")[0]
+        head_parts = head.split("/") if head else []
+        if any(part in ("", ".", "..") for part in head_parts) or (
+            head_parts and head_parts[0] == META_DIR
+        ):
+            return []
+        top = self._open_dir(head_parts)
+        if top is None:
+            return []
+        infos: builtins.list[ObjectInfo] = []
+        # Depth first, holding an fd on each directory down the current path only.
+        stack = [_Frame(head_parts, top, iter(_entries(top)))]
+        try:
+            while stack:
+                frame = stack[-1]
+                entry = next(frame.entries, None)
+                if entry is None:
+                    stack.pop().close()
+                    continue
+                child = [*frame.parts, entry.name]
+                key = "/".join(child)
+                if not frame.parts and entry.name == META_DIR:
+                    continue
+                if entry.is_symlink():
+                    self._refuse_link(frame.fd, child)
+                if entry.is_dir(follow_symlinks=False):
+                    if not (prefix.startswith(key + "/") or key.startswith(prefix)):
+                        continue
+                    if len(child) > _MAX_DEPTH:
+                        raise StoreError(
+                            f"{self.description}: {'/'.join(child[:8])}/...: directories "
+                            f"nest deeper than {_MAX_DEPTH} levels, which no key can; "
+                            "remove that tree from the target"
+                        )
+                    sub = self._child_dir(frame.fd, child, create=False)
+                    if sub is not None:
+                        stack.append(_Frame(child, sub, iter(_entries(sub))))
+                elif key.startswith(prefix) and entry.is_file(follow_symlinks=False):
+                    found = self._open_in(frame.fd, child)
+                    if found is None:  # deleted while listing
+                        continue
+                    try:
+                        if frame.sidecars is None:  # once per directory, not per file
+                            side = self._open_dir([META_DIR, _OBJECTS, *frame.parts])
+                            frame.sidecars = -1 if side is None else side
+                        doc = self._read_sidecar(key, frame.sidecars)
+                        infos.append(self._describe(key, found, doc).info)
+                    finally:
+                        os.close(found)
+        finally:
+            for frame in stack:
+                frame.close()
+        return infos
+
+    def _new_tmp(self, prefix: str) -> _Tmp:
+        """A new, locked, empty temporary file; the first one sweeps killed runs' leftovers."""
+        tmp_dir = self._open_dir([META_DIR, _TMP], create=True)
+        assert tmp_dir is not None
+        try:
+            if not self._swept:
+                self._swept = True
+                with contextlib.suppress(OSError):
+                    sweep(tmp_dir, _TMP_PREFIXES)
+            name = f"{prefix}{os.getpid()}-{secrets.token_hex(8)}"
+            # Created with the umask's mode (not mkstemp's 0600): published objects are
+            # read by whatever serves the directory (nginx as another user).
+            fd = os.open(name, _CREATE_FLAGS, 0o666, dir_fd=tmp_dir)
+        except BaseException:
+            os.close(tmp_dir)
+            raise
+        tmp = _Tmp(tmp_dir, name, fd)
+        try:
+            lock_fd(fd)
+        except BaseException:
+            tmp.discard()
+            raise
+        return tmp
 
     def _sidecar_doc(
         self,
-        data: Path,
+        fd: int,
         *,
         etag: str,
         content_type: str,
         cache_control: str | None,
         metadata: Mapping[str, str],
     ) -> dict[str, Any]:
-        st = data.stat()
+        st = os.fstat(fd)
         return {
             "contentType": content_type,
             "cacheControl": cache_control,
@@ -315,41 +561,45 @@ class DirStore:
         validate_key(self.description, req.key)
         self._check_reserved(req.key)
         check_bytes_digest(self.description, req)
-        tmp = self._tmp_file()
-        try:
-            etag = self._write_body(req, tmp)
-            sidecar = self._sidecar_doc(
-                tmp,
-                etag=etag,
-                content_type=req.content_type,
-                cache_control=req.cache_control,
-                metadata=req.metadata,
-            )
-            with self._locked():
-                if if_none_match or if_match is not None:
-                    current = self.locate(req.key)
-                    if if_none_match and current is not None:
-                        raise PreconditionFailed(
-                            f"{self.description}: {req.key!r} already exists "
-                            "(written with If-None-Match: *): another writer got there first; "
-                            "re-run to reconcile"
-                        )
-                    if if_match is not None and (current is None or current.info.etag != if_match):
-                        found = "missing" if current is None else f"etag {current.info.etag}"
-                        raise PreconditionFailed(
-                            f"{self.description}: {req.key!r} changed since it was read "
-                            f"(expected etag {if_match}, found {found}): another writer "
-                            "updated it; re-run to reconcile"
-                        )
-                self._install(req.key, tmp, sidecar)
-            return etag
-        finally:
-            tmp.unlink(missing_ok=True)
+        with self._failing("write", req.key):
+            tmp = self._new_tmp("put-")
+            try:
+                etag = self._write_body(req, tmp.fd)
+                sidecar = self._sidecar_doc(
+                    tmp.fd,
+                    etag=etag,
+                    content_type=req.content_type,
+                    cache_control=req.cache_control,
+                    metadata=req.metadata,
+                )
+                with self._locked():
+                    if if_none_match or if_match is not None:
+                        self._check_precondition(req.key, if_none_match, if_match)
+                    self._install(req.key, tmp, sidecar)
+                return etag
+            finally:
+                tmp.discard()
 
-    def _write_body(self, req: PutRequest, tmp: Path) -> str:
-        """Copy the body to ``tmp``; returns the md5 etag, checks the sha256 for files."""
+    def _check_precondition(self, key: str, if_none_match: bool, if_match: str | None) -> None:
+        current = self.locate(key)
+        if if_none_match and current is not None:
+            raise PreconditionFailed(
+                f"{self.description}: {key!r} already exists "
+                "(written with If-None-Match: *): another writer got there first; "
+                "re-run to reconcile"
+            )
+        if if_match is not None and (current is None or current.info.etag != if_match):
+            found = "missing" if current is None else f"etag {current.info.etag}"
+            raise PreconditionFailed(
+                f"{self.description}: {key!r} changed since it was read "
+                f"(expected etag {if_match}, found {found}): another writer "
+                "updated it; re-run to reconcile"
+            )
+
+    def _write_body(self, req: PutRequest, fd: int) -> str:
+        """Copy the body to ``fd``; returns the md5 etag, checks the sha256 for files."""
         md5 = hashlib.md5(usedforsecurity=False)
-        with tmp.open("wb") as out:
+        with open(fd, "wb", closefd=False) as out:
             if isinstance(req.body, bytes):
                 out.write(req.body)
                 md5.update(req.body)
@@ -361,19 +611,34 @@ class DirStore:
                     md5.update(chunk)
         return md5.hexdigest()
 
-    def _install(self, key: str, tmp: Path, sidecar: dict[str, Any]) -> None:
+    def _install(self, key: str, tmp: _Tmp, sidecar: dict[str, Any]) -> None:
         """Move a written file and its sidecar into place (the caller holds the lock)."""
-        path = self._path(key)
-        side = self._sidecar_path(key)
+        *parents, name = key.split("/")
+        side_parts = [META_DIR, _OBJECTS, *parents, name + _SIDECAR_SUFFIX]
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            side.parent.mkdir(parents=True, exist_ok=True)
-            if path.is_dir():
-                raise IsADirectoryError(key)
-            side_tmp = side.with_name(side.name + ".tmp")
-            side_tmp.write_text(json.dumps(sidecar, sort_keys=True), encoding="utf-8")
-            os.replace(side_tmp, side)
-            os.replace(tmp, path)
+            parent = self._open_dir(parents, create=True)
+            side_parent = self._open_dir(side_parts[:-1], create=True)
+            assert parent is not None and side_parent is not None
+            try:
+                for directory, parts in ((parent, key.split("/")), (side_parent, side_parts)):
+                    self._refuse_link(directory, parts)
+                if stat.S_ISDIR(_lstat_mode(parent, name)):
+                    raise IsADirectoryError(key)
+                side = self._new_tmp("side-")
+                try:
+                    with open(side.fd, "wb", closefd=False) as out:
+                        out.write(json.dumps(sidecar, sort_keys=True).encode())
+                    os.replace(
+                        side.name, side_parts[-1], src_dir_fd=side.dir_fd, dst_dir_fd=side_parent
+                    )
+                    side.installed = True
+                finally:
+                    side.discard()
+                os.replace(tmp.name, name, src_dir_fd=tmp.dir_fd, dst_dir_fd=parent)
+                tmp.installed = True
+            finally:
+                os.close(parent)
+                os.close(side_parent)
         except (FileExistsError, NotADirectoryError, IsADirectoryError):
             raise StoreError(
                 f"{self.description}: cannot store {key!r}: a directory store cannot hold "
@@ -381,31 +646,79 @@ class DirStore:
                 "is a directory); rename one of them"
             ) from None
 
+    def _remove(self, parts: Sequence[str], *, keep: int) -> None:
+        """Unlink the file at ``parts`` and prune emptied directories below the ``keep``-th."""
+        fds = self._open_dirs(parts[:-1], create=False)
+        try:
+            if len(fds) < len(parts):  # a directory on the way is missing
+                return
+            self._refuse_link(fds[-1], parts)
+            try:
+                if not stat.S_ISREG(_lstat_mode(fds[-1], parts[-1])):
+                    return  # a directory is not an object: leave it
+                os.unlink(parts[-1], dir_fd=fds[-1])
+            except FileNotFoundError:
+                return
+            for depth in range(len(parts) - 1, keep, -1):
+                try:
+                    os.rmdir(parts[depth - 1], dir_fd=fds[depth - 1])
+                except OSError:
+                    return
+        finally:
+            _close_all(fds)
+
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        meta = self.root / META_DIR
-        meta.mkdir(parents=True, exist_ok=True)
+        meta = self._open_dir([META_DIR], create=True)
+        assert meta is not None
+        try:
+            lock = os.open(
+                _LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666, dir_fd=meta
+            )
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                self._refuse_link(meta, [META_DIR, _LOCK])
+            raise
+        finally:
+            os.close(meta)
         # One open file description per call: flock excludes other threads too.
-        with (meta / _LOCK).open("a") as lock:
+        try:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
-
-    @staticmethod
-    def _prune(directory: Path, stop: Path) -> None:
-        """Remove empty directories from ``directory`` up to (not including) ``stop``."""
-        while directory != stop and stop in directory.parents:
-            try:
-                directory.rmdir()
-            except OSError:
-                return
-            directory = directory.parent
+            yield
+        finally:
+            os.close(lock)  # releases the lock
 
 
-def _is_regular(mode: int) -> bool:
-    return stat.S_ISREG(mode)
+@dataclass
+class _Frame:
+    """One directory of a listing's walk: its fd, entries, and its sidecars' directory."""
+
+    parts: builtins.list[str]
+    fd: int
+    entries: Iterator[os.DirEntry[str]]
+    sidecars: int | None = None  # opened on first use; -1 when there is none
+
+    def close(self) -> None:
+        os.close(self.fd)
+        if self.sidecars is not None and self.sidecars != -1:
+            os.close(self.sidecars)
+
+
+def _entries(fd: int) -> builtins.list[os.DirEntry[str]]:
+    with os.scandir(fd) as it:
+        return builtins.list(it)
+
+
+def _lstat_mode(parent: int, name: str) -> int:
+    try:
+        return os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
+    except FileNotFoundError:
+        return 0
+
+
+def _close_all(fds: Sequence[int]) -> None:
+    for fd in fds:
+        os.close(fd)
 
 
 def _fresh(sidecar: Mapping[str, Any], st: os.stat_result) -> bool:
@@ -417,9 +730,10 @@ def _md5(body: bytes) -> str:
     return hashlib.md5(body, usedforsecurity=False).hexdigest()
 
 
-def _md5_file(path: Path) -> str:
+def _md5_fd(fd: int) -> str:
     md5 = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as f:
-        while chunk := f.read(READ_CHUNK):
-            md5.update(chunk)
+    offset = 0
+    while chunk := os.pread(fd, READ_CHUNK, offset):
+        md5.update(chunk)
+        offset += len(chunk)
     return md5.hexdigest()
