@@ -21,8 +21,9 @@ from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from artreg.core.manifest import ARTREG_DIR, Build, format_time, parse_time
-from artreg.core.tags import PUBLISHED_CATEGORIES, Category
+from artreg.core import jsondoc
+from artreg.core.manifest import ARTREG_DIR, MAX_SIZE, Build, format_time
+from artreg.core.tags import MAX_TAG_LENGTH, PUBLISHED_CATEGORIES, Category
 from artreg.errors import ArtregError
 
 INDEX_SCHEMA_VERSION = 1
@@ -36,7 +37,12 @@ DEFAULT_NEWEST = 10
 # From a page at _artreg/index/<category>/<id>.json back to the target root.
 PAGE_TO_ROOT = "../../../"
 FIRST_PAGE_ID = 1
+# A page of 10,000 builds of 100 files each is about 300 MB; the cap bounds a planted document.
+MAX_INDEX_BYTES = 512 * 1024 * 1024
 
+# Page ids grow by one per page ever made: 15 digits are never reached.
+MAX_PAGE_ID = 10**15 - 1
+_PAGE_ID = r"([1-9][0-9]{0,14})"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
 # A release tag is <prefix>MAJOR.MINOR.PATCH with no pre-release and no build
@@ -753,10 +759,7 @@ def dumps(document: Mapping[str, Any]) -> bytes:
 
 def loads(body: bytes, where: str) -> dict[str, Any]:
     """Parse a stored index document into a JSON object, or raise :class:`InvalidIndex`."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _invalid(where, f"not JSON ({exc})") from exc
+    data = jsondoc.load(body, _failure(where), max_bytes=MAX_INDEX_BYTES)
     if not isinstance(data, dict):
         raise _invalid(where, f"expected a JSON object, found {type(data).__name__}")
     return data
@@ -772,57 +775,25 @@ def _invalid(where: str, detail: str) -> InvalidIndex:
     )
 
 
-class _Reader:
-    """Typed access to a JSON object, every problem reported with its path."""
+def _failure(where: str) -> Callable[[str], InvalidIndex]:
+    return lambda detail: _invalid(where, detail)
+
+
+class _Reader(jsondoc.Fields):
+    """Typed access to an index document's object, every problem reported with its path."""
 
     def __init__(self, data: object, where: str, path: str = "") -> None:
+        super().__init__(data, _failure(where), path)
         self.where = where
-        self.path = path
-        if not isinstance(data, dict):
-            raise _invalid(where, f"{path or 'document'}: expected an object")
-        self.data: dict[str, Any] = data
-
-    def _get(self, name: str) -> object:
-        if name not in self.data:
-            raise _invalid(self.where, f"{self.path}{name}: missing")
-        return self.data[name]
 
     def _bad(self, name: str, expected: str, found: object) -> InvalidIndex:
         return _invalid(self.where, f"{self.path}{name}: expected {expected}, found {found!r:.80}")
 
-    def string(self, name: str) -> str:
-        value = self._get(name)
-        if not isinstance(value, str):
-            raise self._bad(name, "a string", value)
-        return value
-
-    def optional_string(self, name: str) -> str | None:
-        value = self._get(name)
-        if value is not None and not isinstance(value, str):
-            raise self._bad(name, "a string or null", value)
-        return value
-
-    def integer(self, name: str, minimum: int = 0) -> int:
-        value = self._get(name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self._bad(name, f"an integer >= {minimum}", value)
-        return value
-
-    def array(self, name: str) -> list[Any]:
-        value = self._get(name)
-        if not isinstance(value, list):
-            raise self._bad(name, "an array", value)
-        return value
-
     def child(self, name: str) -> _Reader:
-        return _Reader(self._get(name), self.where, f"{self.path}{name}.")
+        return _Reader(self.get(name), self.where, f"{self.path}{name}.")
 
     def time(self, name: str) -> dt.datetime:
-        text = self.string(name)
-        try:
-            return _whole_seconds(parse_time(text))
-        except ValueError as exc:
-            raise self._bad(name, "an ISO-8601 instant", text) from exc
+        return _whole_seconds(super().time(name))
 
     def category(self, name: str) -> Category:
         text = self.string(name)
@@ -852,12 +823,12 @@ def _entry(data: object, where: str, path: str) -> Entry:
                 platform=file.string("platform"),
                 name=file.string("name"),
                 key=file.string("key"),
-                size=file.integer("size"),
+                size=file.integer("size", 0, MAX_SIZE),
                 sha256=sha256,
             )
         )
     return Entry(
-        tag=reader.string("tag"),
+        tag=reader.string("tag", max_length=MAX_TAG_LENGTH),
         category=reader.category("category"),
         published=reader.time("published"),
         commit=reader.optional_string("commit"),
@@ -888,7 +859,7 @@ def parse_page(document: object, where: str) -> ParsedPage:
     reader = _Reader(document, where)
     reader.header(PAGE_KIND)
     category = reader.category("category")
-    page_id = reader.integer("page", minimum=1)
+    page_id = reader.integer("page", 1, MAX_PAGE_ID)
     if reader.string("root") != PAGE_TO_ROOT:
         raise reader._bad("root", repr(PAGE_TO_ROOT), reader.data["root"])
     entries = _entries(reader.array("entries"), category, where, "entries")
@@ -897,7 +868,7 @@ def parse_page(document: object, where: str) -> ParsedPage:
     link = reader.optional_string("next")
     next_id = None
     if link is not None:
-        match = re.fullmatch(r"([1-9][0-9]*)\.json", link)
+        match = re.fullmatch(_PAGE_ID + r"\.json", link)
         if match is None:
             raise reader._bad("next", "'<page id>.json' or null", link)
         next_id = int(match.group(1))
@@ -961,7 +932,7 @@ def root_from_document(document: object, where: str = ROOT_KEY) -> RootIndex:
         page_ids = []
         for n, url in enumerate(part.array("pages")):
             match = isinstance(url, str) and re.fullmatch(
-                re.escape(f"{INDEX_PREFIX}{category.value}/") + r"([1-9][0-9]*)\.json", url
+                re.escape(f"{INDEX_PREFIX}{category.value}/") + _PAGE_ID + r"\.json", url
             )
             if not match:
                 raise _invalid(where, f"{path}pages[{n}]: expected a page of {category}: {url!r}")
@@ -1010,7 +981,8 @@ def _starts(
     refs: list[PageRef] = []
     for n, (item, page_id) in enumerate(zip(items, page_ids, strict=True)):
         start = _Reader(item, part.where, f"{part.path}starts[{n}].")
-        ref = PageRef(page_id, category, start.string("tag"), start.time("published"))
+        tag = start.string("tag", max_length=MAX_TAG_LENGTH)
+        ref = PageRef(page_id, category, tag, start.time("published"))
         if refs and refs[-1].sort_key >= ref.sort_key:
             raise _invalid(part.where, f"{part.path}starts[{n}]: {ref.tag!r} is out of order")
         refs.append(ref)
