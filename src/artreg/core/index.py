@@ -696,6 +696,7 @@ def root_document(
     page_size: int = DEFAULT_PAGE_SIZE,
     newest: int = DEFAULT_NEWEST,
     fingerprints: Mapping[Category, str] | None = None,
+    reclassified: Mapping[str, Category] | None = None,
 ) -> dict[str, Any]:
     """The root ``index.json``: per category count, page links and starts, newest, fingerprint.
 
@@ -703,7 +704,9 @@ def root_document(
     store lists it; a category missing from ``pagesets`` is written empty. A
     category given as a :class:`PageList` (updated without reading every page)
     holds no list of its tags: its fingerprint is taken from ``fingerprints``,
-    and its ``newest`` must hold ``min(newest, count)`` entries.
+    and its ``newest`` must hold ``min(newest, count)`` entries. ``reclassified``:
+    the builds indexed under the category their manifest records although the
+    configuration now classifies their tag otherwise (written only when any).
     """
     by_category = {pageset.category: pageset for pageset in pagesets}
     categories: dict[str, Any] = {}
@@ -732,7 +735,7 @@ def root_document(
             "newest": [entry.to_json() for entry in pages.newest[:newest]],
             "fingerprint": digest,
         }
-    return {
+    document: dict[str, Any] = {
         "schemaVersion": INDEX_SCHEMA_VERSION,
         "kind": ROOT_KIND,
         "project": project,
@@ -741,6 +744,9 @@ def root_document(
         "html": HTML_KEY,
         "categories": categories,
     }
+    if reclassified:
+        document["reclassified"] = {tag: reclassified[tag].value for tag in sorted(reclassified)}
+    return document
 
 
 def same_content(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -908,6 +914,9 @@ class RootIndex:
     generated: dt.datetime
     page_size: int
     categories: tuple[CategoryIndex, ...]
+    # tag -> the category its manifest records, where the configuration now
+    # classifies the tag otherwise (the build stays indexed as published).
+    reclassified: Mapping[str, Category] = field(default_factory=dict)
 
     def category(self, category: Category) -> CategoryIndex:
         for item in self.categories:
@@ -963,11 +972,19 @@ def root_from_document(document: object, where: str = ROOT_KEY) -> RootIndex:
                 starts=starts,
             )
         )
+    reclassified: dict[str, Category] = {}
+    if reader.has("reclassified"):
+        table = reader.child("reclassified")
+        for tag in table.data:
+            if len(tag) > MAX_TAG_LENGTH:
+                raise table._bad(tag[:40], f"tags of at most {MAX_TAG_LENGTH} characters", tag)
+            reclassified[tag] = table.category(tag)
     return RootIndex(
         project=reader.string("project"),
         generated=reader.time("generated"),
         page_size=reader.integer("pageSize", minimum=1),
         categories=tuple(categories),
+        reclassified=reclassified,
     )
 
 

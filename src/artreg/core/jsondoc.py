@@ -56,7 +56,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _depth_exceeds(document: object, limit: int) -> bool:
-    level: list[Any] = [document]
+    level: list[Any] = [document] if type(document) is dict or type(document) is list else []
     depth = 0
     while level:
         depth += 1
