@@ -558,22 +558,16 @@ def _plan_index(
         changed = bool(adds or gone)
         limit = HTML_RELEASE_ROWS if category is Category.RELEASE else HTML_OTHER_ROWS
         entries = [index.entry_from_build(b) for b in adds]
-        previous: PageSet | None = None
         if root is not None and trusted(category):
             listed = root.category(category).page_list()
             if not changed:
                 try:
-                    if listed is None:  # a root written before `starts`: read once, add them
-                        pageset = _load_pages(store, root, category, None, plan.previous)
-                        new_pagesets[category] = pageset
-                        html_rows[category] = pageset.entries()[:limit]
-                    else:
-                        rows = _load_pages(store, root, category, limit, plan.previous).entries()
-                        html_rows[category] = rows
+                    rows = _load_pages(store, root, category, limit, plan.previous).entries()
+                    html_rows[category] = rows
                     continue
                 except (index.InvalidIndex, NotFound) as exc:
                     plan.notes.append(f"{category} pages unreadable ({_why(exc)}): rebuilding")
-            elif listed is not None:
+            else:
                 # Only the pages the change touches (and those index.html shows).
                 reader = PageReader(store, category, plan.previous)
                 known = {t: e for t, e in removed_entries.items() if t in gone and t not in after}
@@ -602,27 +596,15 @@ def _plan_index(
                         page_writes.append((category, page_id, document))
                     page_deletes += [index.page_key(category, pid) for pid in result.deleted]
                     continue
-            else:
-                # A root written before `starts`: read every page once; the new root has them.
-                try:
-                    previous = _load_pages(store, root, category, None, plan.previous)
-                except (index.InvalidIndex, NotFound) as exc:
-                    plan.notes.append(f"{category} pages unreadable ({_why(exc)}): rebuilding")
-        if previous is not None:
-            update = index.update(previous, entries, gone, page_size)
-            pageset = update.pageset
-            ids: Sequence[int] = update.changed
-            page_deletes += [index.page_key(category, pid) for pid in update.deleted]
-        else:
-            if state.root_doc is not None or before:
-                plan.rebuilt.append(category)
-            skip = gone | {b.tag for b in adds}
-            kept = _rebuild_entries(store, state, category, skip, plan.notes, found)
-            pageset = index.pack(category, kept + entries, page_size)
-            ids = tuple(reversed(pageset.ids))
-            old_ids = root.category(category).page_ids if root is not None else ()
-            stale = set(old_ids) - set(pageset.ids)
-            page_deletes += [index.page_key(category, pid) for pid in sorted(stale)]
+        if state.root_doc is not None or before:
+            plan.rebuilt.append(category)
+        skip = gone | {b.tag for b in adds}
+        kept = _rebuild_entries(store, state, category, skip, plan.notes, found)
+        pageset = index.pack(category, kept + entries, page_size)
+        ids = tuple(reversed(pageset.ids))
+        old_ids = root.category(category).page_ids if root is not None else ()
+        stale = set(old_ids) - set(pageset.ids)
+        page_deletes += [index.page_key(category, pid) for pid in sorted(stale)]
         new_pagesets[category] = pageset
         documents = index.page_documents(pageset)
         page_writes += [(category, page_id, documents[page_id]) for page_id in ids]

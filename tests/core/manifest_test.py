@@ -65,6 +65,7 @@ def with_file(**changes: Any) -> bytes:
         (json.dumps({**VALID, "published": "yesterday"}).encode(), "published: expected an"),
         (json.dumps({**VALID, "commit": 7}).encode(), "commit: expected a string"),
         (json.dumps({k: v for k, v in VALID.items() if k != "tag"}).encode(), "tag: missing"),
+        (json.dumps({**VALID, "schemaVersion": 2}).encode(), "schemaVersion: expected 1"),
         (json.dumps([VALID]).encode(), "the document: expected an object, found an array"),
         (
             json.dumps(VALID).replace('"size": 12', '"size": 1e999').encode(),

@@ -895,14 +895,10 @@ class CategoryIndex:
     page_ids: tuple[int, ...]
     fingerprint: str
     newest: tuple[Entry, ...]
-    # Each page's first entry, parallel to ``page_ids``; None in a root written
-    # before ``starts`` existed (its pages are fine, but cannot be located).
-    starts: tuple[PageRef, ...] | None = None
+    starts: tuple[PageRef, ...]  # each page's first entry, parallel to ``page_ids``
 
-    def page_list(self) -> PageList | None:
-        """The page list to update from, or None when the root has no starts."""
-        if self.starts is None:
-            return None
+    def page_list(self) -> PageList:
+        """The page list to update from."""
         return PageList(self.category, self.starts, self.count, self.newest)
 
 
@@ -933,6 +929,8 @@ def root_from_document(document: object, where: str = ROOT_KEY) -> RootIndex:
     """Read the root index back; :class:`InvalidIndex` when malformed or foreign."""
     reader = _Reader(document, where)
     reader.header(ROOT_KIND)
+    if reader.string("html") != HTML_KEY:
+        raise reader._bad("html", repr(HTML_KEY), reader.data["html"])
     table = reader.child("categories")
     categories = []
     for category in PUBLISHED_CATEGORIES:
@@ -961,7 +959,7 @@ def root_from_document(document: object, where: str = ROOT_KEY) -> RootIndex:
         newest = _entries(part.array("newest"), category, where, f"{path}newest")
         if len(newest) > count:
             raise part._bad("newest", f"at most {count} entries", len(newest))
-        starts = _starts(part, category, page_ids, newest) if "starts" in part.data else None
+        starts = _starts(part, category, page_ids, newest)
         categories.append(
             CategoryIndex(
                 category=category,
@@ -1032,10 +1030,7 @@ def pageset_from_documents(
         if parsed.next_id != expected_next:
             raise _invalid(where, f"links page {parsed.next_id}, index.json says {expected_next}")
         first = parsed.page.entries[0]
-        if listed.starts is not None and (first.tag, first.published) != (
-            listed.starts[n].tag,
-            listed.starts[n].published,
-        ):
+        if (first.tag, first.published) != (listed.starts[n].tag, listed.starts[n].published):
             raise _invalid(where, f"starts with {first.tag!r}, index.json says otherwise")
         if previous is not None and previous.sort_key >= first.sort_key:
             raise _invalid(where, f"{first.tag!r} is out of order with the previous page")

@@ -171,6 +171,11 @@ def build_from_json(data: object, where: str) -> Build:
     """
     fail = _failure(where)
     doc = Fields(data, fail)
+    version = doc.integer("schemaVersion")
+    if version != MANIFEST_SCHEMA_VERSION:
+        raise doc.bad(
+            "schemaVersion", f"{MANIFEST_SCHEMA_VERSION} (a newer artreg wrote it?)", version
+        )
     files = tuple(
         FileEntry(
             artifact=f.string("artifact"),
@@ -201,7 +206,7 @@ def build_from_json(data: object, where: str) -> Build:
         tag=doc.string("tag", max_length=MAX_TAG_LENGTH),
         category=_PUBLISHED[category],
         published=doc.time("published"),
-        commit=doc.optional_string("commit") if doc.has("commit") else None,
+        commit=doc.optional_string("commit"),
         files=files,
         images=images,
     )
