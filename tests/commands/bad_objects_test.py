@@ -10,10 +10,16 @@ document is rebuilt, a damaged lease is taken over.
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
+import hypothesis
 import pytest
+from fuzzing import fuzz
+from hostile import mutated, raw_bytes
+from hypothesis import HealthCheck, given
+from hypothesis import strategies as st
 from publishing import Site, check_references, make_site
 
 from artreg.stores import PutRequest
@@ -105,3 +111,37 @@ def test_a_damaged_lease_is_taken_over(site: Site, case: tuple[str, str]) -> Non
     result = site.run("apply", "--target", "test", "--tag", "v1.2.0", "--now", NOW)
     assert result.code == 0, result.err
     assert site.run("verify", "--target", "test").code == 0
+
+
+@pytest.fixture(scope="module")
+def sites() -> dict[str, Site]:
+    return {}
+
+
+@hypothesis.settings(
+    fuzz(), suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+@given(data=st.data(), key=st.sampled_from([MANIFEST, ROOT, PAGE]))
+def test_fuzzed_objects_never_crash_verify_ls_or_gc(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    sites: dict[str, Site],
+    data: st.DataObject,
+    key: str,
+) -> None:
+    if "dir" not in sites:  # one published target for every example; each restores what it plants
+        sites["dir"] = make_site(request, tmp_path_factory.mktemp("fuzzed"), "dir", page_size=2)
+        for tag in ("v1.0.0", "v1.1.0", "a" * 40):
+            sites["dir"].publish(tag)
+    site = sites["dir"]
+    store = site.store()
+    original = store.get(key)
+    body = data.draw(mutated(json.loads(original)) | raw_bytes)
+    store.put(PutRequest(key, body, "application/json"))
+    try:
+        for args in (["verify"], ["ls"], ["gc", "--dry-run"]):
+            result = site.run(*args, "--target", "test")
+            assert result.code in (0, 1), (args, result.err)
+            assert "Traceback" not in result.err
+    finally:
+        store.put(PutRequest(key, original, "application/json"))
