@@ -232,10 +232,8 @@ def _load_pages(
 
     listed = root.category(category)
     if limit is None:
-        documents = {
-            page_id: index.loads(read(index.page_key(category, page_id)), f"page {page_id}")
-            for page_id in listed.page_ids
-        }
+        keys = {page_id: index.page_key(category, page_id) for page_id in listed.page_ids}
+        documents = {page_id: index.loads(read(key), key) for page_id, key in keys.items()}
         return index.pageset_from_documents(root, category, documents)
     pages = []
     count = 0

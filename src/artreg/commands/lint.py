@@ -52,8 +52,9 @@ def run(args: argparse.Namespace) -> int:
             else:
                 problems.append(result.describe())
 
-    if config is not None and not problems and args.target is not None:
-        problems += _target_problems(config, args.target)
+    target = getattr(args, "target", None)  # the git hooks call lint with tags only
+    if config is not None and not problems and target is not None:
+        problems += _target_problems(config, target)
 
     for problem in problems:
         print(problem, file=sys.stderr)
