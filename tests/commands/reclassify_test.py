@@ -80,10 +80,13 @@ def test_a_reclassified_release_stays_a_release(site: Site, toml: str, now: str)
     assert site.run("lint", "--target", "test").code == 0
 
 
-def test_gc_keeps_the_files_of_a_release_whose_tag_the_configuration_rejects(site: Site) -> None:
-    """Straight to gc after the change, before any apply recorded it in the root."""
-    site.configure(extra_toml=REJECTED)
-    gc = site.run("gc", "--target", "test")
+@pytest.mark.parametrize("toml", [AS_DEV, REJECTED], ids=["as-dev", "rejected"])
+def test_gc_straight_after_the_change_keeps_the_release(site: Site, toml: str) -> None:
+    """Before any apply recorded it in the root: not expired as a dev build, not an orphan."""
+    site.configure(extra_toml=toml)
+    gc = site.run("gc", "--target", "test", "--allow-mass-delete")
     assert gc.code == 0, gc.err
     keys = {info.key for info in site.store().list()}
-    assert set(V1_FILES) <= keys
+    assert set(V1_FILES) <= keys and "_artreg/builds/v1.0.0.json" in keys
+    assert release_tags(site) == ["v1.0.0"]
+    assert check_references(site.store()) == []
