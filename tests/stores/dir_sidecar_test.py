@@ -9,6 +9,8 @@ unprintable ever reaches a header.
 from __future__ import annotations
 
 import hashlib
+import threading
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ from fuzzing import fuzz
 from hostile import mutated, raw_bytes
 from hypothesis import given
 
+from artreg.serve import make_server
 from artreg.stores import PutRequest
 from artreg.stores.dir import META_DIR, DirStore
 
@@ -84,3 +87,30 @@ def test_damaged_sidecars_never_break_reads(
     tmp_path_factory: pytest.TempPathFactory, body: bytes
 ) -> None:
     check(planted(tmp_path_factory.mktemp("side"), body))
+
+
+@pytest.mark.parametrize(
+    "sidecar",
+    [
+        b'{"etag": "a\\r\\nSet-Cookie: x=1", "contentType": "text/plain\\r\\nX-Evil: 1",'
+        b' "cacheControl": "no-cache\\nX-Evil: 2", "metadata": {"a": "b\\r\\nX-Evil: 3"}}',
+        b"[" * 100_000 + b"]" * 100_000,
+        b'{"size": ' + b"1" * 5000 + b"}",
+    ],
+)
+def test_artreg_serve_ignores_a_hostile_sidecar(tmp_path: Path, sidecar: bytes) -> None:
+    store = planted(tmp_path, sidecar)
+    server = make_server(store.root)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{server.server_port}/a/b.txt") as answer:
+            headers = {k.lower(): v for k, v in answer.getheaders()}
+            assert answer.status == 200 and answer.read() == BODY
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert not any(k.startswith(("x-evil", "set-cookie")) for k in headers)
+    assert not any("x-evil" in v.lower() for v in headers.values())
+    assert headers["etag"] == f'"{MD5}"'
