@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from pathlib import Path
 
 import pytest
+from fuzzing import fuzz
+from hostile import mutated, raw_bytes
+from hypothesis import given
 
 from artreg.errors import ArtregError
-from artreg.lease import DEFAULT_TTL, LEASE_KEY, TTL_ENV, Lease, LeaseTimeout, ttl_from_env
+from artreg.lease import (
+    DEFAULT_TTL,
+    LEASE_KEY,
+    TTL_ENV,
+    InvalidLease,
+    Lease,
+    LeaseTimeout,
+    parse_lease,
+    ttl_from_env,
+)
 from artreg.stores import PreconditionFailed, PutRequest
 from artreg.stores.dir import DirStore
 
@@ -182,3 +195,52 @@ def test_a_takeover_the_server_always_refuses_times_out(tmp_path: Path, clock: F
     assert "taking it over (If-Match on its ETag) kept failing" in message
     assert f"delete {LEASE_KEY}" in message
     assert record(store)["holder"] == "crashed run"
+
+
+# --- a lease read back from the target is hostile until checked ----------------------------
+
+LEASE = {
+    "holder": "artreg apply v1.0.0 (pid 1 on ci)",
+    "token": "0123456789abcdef",
+    "acquired": "2025-06-01T12:00:00Z",
+    "expires": "2025-06-01T12:05:00Z",
+}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"expires": 1e999}',
+        b'{"holder": ' + b"1" * 5000 + b"}",
+        b"[" * 100_000 + b"]" * 100_000,
+        json.dumps({**LEASE, "expires": "9999-12-31T23:59:59-23:59"}).encode(),
+        json.dumps({**LEASE, "holder": "x\nforged line"}).encode(),
+        json.dumps({**LEASE, "acquired": 5}).encode(),
+    ],
+)
+def test_a_planted_lease_is_one_error_and_taken_over(
+    store: DirStore, clock: FakeClock, body: bytes
+) -> None:
+    with pytest.raises(InvalidLease, match=r"^_artreg/lease\.json: not a valid artreg lease: "):
+        parse_lease(body)
+    store.put(PutRequest(LEASE_KEY, body, "application/json"))
+    lease = Lease(store, "me", clock=clock.time, sleep=clock.sleep)
+    with lease:
+        assert lease.takeovers == 1
+
+
+@fuzz()
+@given(mutated(LEASE))
+def test_damaged_leases_read_or_raise_the_one_error(body: bytes) -> None:
+    try:
+        record = parse_lease(body)
+    except InvalidLease:
+        return
+    assert record.holder.isprintable() and record.expires.tzinfo is not None
+
+
+@fuzz()
+@given(raw_bytes)
+def test_raw_leases_read_or_raise_the_one_error(body: bytes) -> None:
+    with contextlib.suppress(InvalidLease):
+        parse_lease(body)

@@ -112,3 +112,101 @@ def test_schema_and_loader_both_accept(
 ) -> None:
     assert schema_errors(validator, snippet) == []
     parse_config(snippet, Path("artreg.toml"))
+
+
+# --- the stored documents' schemas agree with the spec and the readers ---------------------------
+
+DOCUMENT_SCHEMAS = ("manifest.schema.json", "page.schema.json", "root.schema.json")
+
+
+def document_validator(name: str) -> jsonschema.Draft202012Validator:
+    schema = json.loads((REPO / "docs" / "schemas" / name).read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def read_document(name: str, doc: object) -> object:
+    """What artreg's reader makes of ``doc``; raises ArtregError when it refuses it."""
+    from artreg.core.index import parse_page, root_from_document
+    from artreg.core.manifest import build_from_json
+
+    readers = {
+        "manifest.schema.json": build_from_json,
+        "page.schema.json": parse_page,
+        "root.schema.json": root_from_document,
+    }
+    return readers[name](doc, "example")
+
+
+def member_paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The path of every member of every object in ``doc``."""
+    found: list[tuple[Any, ...]] = []
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            found += [(*prefix, key), *member_paths(value, (*prefix, key))]
+    elif isinstance(doc, list):
+        for n, value in enumerate(doc):
+            found += member_paths(value, (*prefix, n))
+    return found
+
+
+def with_unknown_members(doc: Any) -> Any:
+    if isinstance(doc, dict):
+        return {**{k: with_unknown_members(v) for k, v in doc.items()}, "x-later": {"a": [1]}}
+    if isinstance(doc, list):
+        return [with_unknown_members(v) for v in doc]
+    return doc
+
+
+def example(name: str) -> Any:
+    return json.loads((REPO / "docs" / "schemas" / name).read_text())["examples"][0]
+
+
+@pytest.mark.parametrize("name", DOCUMENT_SCHEMAS)
+def test_unknown_members_are_allowed_by_schema_and_reader(name: str) -> None:
+    """Readers ignore members they do not know (spec section 8); so do the schemas."""
+    doc = example(name)
+    extended = with_unknown_members(doc)
+    assert list(document_validator(name).iter_errors(extended)) == []
+    assert read_document(name, extended) == read_document(name, doc)
+
+
+@pytest.mark.parametrize("name", DOCUMENT_SCHEMAS)
+def test_schema_and_reader_require_the_same_members(name: str) -> None:
+    """Dropping any one member: the schema and the reader accept or refuse it together."""
+    from artreg.errors import ArtregError
+
+    doc = example(name)
+    disagree = []
+    for path in member_paths(doc):
+        damaged = json.loads(json.dumps(doc))
+        parent = damaged
+        for part in path[:-1]:
+            parent = parent[part]
+        del parent[path[-1]]
+        schema_ok = document_validator(name).is_valid(damaged)
+        try:
+            read_document(name, damaged)
+            reader_ok = True
+        except ArtregError:
+            reader_ok = False
+        if schema_ok != reader_ok:
+            disagree.append((path, schema_ok, reader_ok))
+    assert disagree == []
+
+
+def test_starts_is_required() -> None:
+    doc = example("root.schema.json")
+    del doc["categories"]["dev"]["starts"]
+    assert not document_validator("root.schema.json").is_valid(doc)
+    from artreg.core.index import InvalidIndex
+
+    with pytest.raises(InvalidIndex, match=r"categories\.dev\.starts: missing"):
+        read_document("root.schema.json", doc)
+
+
+def test_reclassified_builds_are_in_the_root_schema() -> None:
+    doc = {**example("root.schema.json"), "reclassified": {"v0.9.0": "release"}}
+    assert document_validator("root.schema.json").is_valid(doc)
+    doc["reclassified"] = {"v0.9.0": "stable"}
+    assert not document_validator("root.schema.json").is_valid(doc)

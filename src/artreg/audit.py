@@ -11,10 +11,17 @@ from artreg.core import index
 from artreg.core.index import Entry
 from artreg.core.manifest import ARTREG_DIR, Build, InvalidManifest
 from artreg.core.plan import Action, Kind, Op
-from artreg.core.tags import PUBLISHED_CATEGORIES
+from artreg.core.tags import PUBLISHED_CATEGORIES, Convention
 from artreg.lease import LEASE_KEY
 from artreg.oci.verify import verify_images
-from artreg.publisher import Step, TargetState, category_entries, read_build, trusted_root
+from artreg.publisher import (
+    Step,
+    TargetState,
+    category_entries,
+    describe_reclassified,
+    read_build,
+    trusted_root,
+)
 from artreg.stores.base import NotFound, ObjectInfo, Store
 
 # Trees that other parts of artreg own and sweep themselves (OCI blobs are
@@ -107,6 +114,7 @@ def verify_target(
     deep: bool,
     clock_now: dt.datetime,
     grace: dt.timedelta,
+    convention: Convention,
 ) -> Findings:
     """Every check of ``artreg verify``, problems collected, nothing written."""
     found = Findings()
@@ -142,6 +150,16 @@ def verify_target(
                         f"{file.key}: sha256 {digest} stored, the manifest of {tag} says "
                         f"{file.sha256}"
                     )
+    # Builds recorded under another category than the configuration now gives their
+    # tags: the index keeps them under the recorded one; the disagreement is reported.
+    found_recorded = {
+        tag: build.category
+        for tag, build in builds.items()
+        if build.category is not state.categories.get(tag) and build.tag == tag
+    }
+    state = state.with_recorded(found_recorded)
+    for tag, category in sorted(state.recorded.items()):
+        found.problems.append(describe_reclassified(tag, category, convention))
     images = verify_images(store, builds.values(), deep)
     found.problems += images.problems
     found.images = images.images

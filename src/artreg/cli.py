@@ -86,6 +86,11 @@ def _add_publish_options(parser: argparse.ArgumentParser) -> None:
 def _lint(sub: _Sub) -> None:
     lint = sub.add_parser("lint", help="validate artreg.toml and check tags against the convention")
     _add_config(lint)
+    lint.add_argument(
+        "--target",
+        metavar="NAME",
+        help="also check the builds this target holds against the configuration (reads them)",
+    )
     lint.add_argument("tags", nargs="*", metavar="TAG", help="tags to check")
 
 

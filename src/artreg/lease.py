@@ -18,7 +18,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 
-from artreg.core.manifest import ARTREG_DIR, format_time, parse_time
+from artreg.core.jsondoc import Fields, load
+from artreg.core.manifest import ARTREG_DIR, format_time
 from artreg.errors import ArtregError
 from artreg.stores.base import NotFound, PreconditionFailed, PutRequest, Store
 
@@ -40,16 +41,36 @@ class LeaseRecord:
     expires: dt.datetime
 
 
+class InvalidLease(ArtregError):
+    """A lease object that is not one artreg wrote (it is then taken over, see the spec)."""
+
+
+MAX_LEASE_BYTES = 64 * 1024
+
+
+def parse_lease(body: bytes) -> LeaseRecord:
+    """Read a lease object; :class:`InvalidLease` for anything malformed."""
+
+    def fail(detail: str) -> InvalidLease:
+        return InvalidLease(f"{LEASE_KEY}: not a valid artreg lease: {detail}")
+
+    fields = Fields(load(body, fail, max_bytes=MAX_LEASE_BYTES), fail)
+    holder = fields.string("holder", max_length=1024)
+    if not holder.isprintable():
+        raise fields.bad("holder", "printable text", holder)
+    return LeaseRecord(
+        holder=holder,
+        token=fields.string("token", max_length=256),
+        acquired=fields.time("acquired"),
+        expires=fields.time("expires"),
+    )
+
+
 def _parse(body: bytes) -> LeaseRecord | None:
+    """The lease record, or None when unreadable (an unreadable lease is taken over)."""
     try:
-        data = json.loads(body)
-        return LeaseRecord(
-            holder=str(data["holder"]),
-            token=str(data["token"]),
-            acquired=parse_time(str(data["acquired"])),
-            expires=parse_time(str(data["expires"])),
-        )
-    except (ValueError, KeyError, TypeError):
+        return parse_lease(body)
+    except InvalidLease:
         return None
 
 

@@ -30,7 +30,14 @@ from artreg.core.manifest import (
 )
 from artreg.core.plan import Action, BuildChange, Kind, Op, order_actions
 from artreg.core.retention import Brake, Candidate, Decision, RetentionRule, brakes, decide
-from artreg.core.tags import PUBLISHED_CATEGORIES, Category, Convention, classify, decode_tag
+from artreg.core.tags import (
+    PUBLISHED_CATEGORIES,
+    Category,
+    Convention,
+    classify,
+    decode_tag,
+    unsafe_reason,
+)
 from artreg.errors import ArtregError
 from artreg.render.html import render_index
 from artreg.stores.base import NotFound, ObjectInfo, PreconditionFailed, PutRequest, Store
@@ -55,6 +62,14 @@ class TargetState:
     root: RootIndex | None
     root_problem: str | None
     root_etag: str | None = None  # the etag the store sent with the root: for If-Match
+    # tag -> the category its manifest records, where the configuration now
+    # classifies the tag otherwise; ``categories`` holds the recorded one.
+    recorded: Mapping[str, Category] = field(default_factory=dict)
+
+    def with_recorded(self, found: Mapping[str, Category]) -> TargetState:
+        """This state with more builds known to be recorded under another category."""
+        categories = {**self.categories, **found}
+        return dataclasses.replace(self, categories=categories, recorded={**self.recorded, **found})
 
     @functools.cached_property
     def _etags_by_category(self) -> dict[Category, dict[str, str]]:
@@ -79,16 +94,22 @@ class TargetState:
 
 
 def read_state(store: Store, convention: Convention) -> TargetState:
-    """LIST the manifests and GET the root index (a missing or broken root is noted)."""
+    """LIST the manifests and GET the root index (a missing or broken root is noted).
+
+    A build keeps the category it was published with: where the configuration
+    now classifies its tag otherwise (or rejects it), the root's
+    ``reclassified`` table says so, and a manifest whose key names no valid tag
+    is read to find out (one GET each; normally there is none).
+    """
     manifests: dict[str, ObjectInfo] = {}
     categories: dict[str, Category] = {}
-    unreadable: list[str] = []
+    unreadable: dict[str, ObjectInfo] = {}
     for info in store.list(BUILDS_PREFIX):
         name = info.key[len(BUILDS_PREFIX) :]
         tag = decode_tag(name[: -len(".json")], convention) if name.endswith(".json") else ""
         verdict = classify(tag, convention) if tag and "/" not in name else None
         if verdict is None or not verdict.valid:
-            unreadable.append(info.key)
+            unreadable[info.key] = info
             continue
         manifests[tag] = info
         categories[tag] = verdict.category
@@ -104,7 +125,67 @@ def read_state(store: Store, convention: Convention) -> TargetState:
         problem = "index.json does not exist yet"
     except index.InvalidIndex as exc:
         problem = exc.message
-    return TargetState(manifests, categories, tuple(unreadable), root_doc, root, problem, root_etag)
+    recorded: dict[str, Category] = {}
+    for tag, category in (root.reclassified if root is not None else {}).items():
+        key = manifest_key(tag)
+        if tag in manifests and manifests[tag].key == key and categories[tag] is not category:
+            recorded[tag] = categories[tag] = category
+        elif key in unreadable:
+            manifests[tag] = unreadable.pop(key)
+            recorded[tag] = categories[tag] = category
+    for key in sorted(unreadable):
+        if not key.endswith(".json"):
+            continue
+        try:
+            build = read_build(store, key)
+        except (InvalidManifest, NotFound):
+            continue
+        if manifest_key(build.tag) == key and unsafe_reason(build.tag) is None:
+            manifests[build.tag] = unreadable.pop(key)
+            recorded[build.tag] = categories[build.tag] = build.category
+    return TargetState(
+        manifests,
+        categories,
+        tuple(unreadable),
+        root_doc,
+        root,
+        problem,
+        root_etag,
+        recorded,
+    )
+
+
+def find_reclassified(store: Store, state: TargetState) -> dict[str, Category]:
+    """Every build recorded under another category than the configuration gives its tag.
+
+    Reads every listed manifest (one GET each); a damaged one raises
+    :class:`InvalidManifest`.
+    """
+    found = dict(state.recorded)
+    for tag, info in sorted(state.manifests.items()):
+        if tag in found:
+            continue
+        try:
+            build = read_build(store, info.key)
+        except NotFound:
+            continue
+        if build.category is not state.categories[tag]:
+            found[tag] = build.category
+    return found
+
+
+def describe_reclassified(tag: str, recorded: Category, convention: Convention) -> str:
+    """Why a build is indexed under the category it was published with, and what to do."""
+    verdict = classify(tag, convention)
+    now = f"classifies its tag as {verdict.category}" if verdict.valid else "rejects its tag"
+    if not verdict.valid:
+        now += f" ({verdict.reason})"
+    return (
+        f"build {tag} is published as {recorded}, but the configuration now {now}: it stays "
+        f"indexed as {recorded} and is never expired because of this; to resolve it, restore "
+        f"the tag rule, or delete {manifest_key(tag)} (`artreg gc` then collects its files) "
+        "and publish the build again"
+    )
 
 
 def read_build(store: Store, key: str) -> Build:
@@ -151,10 +232,8 @@ def _load_pages(
 
     listed = root.category(category)
     if limit is None:
-        documents = {
-            page_id: index.loads(read(index.page_key(category, page_id)), f"page {page_id}")
-            for page_id in listed.page_ids
-        }
+        keys = {page_id: index.page_key(category, page_id) for page_id in listed.page_ids}
+        documents = {page_id: index.loads(read(key), key) for page_id, key in keys.items()}
         return index.pageset_from_documents(root, category, documents)
     pages = []
     count = 0
@@ -198,13 +277,16 @@ def _rebuild_entries(
     category: Category,
     skip: Iterable[str],
     notes: list[str] | None = None,
+    found: dict[str, Category] | None = None,
 ) -> list[Entry]:
     """Entries from the manifests themselves (one GET each); vanished ones are skipped.
 
     An unreadable manifest raises, unless ``notes`` is given (index rebuilds): then
     the build is left out of the index and noted, so one damaged manifest does not
     block every later index update. Retention and gc pass no ``notes``: they stop
-    rather than treat that build's files as unreferenced.
+    rather than treat that build's files as unreferenced. A manifest recording
+    another category than ``category`` (the configuration changed) is left out
+    and added to ``found`` when given, else returned as it is recorded.
     """
     skipped = set(skip)
     entries = []
@@ -212,13 +294,18 @@ def _rebuild_entries(
         if tag in skipped:
             continue
         try:
-            entries.append(index.entry_from_build(read_build(store, state.manifests[tag].key)))
+            entry = index.entry_from_build(read_build(store, state.manifests[tag].key))
         except NotFound:
             continue  # deleted by a concurrent gc since the listing
         except InvalidManifest as exc:
             if notes is None:
                 raise
             notes.append(f"{exc.message}; {tag} is left out of the index")
+            continue
+        if entry.category is not category and found is not None:
+            found[tag] = entry.category
+            continue
+        entries.append(entry)
     return entries
 
 
@@ -335,7 +422,12 @@ def plan_retention(
             store, state, category, page_size, now - rule.expire_after
         ):
             continue
-        entries = {e.tag: e for e in category_entries(store, state, category, page_size)}
+        # A build the configuration now classifies otherwise is never expired because of it.
+        entries = {
+            e.tag: e
+            for e in category_entries(store, state, category, page_size)
+            if e.category is category and e.tag not in state.recorded
+        }
         entries.update({b.tag: index.entry_from_build(b) for b in news})
         candidates = [Candidate(e.tag, e.category, e.published) for e in entries.values()]
         decisions = decide(candidates, {category: rule}, now, convention)
@@ -383,7 +475,48 @@ def plan_index(
     search). With a trusted root
     that has page starts, reads only the pages the change touches, plus the
     first pages of each category for index.html.
+
+    A rebuild that finds builds recorded under another category than the
+    configuration now gives their tags plans again with them indexed under
+    their recorded category (the new root lists them as ``reclassified``).
     """
+    removed = removed if isinstance(removed, Mapping) else list(removed)
+    for _ in range(len(PUBLISHED_CATEGORIES) + 1):
+        found: dict[str, Category] = {}
+        plan = _plan_index(
+            store,
+            state,
+            config,
+            added=added,
+            added_etags=added_etags,
+            removed=removed,
+            now=now,
+            rebuild=rebuild,
+            found=found,
+        )
+        if not found:
+            break
+        state = state.with_recorded(found)
+    convention = config.convention()
+    plan.notes[:0] = [
+        describe_reclassified(tag, category, convention)
+        for tag, category in sorted(state.recorded.items())
+    ]
+    return plan
+
+
+def _plan_index(
+    store: Store,
+    state: TargetState,
+    config: Config,
+    *,
+    added: Sequence[Build],
+    added_etags: Mapping[str, str],
+    removed: Iterable[str] | Mapping[str, Entry],
+    now: dt.datetime,
+    rebuild: bool,
+    found: dict[str, Category],
+) -> IndexPlan:
     plan = IndexPlan()
     page_size = config.index.page_size
     removed_tags = set(removed)
@@ -414,29 +547,25 @@ def plan_index(
     for category in PUBLISHED_CATEGORIES:
         before = state.etags(category)
         adds = [b for b in added if b.category is category]
+        # A build published again under another category leaves its old one.
         gone = {tag for tag in removed_tags if tag in before}
+        gone |= {b.tag for b in added if b.tag in before and b.category is not category}
         after = {tag: etag for tag, etag in before.items() if tag not in gone}
         after.update({b.tag: added_etags[b.tag] for b in adds})
         etags_after.update(after)
         changed = bool(adds or gone)
         limit = HTML_RELEASE_ROWS if category is Category.RELEASE else HTML_OTHER_ROWS
         entries = [index.entry_from_build(b) for b in adds]
-        previous: PageSet | None = None
         if root is not None and trusted(category):
             listed = root.category(category).page_list()
             if not changed:
                 try:
-                    if listed is None:  # a root written before `starts`: read once, add them
-                        pageset = _load_pages(store, root, category, None, plan.previous)
-                        new_pagesets[category] = pageset
-                        html_rows[category] = pageset.entries()[:limit]
-                    else:
-                        rows = _load_pages(store, root, category, limit, plan.previous).entries()
-                        html_rows[category] = rows
+                    rows = _load_pages(store, root, category, limit, plan.previous).entries()
+                    html_rows[category] = rows
                     continue
                 except (index.InvalidIndex, NotFound) as exc:
                     plan.notes.append(f"{category} pages unreadable ({_why(exc)}): rebuilding")
-            elif listed is not None:
+            else:
                 # Only the pages the change touches (and those index.html shows).
                 reader = PageReader(store, category, plan.previous)
                 known = {t: e for t, e in removed_entries.items() if t in gone and t not in after}
@@ -465,27 +594,15 @@ def plan_index(
                         page_writes.append((category, page_id, document))
                     page_deletes += [index.page_key(category, pid) for pid in result.deleted]
                     continue
-            else:
-                # A root written before `starts`: read every page once; the new root has them.
-                try:
-                    previous = _load_pages(store, root, category, None, plan.previous)
-                except (index.InvalidIndex, NotFound) as exc:
-                    plan.notes.append(f"{category} pages unreadable ({_why(exc)}): rebuilding")
-        if previous is not None:
-            update = index.update(previous, entries, gone, page_size)
-            pageset = update.pageset
-            ids: Sequence[int] = update.changed
-            page_deletes += [index.page_key(category, pid) for pid in update.deleted]
-        else:
-            if state.root_doc is not None or before:
-                plan.rebuilt.append(category)
-            skip = gone | {b.tag for b in adds}
-            kept = _rebuild_entries(store, state, category, skip, plan.notes)
-            pageset = index.pack(category, kept + entries, page_size)
-            ids = tuple(reversed(pageset.ids))
-            old_ids = root.category(category).page_ids if root is not None else ()
-            stale = set(old_ids) - set(pageset.ids)
-            page_deletes += [index.page_key(category, pid) for pid in sorted(stale)]
+        if state.root_doc is not None or before:
+            plan.rebuilt.append(category)
+        skip = gone | {b.tag for b in adds}
+        kept = _rebuild_entries(store, state, category, skip, plan.notes, found)
+        pageset = index.pack(category, kept + entries, page_size)
+        ids = tuple(reversed(pageset.ids))
+        old_ids = root.category(category).page_ids if root is not None else ()
+        stale = set(old_ids) - set(pageset.ids)
+        page_deletes += [index.page_key(category, pid) for pid in sorted(stale)]
         new_pagesets[category] = pageset
         documents = index.page_documents(pageset)
         page_writes += [(category, page_id, documents[page_id]) for page_id in ids]
@@ -515,6 +632,11 @@ def plan_index(
         page_size=page_size,
         newest=config.index.newest,
         fingerprints=fingerprints,
+        reclassified={
+            tag: category
+            for tag, category in state.recorded.items()
+            if tag in etags_after and tag not in {b.tag for b in added}
+        },
     )
     if state.root_doc is not None and root is not None:
         for category in PUBLISHED_CATEGORIES:

@@ -30,7 +30,6 @@ import email.utils
 import enum
 import hashlib
 import http.server
-import json
 import mimetypes
 import os
 import re
@@ -44,12 +43,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from artreg.stores.dir import _OBJECTS, _SIDECAR_SUFFIX, DEFAULT_CONTENT_TYPE, META_DIR, DirStore
+from artreg.core.jsondoc import Malformed, parse
+from artreg.stores.dir import (
+    _OBJECTS,
+    _SIDECAR_MAX,
+    _SIDECAR_SUFFIX,
+    DEFAULT_CONTENT_TYPE,
+    META_DIR,
+    DirStore,
+    sidecar_from_bytes,
+)
 
 INDEX_DOCUMENT = "index.html"
 READ_CHUNK = 1024 * 1024
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024  # the distribution spec's limit on a manifest
-MAX_SIDECAR_BYTES = 1024 * 1024
 _HASH_CACHE_ENTRIES = 4096
 _NOT_FOUND = (
     b"<html><head><title>404 Not Found</title></head><body><h1>404 Not Found</h1></body></html>\n"
@@ -234,14 +241,10 @@ def _sidecar(root: Path, parts: list[str]) -> dict[str, Any]:
     if fd is None:
         return {}
     try:
-        body = _read_fd(fd, MAX_SIDECAR_BYTES)
+        body = _read_fd(fd, _SIDECAR_MAX)
     finally:
         os.close(fd)
-    try:
-        doc = json.loads(body) if body is not None else {}
-    except ValueError:
-        return {}
-    return doc if isinstance(doc, dict) else {}
+    return sidecar_from_bytes(body) if body is not None else {}
 
 
 def open_object(root: Path, key: str, hashes: _HashCache) -> ServedObject | None:
@@ -317,8 +320,8 @@ def _manifest_type(fd: int, st: os.stat_result) -> str:
     """A manifest's media type from its JSON: ``mediaType``, else its shape."""
     body = _read_fd(fd, MAX_MANIFEST_BYTES) if st.st_size <= MAX_MANIFEST_BYTES else None
     try:
-        doc = json.loads(body) if body is not None else None
-    except ValueError:
+        doc = parse(body, max_bytes=MAX_MANIFEST_BYTES) if body is not None else None
+    except Malformed:
         doc = None
     if not isinstance(doc, dict):
         return DEFAULT_CONTENT_TYPE

@@ -56,8 +56,9 @@ class Damage:
 def _corrupt_manifest(site: Site) -> list[str]:
     store = site.store()
     return [
-        f"{store.description}: _artreg/builds/v1.0.0.json: not JSON (Expecting property name "
-        "enclosed in double quotes: line 1 column 2 (char 1)); remove it or republish",
+        f"{store.description}: _artreg/builds/v1.0.0.json: not a valid artreg build manifest: "
+        "not JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1)); "
+        "delete this object, then publish the build again (or let `artreg gc` collect its files)",
         "index.json: the release fingerprint does not match the manifests listed in the bucket",
     ]
 

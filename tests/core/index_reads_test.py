@@ -460,13 +460,11 @@ def test_root_lists_where_each_page_starts() -> None:
     assert doc["categories"]["release"]["starts"] == []
 
 
-def test_a_root_without_starts_is_read_but_gives_no_page_list() -> None:
+def test_a_root_without_starts_is_invalid() -> None:
     _, doc = small_root()
-    for part in doc["categories"].values():
-        del part["starts"]
-    root = root_from_document(doc)
-    assert root.category(Category.DEV).page_ids == (1, 2, 3)
-    assert root.category(Category.DEV).page_list() is None
+    del doc["categories"]["dev"]["starts"]
+    with pytest.raises(InvalidIndex, match=r"index\.json: .*categories\.dev\.starts: missing"):
+        root_from_document(doc)
 
 
 def _set(path: Sequence[str | int], value: Any) -> Any:

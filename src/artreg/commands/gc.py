@@ -12,7 +12,7 @@ from artreg.commands import open_target
 from artreg.commands.apply import brake_lines, check_brakes, parse_now, show_brakes
 from artreg.core.plan import SYMBOLS, Action, Op
 from artreg.lease import default_holder
-from artreg.publisher import read_state
+from artreg.publisher import describe_reclassified, read_state
 from artreg.reconcile import Job, Report, reconcile
 from artreg.render.counts import counted
 from artreg.render.html import human_size
@@ -22,6 +22,9 @@ def run(args: argparse.Namespace) -> int:
     config, target, store = open_target(args.config, args.target)
     now = parse_now(args.now)
     state = read_state(store, config.convention())
+    warned = [describe_reclassified(t, c, config.convention()) for t, c in state.recorded.items()]
+    for warning in sorted(warned):
+        print(f"artreg: {warning}", file=sys.stderr)
     job = Job(
         store=store,
         config=config,
@@ -89,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
             f"{counted(len(young) + images.young, 'young orphan')} left for later, "
             f"{counted(total, 'request')}"
         )
-    for note in dict.fromkeys(report.notes):
+    for note in dict.fromkeys(n for n in report.notes if n not in warned):
         print(f"artreg: {note}", file=sys.stderr)
     for problem in report.problems:
         print(f"artreg: error: {problem}", file=sys.stderr)

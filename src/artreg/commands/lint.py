@@ -52,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
             else:
                 problems.append(result.describe())
 
+    target = getattr(args, "target", None)  # the git hooks call lint with tags only
+    if config is not None and not problems and target is not None:
+        problems += _target_problems(config, target)
+
     for problem in problems:
         print(problem, file=sys.stderr)
     if problems:
@@ -60,3 +64,25 @@ def run(args: argparse.Namespace) -> int:
     if config is not None and config.path is not None:
         print(f"{config.path}: ok")
     return 0
+
+
+def _target_problems(config: Config, name: str) -> list[str]:
+    """What the configuration says about the builds a target already holds (reads them all)."""
+    # Imported here: plain `lint` runs in git hooks and must not load the store stack.
+    from artreg.commands import config_dir
+    from artreg.config import resolve_target
+    from artreg.publisher import describe_reclassified, find_reclassified, read_state
+    from artreg.stores import open_store
+
+    store = open_store(resolve_target(config, name), config_dir(config))
+    convention = config.convention()
+    state = read_state(store, convention)
+    problems = [
+        f"{store.description}: {key}: under _artreg/builds/ but names no valid tag"
+        for key in state.unreadable
+    ]
+    problems += [
+        f"{store.description}: {describe_reclassified(tag, category, convention)}"
+        for tag, category in sorted(find_reclassified(store, state).items())
+    ]
+    return problems

@@ -10,25 +10,34 @@ from artreg.commands import open_target
 from artreg.core.index import Entry, entry_from_build, sort_entries
 from artreg.core.manifest import InvalidManifest
 from artreg.core.tags import PUBLISHED_CATEGORIES, Category
-from artreg.publisher import read_build, read_state
+from artreg.publisher import describe_reclassified, read_build, read_state
 from artreg.render.html import human_size
+from artreg.stores import NotFound
 
 
 def run(args: argparse.Namespace) -> int:
     config, _, store = open_target(args.config, args.target)
     state = read_state(store, config.convention())
     wanted = [Category(args.category)] if args.category else list(PUBLISHED_CATEGORIES)
-    listing: dict[Category, list[Entry]] = {}
+    listing: dict[Category, list[Entry]] = {category: [] for category in wanted}
     damaged = 0
-    for category in wanted:
-        entries = []
-        for tag in sorted(state.etags(category)):
-            try:
-                entries.append(entry_from_build(read_build(store, state.manifests[tag].key)))
-            except InvalidManifest as exc:
-                damaged += 1
-                print(f"artreg: warning: {exc.message}; not listed", file=sys.stderr)
-        listing[category] = sort_entries(entries)
+    # Every manifest is read: a build is listed under the category it records,
+    # whatever the configuration now says of its tag.
+    for tag, info in sorted(state.manifests.items()):
+        try:
+            entry = entry_from_build(read_build(store, info.key))
+        except InvalidManifest as exc:
+            damaged += 1
+            print(f"artreg: warning: {exc.message}; not listed", file=sys.stderr)
+            continue
+        except NotFound:
+            continue  # deleted since the listing
+        if entry.category is not state.categories[tag]:
+            note = describe_reclassified(tag, entry.category, config.convention())
+            print(f"artreg: warning: {note}", file=sys.stderr)
+        if entry.category in listing:
+            listing[entry.category].append(entry)
+    listing = {category: sort_entries(entries) for category, entries in listing.items()}
     for key in state.unreadable:
         print(f"artreg: warning: {key}: names no valid tag; not listed", file=sys.stderr)
     if args.json:

@@ -53,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
             deep=args.deep,
             clock_now=clock_now,
             grace=config.gc.grace_period,
+            convention=config.convention(),
         )
         summary = (
             f"{counted(found.builds, 'build')}, {counted(found.files, 'file')}"

@@ -23,17 +23,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import re
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
+from artreg.core.jsondoc import parse
 from artreg.core.tags import Convention, classify_is_valid, decode_tag, encode_tag
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 # How deep image indexes may nest (as artreg.oci.layout reads them).
 MAX_DEPTH = 4
+# Registries refuse manifests over 4 MiB (the OCI distribution spec lets them).
+MAX_STORED_MANIFEST = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ def references(body: bytes, digest: str | None = None) -> Node:
     if digest is not None and "sha256:" + hashlib.sha256(body).hexdigest() != digest:
         raise UnreadableManifest("its content does not match its digest")
     try:
-        doc = json.loads(body)
+        doc = parse(body, max_bytes=MAX_STORED_MANIFEST)
     except (ValueError, UnicodeDecodeError):
         raise UnreadableManifest("not JSON") from None
     if not isinstance(doc, dict):

@@ -21,8 +21,9 @@ from collections.abc import Callable, Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from artreg.core.manifest import ARTREG_DIR, Build, format_time, parse_time
-from artreg.core.tags import PUBLISHED_CATEGORIES, Category
+from artreg.core import jsondoc
+from artreg.core.manifest import ARTREG_DIR, MAX_SIZE, Build, format_time
+from artreg.core.tags import MAX_TAG_LENGTH, PUBLISHED_CATEGORIES, Category
 from artreg.errors import ArtregError
 
 INDEX_SCHEMA_VERSION = 1
@@ -36,7 +37,12 @@ DEFAULT_NEWEST = 10
 # From a page at _artreg/index/<category>/<id>.json back to the target root.
 PAGE_TO_ROOT = "../../../"
 FIRST_PAGE_ID = 1
+# A page of 10,000 builds of 100 files each is about 300 MB; the cap bounds a planted document.
+MAX_INDEX_BYTES = 512 * 1024 * 1024
 
+# Page ids grow by one per page ever made: 15 digits are never reached.
+MAX_PAGE_ID = 10**15 - 1
+_PAGE_ID = r"([1-9][0-9]{0,14})"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _FINGERPRINT = re.compile(r"sha256:[0-9a-f]{64}")
 # A release tag is <prefix>MAJOR.MINOR.PATCH with no pre-release and no build
@@ -690,6 +696,7 @@ def root_document(
     page_size: int = DEFAULT_PAGE_SIZE,
     newest: int = DEFAULT_NEWEST,
     fingerprints: Mapping[Category, str] | None = None,
+    reclassified: Mapping[str, Category] | None = None,
 ) -> dict[str, Any]:
     """The root ``index.json``: per category count, page links and starts, newest, fingerprint.
 
@@ -697,7 +704,9 @@ def root_document(
     store lists it; a category missing from ``pagesets`` is written empty. A
     category given as a :class:`PageList` (updated without reading every page)
     holds no list of its tags: its fingerprint is taken from ``fingerprints``,
-    and its ``newest`` must hold ``min(newest, count)`` entries.
+    and its ``newest`` must hold ``min(newest, count)`` entries. ``reclassified``:
+    the builds indexed under the category their manifest records although the
+    configuration now classifies their tag otherwise (written only when any).
     """
     by_category = {pageset.category: pageset for pageset in pagesets}
     categories: dict[str, Any] = {}
@@ -726,7 +735,7 @@ def root_document(
             "newest": [entry.to_json() for entry in pages.newest[:newest]],
             "fingerprint": digest,
         }
-    return {
+    document: dict[str, Any] = {
         "schemaVersion": INDEX_SCHEMA_VERSION,
         "kind": ROOT_KIND,
         "project": project,
@@ -735,6 +744,9 @@ def root_document(
         "html": HTML_KEY,
         "categories": categories,
     }
+    if reclassified:
+        document["reclassified"] = {tag: reclassified[tag].value for tag in sorted(reclassified)}
+    return document
 
 
 def same_content(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
@@ -753,10 +765,7 @@ def dumps(document: Mapping[str, Any]) -> bytes:
 
 def loads(body: bytes, where: str) -> dict[str, Any]:
     """Parse a stored index document into a JSON object, or raise :class:`InvalidIndex`."""
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise _invalid(where, f"not JSON ({exc})") from exc
+    data = jsondoc.load(body, _failure(where), max_bytes=MAX_INDEX_BYTES)
     if not isinstance(data, dict):
         raise _invalid(where, f"expected a JSON object, found {type(data).__name__}")
     return data
@@ -772,57 +781,25 @@ def _invalid(where: str, detail: str) -> InvalidIndex:
     )
 
 
-class _Reader:
-    """Typed access to a JSON object, every problem reported with its path."""
+def _failure(where: str) -> Callable[[str], InvalidIndex]:
+    return lambda detail: _invalid(where, detail)
+
+
+class _Reader(jsondoc.Fields):
+    """Typed access to an index document's object, every problem reported with its path."""
 
     def __init__(self, data: object, where: str, path: str = "") -> None:
+        super().__init__(data, _failure(where), path)
         self.where = where
-        self.path = path
-        if not isinstance(data, dict):
-            raise _invalid(where, f"{path or 'document'}: expected an object")
-        self.data: dict[str, Any] = data
-
-    def _get(self, name: str) -> object:
-        if name not in self.data:
-            raise _invalid(self.where, f"{self.path}{name}: missing")
-        return self.data[name]
 
     def _bad(self, name: str, expected: str, found: object) -> InvalidIndex:
         return _invalid(self.where, f"{self.path}{name}: expected {expected}, found {found!r:.80}")
 
-    def string(self, name: str) -> str:
-        value = self._get(name)
-        if not isinstance(value, str):
-            raise self._bad(name, "a string", value)
-        return value
-
-    def optional_string(self, name: str) -> str | None:
-        value = self._get(name)
-        if value is not None and not isinstance(value, str):
-            raise self._bad(name, "a string or null", value)
-        return value
-
-    def integer(self, name: str, minimum: int = 0) -> int:
-        value = self._get(name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self._bad(name, f"an integer >= {minimum}", value)
-        return value
-
-    def array(self, name: str) -> list[Any]:
-        value = self._get(name)
-        if not isinstance(value, list):
-            raise self._bad(name, "an array", value)
-        return value
-
     def child(self, name: str) -> _Reader:
-        return _Reader(self._get(name), self.where, f"{self.path}{name}.")
+        return _Reader(self.get(name), self.where, f"{self.path}{name}.")
 
     def time(self, name: str) -> dt.datetime:
-        text = self.string(name)
-        try:
-            return _whole_seconds(parse_time(text))
-        except ValueError as exc:
-            raise self._bad(name, "an ISO-8601 instant", text) from exc
+        return _whole_seconds(super().time(name))
 
     def category(self, name: str) -> Category:
         text = self.string(name)
@@ -852,12 +829,12 @@ def _entry(data: object, where: str, path: str) -> Entry:
                 platform=file.string("platform"),
                 name=file.string("name"),
                 key=file.string("key"),
-                size=file.integer("size"),
+                size=file.integer("size", 0, MAX_SIZE),
                 sha256=sha256,
             )
         )
     return Entry(
-        tag=reader.string("tag"),
+        tag=reader.string("tag", max_length=MAX_TAG_LENGTH),
         category=reader.category("category"),
         published=reader.time("published"),
         commit=reader.optional_string("commit"),
@@ -888,7 +865,7 @@ def parse_page(document: object, where: str) -> ParsedPage:
     reader = _Reader(document, where)
     reader.header(PAGE_KIND)
     category = reader.category("category")
-    page_id = reader.integer("page", minimum=1)
+    page_id = reader.integer("page", 1, MAX_PAGE_ID)
     if reader.string("root") != PAGE_TO_ROOT:
         raise reader._bad("root", repr(PAGE_TO_ROOT), reader.data["root"])
     entries = _entries(reader.array("entries"), category, where, "entries")
@@ -897,7 +874,7 @@ def parse_page(document: object, where: str) -> ParsedPage:
     link = reader.optional_string("next")
     next_id = None
     if link is not None:
-        match = re.fullmatch(r"([1-9][0-9]*)\.json", link)
+        match = re.fullmatch(_PAGE_ID + r"\.json", link)
         if match is None:
             raise reader._bad("next", "'<page id>.json' or null", link)
         next_id = int(match.group(1))
@@ -918,14 +895,10 @@ class CategoryIndex:
     page_ids: tuple[int, ...]
     fingerprint: str
     newest: tuple[Entry, ...]
-    # Each page's first entry, parallel to ``page_ids``; None in a root written
-    # before ``starts`` existed (its pages are fine, but cannot be located).
-    starts: tuple[PageRef, ...] | None = None
+    starts: tuple[PageRef, ...]  # each page's first entry, parallel to ``page_ids``
 
-    def page_list(self) -> PageList | None:
-        """The page list to update from, or None when the root has no starts."""
-        if self.starts is None:
-            return None
+    def page_list(self) -> PageList:
+        """The page list to update from."""
         return PageList(self.category, self.starts, self.count, self.newest)
 
 
@@ -937,6 +910,9 @@ class RootIndex:
     generated: dt.datetime
     page_size: int
     categories: tuple[CategoryIndex, ...]
+    # tag -> the category its manifest records, where the configuration now
+    # classifies the tag otherwise (the build stays indexed as published).
+    reclassified: Mapping[str, Category] = field(default_factory=dict)
 
     def category(self, category: Category) -> CategoryIndex:
         for item in self.categories:
@@ -953,6 +929,8 @@ def root_from_document(document: object, where: str = ROOT_KEY) -> RootIndex:
     """Read the root index back; :class:`InvalidIndex` when malformed or foreign."""
     reader = _Reader(document, where)
     reader.header(ROOT_KIND)
+    if reader.string("html") != HTML_KEY:
+        raise reader._bad("html", repr(HTML_KEY), reader.data["html"])
     table = reader.child("categories")
     categories = []
     for category in PUBLISHED_CATEGORIES:
@@ -961,7 +939,7 @@ def root_from_document(document: object, where: str = ROOT_KEY) -> RootIndex:
         page_ids = []
         for n, url in enumerate(part.array("pages")):
             match = isinstance(url, str) and re.fullmatch(
-                re.escape(f"{INDEX_PREFIX}{category.value}/") + r"([1-9][0-9]*)\.json", url
+                re.escape(f"{INDEX_PREFIX}{category.value}/") + _PAGE_ID + r"\.json", url
             )
             if not match:
                 raise _invalid(where, f"{path}pages[{n}]: expected a page of {category}: {url!r}")
@@ -981,7 +959,7 @@ def root_from_document(document: object, where: str = ROOT_KEY) -> RootIndex:
         newest = _entries(part.array("newest"), category, where, f"{path}newest")
         if len(newest) > count:
             raise part._bad("newest", f"at most {count} entries", len(newest))
-        starts = _starts(part, category, page_ids, newest) if "starts" in part.data else None
+        starts = _starts(part, category, page_ids, newest)
         categories.append(
             CategoryIndex(
                 category=category,
@@ -992,11 +970,19 @@ def root_from_document(document: object, where: str = ROOT_KEY) -> RootIndex:
                 starts=starts,
             )
         )
+    reclassified: dict[str, Category] = {}
+    if reader.has("reclassified"):
+        table = reader.child("reclassified")
+        for tag in table.data:
+            if len(tag) > MAX_TAG_LENGTH:
+                raise table._bad(tag[:40], f"tags of at most {MAX_TAG_LENGTH} characters", tag)
+            reclassified[tag] = table.category(tag)
     return RootIndex(
         project=reader.string("project"),
         generated=reader.time("generated"),
         page_size=reader.integer("pageSize", minimum=1),
         categories=tuple(categories),
+        reclassified=reclassified,
     )
 
 
@@ -1010,7 +996,8 @@ def _starts(
     refs: list[PageRef] = []
     for n, (item, page_id) in enumerate(zip(items, page_ids, strict=True)):
         start = _Reader(item, part.where, f"{part.path}starts[{n}].")
-        ref = PageRef(page_id, category, start.string("tag"), start.time("published"))
+        tag = start.string("tag", max_length=MAX_TAG_LENGTH)
+        ref = PageRef(page_id, category, tag, start.time("published"))
         if refs and refs[-1].sort_key >= ref.sort_key:
             raise _invalid(part.where, f"{part.path}starts[{n}]: {ref.tag!r} is out of order")
         refs.append(ref)
@@ -1043,10 +1030,7 @@ def pageset_from_documents(
         if parsed.next_id != expected_next:
             raise _invalid(where, f"links page {parsed.next_id}, index.json says {expected_next}")
         first = parsed.page.entries[0]
-        if listed.starts is not None and (first.tag, first.published) != (
-            listed.starts[n].tag,
-            listed.starts[n].published,
-        ):
+        if (first.tag, first.published) != (listed.starts[n].tag, listed.starts[n].published):
             raise _invalid(where, f"starts with {first.tag!r}, index.json says otherwise")
         if previous is not None and previous.sort_key >= first.sort_key:
             raise _invalid(where, f"{first.tag!r} is out of order with the previous page")

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from artreg.core.tags import Category, encode_tag
+from artreg.core.jsondoc import Fields, load
+from artreg.core.tags import MAX_TAG_LENGTH, PUBLISHED_CATEGORIES, Category, encode_tag
 from artreg.errors import ArtregError
 
 MANIFEST_SCHEMA_VERSION = 1
@@ -137,53 +139,79 @@ def parse_time(text: str) -> dt.datetime:
     return moment.astimezone(dt.timezone.utc)
 
 
-def build_from_json(data: Mapping[str, Any], where: str) -> Build:
-    """Read a manifest document; ``where`` names it in errors (the object key)."""
-    try:
-        files = tuple(
-            FileEntry(
-                artifact=str(f["artifact"]),
-                platform=str(f["platform"]),
-                name=str(f["name"]),
-                key=str(f["key"]),
-                size=int(f["size"]),
-                sha256=str(f["sha256"]),
-                content_type=str(f.get("contentType", "application/octet-stream")),
-            )
-            for f in data["files"]
+# A build of a million files is far beyond any real one; the cap bounds a planted manifest.
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+MAX_SIZE = 2**63 - 1  # an S3 object is at most 5 TiB; a size must fit in 64 bits
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+_PUBLISHED = {category.value: category for category in PUBLISHED_CATEGORIES}
+
+
+def _failure(where: str) -> Callable[[str], InvalidManifest]:
+    def fail(detail: str) -> InvalidManifest:
+        return InvalidManifest(
+            f"{where}: not a valid artreg build manifest: {detail}; delete this object, then "
+            "publish the build again (or let `artreg gc` collect its files)"
         )
-        images = tuple(
-            ImageEntry(
-                artifact=str(i["artifact"]),
-                repository=str(i["repository"]),
-                tag=str(i["tag"]),
-                digest=str(i["digest"]),
-                media_type=str(i["mediaType"]),
-                size=int(i["size"]),
-            )
-            for i in data.get("images", ())
+
+    return fail
+
+
+def _hex(fields: Fields, name: str, pattern: re.Pattern[str], expected: str) -> str:
+    value = fields.string(name)
+    if not pattern.fullmatch(value):
+        raise fields.bad(name, expected, value)
+    return value
+
+
+def build_from_json(data: object, where: str) -> Build:
+    """Read a manifest document; ``where`` names it in errors (the object key).
+
+    Raises :class:`InvalidManifest` for anything malformed; unknown members are ignored.
+    """
+    fail = _failure(where)
+    doc = Fields(data, fail)
+    version = doc.integer("schemaVersion")
+    if version != MANIFEST_SCHEMA_VERSION:
+        raise doc.bad(
+            "schemaVersion", f"{MANIFEST_SCHEMA_VERSION} (a newer artreg wrote it?)", version
         )
-        commit = data.get("commit")
-        return Build(
-            tag=str(data["tag"]),
-            category=Category(data["category"]),
-            published=parse_time(str(data["published"])),
-            commit=None if commit is None else str(commit),
-            files=files,
-            images=images,
+    files = tuple(
+        FileEntry(
+            artifact=f.string("artifact"),
+            platform=f.string("platform"),
+            name=f.string("name"),
+            key=f.string("key"),
+            size=f.integer("size", 0, MAX_SIZE),
+            sha256=_hex(f, "sha256", _SHA256, "64 lowercase hex digits"),
+            content_type=f.string("contentType", default="application/octet-stream"),
         )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidManifest(
-            f"{where}: not a valid artreg build manifest ({type(exc).__name__}: {exc}); "
-            "remove it or run `artreg verify --repair`"
-        ) from exc
+        for f in doc.objects("files")
+    )
+    images = tuple(
+        ImageEntry(
+            artifact=i.string("artifact"),
+            repository=i.string("repository"),
+            tag=i.string("tag"),
+            digest=_hex(i, "digest", _DIGEST, "'sha256:' and 64 lowercase hex digits"),
+            media_type=i.string("mediaType"),
+            size=i.integer("size", 0, MAX_SIZE),
+        )
+        for i in doc.objects("images", default=[])
+    )
+    category = doc.string("category")
+    if category not in _PUBLISHED:
+        raise doc.bad("category", "release, extra or dev", category)
+    return Build(
+        tag=doc.string("tag", max_length=MAX_TAG_LENGTH),
+        category=_PUBLISHED[category],
+        published=doc.time("published"),
+        commit=doc.optional_string("commit"),
+        files=files,
+        images=images,
+    )
 
 
 def build_from_bytes(body: bytes, where: str) -> Build:
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidManifest(f"{where}: not JSON ({exc}); remove it or republish") from exc
-    if not isinstance(data, dict):
-        raise InvalidManifest(f"{where}: expected a JSON object, found {type(data).__name__}")
-    return build_from_json(data, where)
+    """Read a stored manifest; :class:`InvalidManifest` names ``where`` for anything malformed."""
+    return build_from_json(load(body, _failure(where), max_bytes=MAX_MANIFEST_BYTES), where)

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from artreg.config import Artifact
+from artreg.core.jsondoc import parse
 from artreg.core.manifest import ImageEntry
 from artreg.core.plan import Action, Kind, Op
 from artreg.core.tags import (
@@ -42,7 +43,14 @@ from artreg.core.tags import (
     decode_tag,
     encode_tag,
 )
-from artreg.oci.image import OCI_INDEX, OCI_MANIFEST, Image, InvalidOciTag, sha256_digest
+from artreg.oci.image import (
+    MAX_MANIFEST_SIZE,
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Image,
+    InvalidOciTag,
+    sha256_digest,
+)
 from artreg.oci.layout import read_image
 from artreg.publisher import Step
 from artreg.stores.base import NotFound, ObjectInfo, PutRequest, Store
@@ -344,7 +352,7 @@ def _manifest(
 def _declared_type(body: bytes) -> str:
     """The media type of a stored manifest (an OCI manifest may omit the field)."""
     try:
-        doc = json.loads(body)
+        doc = parse(body, max_bytes=MAX_MANIFEST_SIZE)
     except ValueError:
         return OCI_MANIFEST
     declared = doc.get("mediaType") if isinstance(doc, dict) else None

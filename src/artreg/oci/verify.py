@@ -8,12 +8,18 @@ manifest and blob digest reachable from the kept tags or digests.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from artreg.core.jsondoc import Malformed, parse
 from artreg.core.manifest import Build
-from artreg.oci.image import INDEX_TYPES, MANIFEST_TYPES, SHA256_DIGEST, sha256_digest
+from artreg.oci.image import (
+    INDEX_TYPES,
+    MANIFEST_TYPES,
+    MAX_MANIFEST_SIZE,
+    SHA256_DIGEST,
+    sha256_digest,
+)
 from artreg.oci.publish import (
     REGISTRY_ROOT_KEY,
     RepositoryState,
@@ -60,9 +66,10 @@ def verify_image(store: Store, repository: str, tag: str, deep: bool = False) ->
 def _listed_tags(store: Store, repository: str) -> list[str] | None:
     """The tags ``tags/list`` lists; None when it is missing or unreadable."""
     try:
-        tags = json.loads(store.get(tags_list_key(repository))).get("tags")
-    except (NotFound, ValueError, AttributeError):
+        doc = parse(store.get(tags_list_key(repository)), max_bytes=MAX_MANIFEST_SIZE)
+    except (NotFound, Malformed):
         return None
+    tags = doc.get("tags") if isinstance(doc, dict) else None
     return [t for t in tags if isinstance(t, str)] if isinstance(tags, list) else None
 
 
@@ -190,7 +197,7 @@ def _walk(
         return
     found.manifests.add(digest)
     try:
-        doc = json.loads(body)
+        doc = parse(body, max_bytes=MAX_MANIFEST_SIZE)
     except ValueError:
         found.problems.append(f"{where}: the manifest is not JSON")
         return

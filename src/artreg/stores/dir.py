@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from artreg.core.jsondoc import Malformed, parse
 from artreg.scratch import lock_fd, sweep
 from artreg.stores.base import (
     DELETE_BATCH,
@@ -430,11 +431,10 @@ class DirStore:
             return {}
         try:
             with open(fd, "rb") as f:
-                text = f.read(_SIDECAR_MAX + 1)
-            doc = json.loads(text) if len(text) <= _SIDECAR_MAX else None
-        except (OSError, ValueError):
+                body = f.read(_SIDECAR_MAX + 1)
+        except OSError:
             return {}
-        return doc if isinstance(doc, dict) else {}
+        return sidecar_from_bytes(body)
 
     def _describe(self, key: str, fd: int, doc: Mapping[str, Any]) -> StoredObject:
         """The object open at ``fd`` with its sidecar ``doc``."""
@@ -702,6 +702,34 @@ class _Frame:
         os.close(self.fd)
         if self.sidecars is not None and self.sidecars != -1:
             os.close(self.sidecars)
+
+
+def sidecar_from_bytes(body: bytes) -> dict[str, Any]:
+    """A sidecar's members, or nothing when it is malformed (shared with ``artreg serve``).
+
+    A sidecar is a cache of what a bucket keeps beside the bytes: a bad one is
+    ignored (the etag is recomputed, the content type guessed), never fatal,
+    and what becomes a header must be one printable line, else it is dropped.
+    """
+    try:
+        doc = parse(body, max_bytes=_SIDECAR_MAX)
+    except Malformed:
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    for name in ("etag", "contentType", "cacheControl"):
+        if name in doc and not _header_text(doc[name]):
+            del doc[name]
+    metadata = doc.get("metadata")
+    if not isinstance(metadata, dict) or not all(
+        _header_text(k) and _header_text(v) for k, v in metadata.items()
+    ):
+        doc["metadata"] = {}
+    return doc
+
+
+def _header_text(value: object) -> bool:
+    return isinstance(value, str) and len(value) <= 2048 and value.isprintable()
 
 
 def _entries(fd: int) -> builtins.list[os.DirEntry[str]]:
