@@ -31,11 +31,13 @@ from artreg.publisher import (
     TargetState,
     execute_index,
     index_is_current,
+    new_intent,
     ordered,
     pages_agree,
     plan_index,
     plan_retention,
     read_state,
+    write_intent,
 )
 from artreg.stores.base import PreconditionFailed, Store
 
@@ -202,6 +204,7 @@ def reconcile(
     rebuild = job.rebuild
     removed: dict[str, object] = {}
     others = 0  # rounds in which another writer was seen changing the index
+    left_out: set[str] = set()
     with guard:
         for round_number in range(1, MAX_ROUNDS + 1):
             report.rounds = round_number
@@ -222,7 +225,17 @@ def reconcile(
                 rebuild=rebuild,
             )
             report.notes += plan.notes
+            left_out |= plan.left_out
             steps = ordered([*plan.steps, *retention.steps(), *pending])
+            # Retention deletes a build's manifest before its files: a crash between the
+            # two would leave files nothing proves artreg wrote. The intent record does.
+            journal = None
+            if retention.removed:
+                journal = new_intent(
+                    job.holder,
+                    {tag: [f.key for f in e.files] for tag, e in retention.removed.items()},
+                )
+                write_intent(store, journal)
             try:
                 execute_index(
                     store,
@@ -235,7 +248,11 @@ def reconcile(
                 # execute_index saw the root changed (else it raises RootRefused).
                 others += 1
                 report.notes.append("the root index changed under our lease: re-reading")
+                if journal is not None:
+                    store.delete([journal.key])  # nothing was deleted: writes come first
                 continue
+            if journal is not None:
+                store.delete([journal.key])
             report.count([s.action for s in steps])
             report.retention += retention.decisions
             removed.update(retention.removed)
@@ -248,7 +265,7 @@ def reconcile(
             added, etags = [], {}
             rebuild = False
             check = read_state(store, convention)
-            if index_is_current(check, page_size):
+            if index_is_current(check, page_size, left_out):
                 if pages_agree(store, check):
                     break
                 rebuild = True

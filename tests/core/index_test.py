@@ -35,6 +35,7 @@ from artreg.core.index import (
     update,
 )
 from artreg.core.manifest import Build, FileEntry, build_from_json
+from artreg.core.ownership import intent_from_bytes, intent_key
 from artreg.core.tags import Category, Convention, sort_by_precedence
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
@@ -616,7 +617,12 @@ def test_core_index_is_pure() -> None:
 # --- spec and schemas ----------------------------------------------------------------------------
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-SCHEMAS = ("manifest.schema.json", "page.schema.json", "root.schema.json")
+SCHEMAS = (
+    "manifest.schema.json",
+    "page.schema.json",
+    "root.schema.json",
+    "intent.schema.json",
+)
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -662,6 +668,9 @@ def test_worked_examples_parse() -> None:
     assert page.id == 1 and len(page.entries) == 2
     root = root_from_document(examples["root.schema.json"], "example")
     assert root.category(Category.DEV).page_ids == (1, 2)
+    body = json.dumps(examples["intent.schema.json"]).encode()
+    intent = intent_from_bytes(body, intent_key("20250528T160158Z-0123456789abcdef"))
+    assert intent.builds["v0.10.1+feat"][0] == "v0.10.1_feat/linux/amd64/garage"
 
 
 def test_entry_definitions_agree() -> None:
