@@ -461,6 +461,14 @@ MALFORMED_PAGES = {
     "absolute next": _mutate(["next"], "https://evil.example/1.json"),
     "next not json": _mutate(["next"], "5"),
     "other root": _mutate(["root"], "../"),
+    # Keys read back from the bucket follow the rule of the keys apply writes (core.keys).
+    "scheme-relative key": _mutate(["entries", 0, "files", 0, "key"], "//evil.example/x"),
+    "dot-dot key": _mutate(["entries", 0, "files", 0, "key"], "../x"),
+    "another build's key": _mutate(["entries", 0, "files", 0, "key"], "v1.0.0/linux/amd64/a"),
+    "a page as a key": _mutate(["entries", 0, "files", 0, "key"], "_artreg/index/dev/1.json"),
+    "script platform": _mutate(["entries", 0, "files", 0, "platform"], "<script>"),
+    "url-breaking name": _mutate(["entries", 0, "files", 0, "name"], "a?b"),
+    "unsafe tag": _mutate(["entries", 0, "tag"], "//evil.example"),
 }
 
 

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from artreg.core import jsondoc
 from artreg.core.keys import file_problem
 from artreg.core.manifest import ARTREG_DIR, MAX_SIZE, Build, format_time
-from artreg.core.tags import MAX_TAG_LENGTH, PUBLISHED_CATEGORIES, Category
+from artreg.core.tags import MAX_TAG_LENGTH, PUBLISHED_CATEGORIES, Category, unsafe_reason
 from artreg.errors import ArtregError
 
 INDEX_SCHEMA_VERSION = 1
@@ -820,6 +820,9 @@ class _Reader(jsondoc.Fields):
 def _entry(data: object, where: str, path: str) -> Entry:
     reader = _Reader(data, where, path)
     tag = reader.string("tag", max_length=MAX_TAG_LENGTH)
+    reason = unsafe_reason(tag)
+    if reason is not None:  # it names the build's manifest and directory in links
+        raise reader._bad("tag", f"a tag ({reason})", tag)
     files = []
     for n, item in enumerate(reader.array("files")):
         file = _Reader(item, where, f"{path}files[{n}].")
