@@ -24,6 +24,7 @@ from artreg.core.ownership import (
 from artreg.core.plan import Action, Kind, Op
 from artreg.core.tags import PUBLISHED_CATEGORIES, Convention
 from artreg.lease import LEASE_KEY
+from artreg.oci.publish import REGISTRY_ROOT_KEY
 from artreg.oci.verify import verify_images
 from artreg.publisher import (
     Step,
@@ -61,8 +62,9 @@ def _age(delta: dt.timedelta) -> str:
 
 
 def live_documents(state: TargetState) -> set[str]:
-    """artreg's documents in use: the root, index.html, the lease, the pages the root links."""
-    keys = {index.ROOT_KEY, index.HTML_KEY, LEASE_KEY}
+    """artreg's documents in use: the root, index.html, the lease, the pages the root links,
+    and the registry's v2/index.html (what makes /v2/ answer 200 on a static website)."""
+    keys = {index.ROOT_KEY, index.HTML_KEY, LEASE_KEY, REGISTRY_ROOT_KEY}
     if state.root is not None:
         for category in PUBLISHED_CATEGORIES:
             keys |= {
