@@ -19,7 +19,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from artreg.config import Config, Target
-from artreg.core.manifest import Build
+from artreg.core.manifest import Build, manifest_key
+from artreg.core.ownership import Intent
 from artreg.core.plan import Action, Kind, summarize
 from artreg.core.retention import Decision
 from artreg.errors import ArtregError
@@ -174,6 +175,18 @@ def _unsettled(where: str, conditional: bool, others: int) -> str:
     )
 
 
+def _drop_journal_if_nothing_deleted(store: Store, journal: Intent) -> None:
+    """After a failed index write: while every manifest it covers exists, no file went.
+
+    Best effort: when the store cannot tell, the record stays and gc settles it.
+    """
+    try:
+        if all(store.head(manifest_key(tag)) is not None for tag in journal.builds):
+            store.delete([journal.key])
+    except ArtregError:
+        pass
+
+
 def reconcile(
     job: Job,
     report: Report,
@@ -251,6 +264,10 @@ def reconcile(
                 if journal is not None:
                     store.delete([journal.key])  # nothing was deleted: writes come first
                 continue
+            except Exception:
+                if journal is not None:
+                    _drop_journal_if_nothing_deleted(store, journal)
+                raise
             if journal is not None:
                 store.delete([journal.key])
             report.count([s.action for s in steps])

@@ -67,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.dry_run:
         actions = [s.action for s in [*planned, *images.steps()]]
-        brakes = brake_lines(retention, args.allow_mass_delete) + ([mass] if mass else [])
+        # The category brakes say more precisely what trips; the whole-run one otherwise.
+        brakes = brake_lines(retention, args.allow_mass_delete) or ([mass] if mass else [])
         _show(args, actions, young + images.young, store.requests, brakes, left_alone)
         for note in [*dict.fromkeys(notes), *images.notes]:
             print(f"artreg: {note}", file=sys.stderr)
