@@ -207,10 +207,11 @@ def main() -> int:
     objects = 2 * args.builds  # a file and a manifest per build
     lists = requests.get("ListObjectsV2", 0)
     pages = math.ceil(args.builds / PAGE_SIZE)
-    # Manifests and files in separate batches (manifests first), dropped pages, the lease.
-    delete_calls = 2 * math.ceil(deleted / 1000) + 1 + 1
-    index_writes = requests.get("PutObject", 0)  # pages, root, html, the lease
-    write_budget = pages + 3
+    # Manifests and files in separate batches (manifests first), dropped pages, the lease,
+    # and the intent record naming the files (written before, deleted after them).
+    delete_calls = 2 * math.ceil(deleted / 1000) + 1 + 1 + 1
+    index_writes = requests.get("PutObject", 0)  # pages, root, html, the lease, the intent
+    write_budget = pages + 4
     # The manifest listing (gc's state, then the index loop's re-read) and the orphan listing.
     list_budget = 2 * math.ceil(args.builds / 1000) + math.ceil((objects + pages + 3) / 1000)
     # Root twice; each page read 4 times (orphan references, retention planned twice: once

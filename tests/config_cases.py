@@ -21,8 +21,9 @@ RELEASE_FOREVER = (
     "to let retention delete releases"
 )
 PLATFORM = (
-    "expected a platform like 'linux/amd64' or 'x86_64-unknown-linux-musl' (segments of "
-    "letters, digits, '.', '_' and '-' separated by '/', no '..')"
+    "expected a platform: one to three segments of letters, digits, '.', '_' and '-' "
+    "separated by '/' (like 'linux/amd64', 'linux/arm/v7' or 'x86_64-unknown-linux-musl'), "
+    "no '..'"
 )
 ARTIFACT_NAME = (
     "expected a name of letters, digits, '.', '_' and '-' (not starting with '.', no '..')"
@@ -376,6 +377,11 @@ CASES: tuple[Case, ...] = (
         "platform-empty-segment",
         '[[artifacts]]\nname = "a"\nfiles = [{ platform = "linux//amd64", path = "a" }]\n',
         f"3: artifacts[0].files[0].platform: {PLATFORM}, got 'linux//amd64'",
+    ),
+    _case(
+        "platform-four-segments",
+        '[[artifacts]]\nname = "a"\nfiles = [{ platform = "linux/arm/v7/x", path = "a" }]\n',
+        f"3: artifacts[0].files[0].platform: {PLATFORM}, got 'linux/arm/v7/x'",
     ),
     _case(
         "platform-space",

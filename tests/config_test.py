@@ -130,9 +130,9 @@ max_delete_fraction = 2
         "artreg.toml:9: tags.dev.expire_after: expected a duration like '30d', '12h' or '90m', "
         "at most 36500d (100 years), "
         "got '30 days'",
-        "artreg.toml:15: artifacts[0].files[1].platform: expected a platform like 'linux/amd64' "
-        "or 'x86_64-unknown-linux-musl' (segments of letters, digits, '.', '_' and '-' "
-        "separated by '/', no '..'), got 'linux/../arm64'",
+        "artreg.toml:15: artifacts[0].files[1].platform: expected a platform: one to three "
+        "segments of letters, digits, '.', '_' and '-' separated by '/' (like 'linux/amd64', "
+        "'linux/arm/v7' or 'x86_64-unknown-linux-musl'), no '..', got 'linux/../arm64'",
         'artreg.toml:18: targets.web.bucket: missing; an s3 target needs bucket = "..." '
         "(the bucket name)",
         f"artreg.toml:20: targets.web.aws_access_key_id: {CREDENTIALS}",

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from artreg.config import Artifact, FileSpec
+from artreg.core.keys import file_key, name_problem
 from artreg.core.manifest import FileEntry
-from artreg.core.tags import encode_tag
 from artreg.errors import ArtregError
 
 CHUNK_SIZE = 1 << 20
@@ -54,9 +54,6 @@ _EXTRA_TYPES = {
     ".sha256": "text/plain",
     ".sha512": "text/plain",
 }
-# Characters that break a download URL on a static website: '+' is read as a
-# space, '%' starts an escape, '#' and '?' end the path.
-_URL_BREAKING = frozenset("+%#?")
 
 
 class ArtifactFilesError(ArtregError):
@@ -134,10 +131,9 @@ def resolve_files(
                     candidates.append(candidate)
                 else:
                     problems.append(problem)
-    encoded = encode_tag(tag)
     by_key: dict[str, list[_Candidate]] = {}
     for candidate in candidates:
-        key = f"{encoded}/{candidate.platform}/{candidate.name}"
+        key = file_key(tag, candidate.platform, candidate.name)
         by_key.setdefault(key, []).append(candidate)
     for key, sharing in by_key.items():
         if len(sharing) > 1:
@@ -406,12 +402,9 @@ def _check(candidate: _Candidate, root: Path) -> str | None:
         os.close(os.open(path, _OPEN_FLAGS))
     except OSError as exc:
         return f"{where}: cannot be read ({_reason(exc)}); fix its permissions"
-    for char in candidate.name:
-        if char in _URL_BREAKING or char.isspace() or not char.isprintable():
-            return (
-                f"{where}: the file name contains {char!r}, which breaks its download URL "
-                "on a static website; rename the file"
-            )
+    problem = name_problem(candidate.name)
+    if problem is not None:
+        return f"{where}: the file name {problem}; rename the file"
     return None
 
 

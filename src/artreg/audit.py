@@ -10,9 +10,21 @@ from dataclasses import dataclass, field
 from artreg.core import index
 from artreg.core.index import Entry
 from artreg.core.manifest import ARTREG_DIR, Build, InvalidManifest
+from artreg.core.ownership import (
+    INTENTS_PREFIX,
+    Intent,
+    InvalidIntent,
+    Judged,
+    Listed,
+    Ownership,
+    Verdict,
+    intent_from_bytes,
+    judge,
+)
 from artreg.core.plan import Action, Kind, Op
 from artreg.core.tags import PUBLISHED_CATEGORIES, Convention
 from artreg.lease import LEASE_KEY
+from artreg.oci.publish import REGISTRY_ROOT_KEY
 from artreg.oci.verify import verify_images
 from artreg.publisher import (
     Step,
@@ -24,22 +36,24 @@ from artreg.publisher import (
 )
 from artreg.stores.base import NotFound, ObjectInfo, Store
 
-# Trees that other parts of artreg own and sweep themselves (OCI blobs are
-# collected by reachability from the kept image tags, not as orphans).
-OWN_TREES = ("v2/",)
-
 
 @dataclass(frozen=True)
-class Orphan:
-    """An object no manifest or index document references."""
+class Deletion:
+    """A key artreg wrote and nothing uses any more, with why it believes it wrote it."""
 
-    info: ObjectInfo
-    age: dt.timedelta
+    judged: Judged
 
     def step(self) -> Step:
-        reason = f"orphan: referenced by no manifest, {_age(self.age)} old"
-        kind = Kind.PAGE if self.info.key.startswith(index.INDEX_PREFIX) else Kind.FILE
-        return Step(Action(Op.DELETE, kind, self.info.key, self.info.size, reason))
+        listed = self.judged.listed
+        reason = f"orphan: {self.judged.why}, {_age(listed.age)} old"
+        key = listed.key
+        if key.startswith(INTENTS_PREFIX):
+            kind = Kind.INTENT
+        elif key.startswith(index.INDEX_PREFIX):
+            kind = Kind.PAGE
+        else:
+            kind = Kind.FILE
+        return Step(Action(Op.DELETE, kind, key, listed.size, reason))
 
 
 def _age(delta: dt.timedelta) -> str:
@@ -47,49 +61,77 @@ def _age(delta: dt.timedelta) -> str:
     return f"{hours:.1f} h" if hours < 48 else f"{hours / 24:.0f} days"
 
 
-def referenced_keys(state: TargetState, entries: Iterable[Entry]) -> set[str]:
-    """Every key the manifests and the current index documents reference."""
-    keys = {index.ROOT_KEY, index.HTML_KEY, LEASE_KEY}
-    keys |= {info.key for info in state.manifests.values()}
+def live_documents(state: TargetState) -> set[str]:
+    """artreg's documents in use: the root, index.html, the lease, the pages the root links,
+    and the registry's v2/index.html (what makes /v2/ answer 200 on a static website)."""
+    keys = {index.ROOT_KEY, index.HTML_KEY, LEASE_KEY, REGISTRY_ROOT_KEY}
     if state.root is not None:
         for category in PUBLISHED_CATEGORIES:
             keys |= {
                 index.page_key(category, pid) for pid in state.root.category(category).page_ids
             }
-    for entry in entries:
-        keys |= {f.key for f in entry.files}
     return keys
 
 
-def find_orphans(
+def read_intents(store: Store, listing: Sequence[ObjectInfo]) -> dict[str, Intent | None]:
+    """Every intent record of the listing, read (None: unreadable, left alone)."""
+    intents: dict[str, Intent | None] = {}
+    for info in listing:
+        if not info.key.startswith(INTENTS_PREFIX):
+            continue
+        try:
+            intents[info.key] = intent_from_bytes(store.get(info.key), info.key)
+        except NotFound:
+            continue  # collected by a concurrent gc since the listing
+        except InvalidIntent:
+            intents[info.key] = None
+    return intents
+
+
+def judge_target(
+    store: Store,
+    state: TargetState,
+    builds: Mapping[str, Sequence[str] | None],
     listing: Sequence[ObjectInfo],
-    referenced: set[str],
-    unreadable: Iterable[str],
     *,
+    repositories: Iterable[str],
     clock_now: dt.datetime,
     grace: dt.timedelta,
-) -> tuple[list[Orphan], list[Orphan]]:
-    """Unreferenced objects, split into (past the grace period, still young).
+) -> Ownership:
+    """Judge every listed key (see artreg.core.ownership); reads the intent records.
 
-    Age is measured from LastModified against the real clock (not ``--now``):
-    a concurrent run's fresh uploads are young and never collected.
+    ``builds``: tag -> file keys of each valid build (from its manifest or the
+    index), None for a listed manifest that could not be read or is invalid.
+    Ages are LastModified against the real clock (not ``--now``): a concurrent
+    run's fresh uploads are young and never collected.
     """
-    skip = set(unreadable)
-    old: list[Orphan] = []
-    young: list[Orphan] = []
-    for info in listing:
-        if info.key in referenced or info.key in skip or info.key.startswith(OWN_TREES):
-            continue
-        orphan = Orphan(info, clock_now - info.last_modified)
-        (old if orphan.age > grace else young).append(orphan)
-    return old, young
+    listed = [Listed(info.key, info.size, clock_now - info.last_modified) for info in listing]
+    return judge(
+        listed,
+        builds={**{tag: None for tag in state.manifests}, **builds},
+        documents=live_documents(state),
+        intents=read_intents(store, listing),
+        image_repositories=repositories,
+        grace=grace,
+    )
 
 
-def all_entries(store: Store, state: TargetState, page_size: int) -> list[Entry]:
+def builds_of(state: TargetState, entries: Iterable[Entry]) -> dict[str, Sequence[str] | None]:
+    """tag -> file keys of the indexed builds; listed manifests not among them -> None."""
+    found: dict[str, Sequence[str] | None] = {tag: None for tag in state.manifests}
+    for entry in entries:
+        found[entry.tag] = tuple(f.key for f in entry.files)
+    return found
+
+
+def all_entries(
+    store: Store, state: TargetState, page_size: int, notes: list[str] | None = None
+) -> list[Entry]:
+    """Every build's entry (pages when trusted, else manifests; see category_entries)."""
     return [
         entry
         for category in PUBLISHED_CATEGORIES
-        for entry in category_entries(store, state, category, page_size)
+        for entry in category_entries(store, state, category, page_size, notes)
     ]
 
 
@@ -103,6 +145,7 @@ class Findings:
     pages: int = 0
     hashed: int = 0
     images: int = 0
+    left_alone: list[str] = field(default_factory=list)  # keys artreg did not write
 
 
 def verify_target(
@@ -115,6 +158,7 @@ def verify_target(
     clock_now: dt.datetime,
     grace: dt.timedelta,
     convention: Convention,
+    repositories: Iterable[str] = (),
 ) -> Findings:
     """Every check of ``artreg verify``, problems collected, nothing written."""
     found = Findings()
@@ -128,8 +172,6 @@ def verify_target(
         except (InvalidManifest, NotFound) as exc:
             found.problems.append(exc.message if isinstance(exc, InvalidManifest) else str(exc))
             continue
-        if build.tag != tag:
-            found.problems.append(f"{info.key}: records tag {build.tag!r}, its key says {tag!r}")
         builds[tag] = build
         found.builds += 1
         for file in build.files:
@@ -167,18 +209,27 @@ def verify_target(
     if index.HTML_KEY not in objects:
         found.problems.append(f"{index.HTML_KEY}: missing")
     entries = [index.entry_from_build(b) for b in builds.values()]
-    old, _ = find_orphans(
+    ownership = judge_target(
+        store,
+        state,
+        builds_of(state, entries),
         listing,
-        referenced_keys(state, entries),
-        state.unreadable,
+        repositories=repositories,
         clock_now=clock_now,
         grace=grace,
     )
-    for orphan in old:
+    for judged in ownership.of(Verdict.DELETE):
         found.problems.append(
-            f"{orphan.info.key}: orphan ({_age(orphan.age)} old, referenced by nothing); "
+            f"{judged.key}: orphan ({_age(judged.listed.age)} old, {judged.why}); "
             "`artreg gc` removes it"
         )
+    found.left_alone = [
+        f"{j.key}: not artreg's, left alone ({j.why})"
+        if j.verdict is Verdict.HELD
+        else f"{j.key}: not artreg's, left alone"
+        for j in ownership.judged
+        if j.verdict in (Verdict.FOREIGN, Verdict.HELD)
+    ]
     return found
 
 

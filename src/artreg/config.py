@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
+from artreg.core.keys import OCI_REPOSITORY, PLATFORM_RULE, SEGMENT, name_problem, platform_problem
 from artreg.core.tags import (
     DEFAULT_DEV_MATCH,
     DEFAULT_PREFIX,
@@ -173,18 +174,13 @@ _DURATION_EXPECTED = "a duration like '30d', '12h' or '90m', at most 36500d (100
 MAX_NESTING = 32
 
 # A safe key segment: what artifact names, platform segments and published file names are.
-_SEGMENT = r"[A-Za-z0-9_-][A-Za-z0-9._-]*"
+_SEGMENT = SEGMENT
 ARTIFACT_NAME = re.compile(rf"(?!.*\.\.){_SEGMENT}")
-PLATFORM = re.compile(rf"(?!.*\.\.){_SEGMENT}(?:/{_SEGMENT})*")
 TARGET_NAME = re.compile(r"[A-Za-z0-9_-]+")
 TAG_PREFIX = re.compile(r"(?:[A-Za-z_][A-Za-z._-]{0,15})?")
-OCI_REPOSITORY = re.compile(
-    r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*"
-)
 KEY_PREFIX = re.compile(rf"(?:(?!\.\.?/){_SEGMENT}/)*")
 BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 _GLOB_MAGIC = re.compile(r"[*?[]")
-_URL_BREAKING = frozenset("+%#?")  # '+' reads as a space on a website; the others end a path
 PROTECT_PATTERN = re.compile(r"[A-Za-z0-9._+*?!\[\]-]{1,128}")
 MAX_NAME_LENGTH = 128
 
@@ -1063,11 +1059,8 @@ class _Checker:
                 "platform",
                 entry_path,
                 'each file needs platform = "linux/amd64" (or similar)',
-                expected=(
-                    "a platform like 'linux/amd64' or 'x86_64-unknown-linux-musl' "
-                    "(segments of letters, digits, '.', '_' and '-' separated by '/', no '..')"
-                ),
-                valid=_safe(PLATFORM),
+                expected=f"a platform: {PLATFORM_RULE}",
+                valid=lambda text: platform_problem(text) is None,
             )
             file_path = self.required_string(
                 entry,
@@ -1386,12 +1379,7 @@ def _publishable_path(text: str) -> bool:
     """A literal path's file name must survive a static website URL; globs are checked later."""
     if _GLOB_MAGIC.search(text):
         return bool(text.strip())
-    name = PurePosixPath(text).name
-    return (
-        name not in ("", ".", "..")
-        and not text.endswith("/")
-        and all(c not in _URL_BREAKING and not c.isspace() and c.isprintable() for c in name)
-    )
+    return not text.endswith("/") and name_problem(PurePosixPath(text).name) is None
 
 
 def _printable_name(text: str) -> bool:

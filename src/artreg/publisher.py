@@ -13,7 +13,9 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import secrets
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,10 +27,11 @@ from artreg.core.manifest import (
     BUILDS_PREFIX,
     Build,
     InvalidManifest,
-    build_from_bytes,
+    build_at,
     manifest_key,
 )
-from artreg.core.plan import Action, BuildChange, Kind, Op, order_actions
+from artreg.core.ownership import Intent, make_intent
+from artreg.core.plan import DELETE_ORDER, Action, BuildChange, Kind, Op, order_actions
 from artreg.core.retention import Brake, Candidate, Decision, RetentionRule, brakes, decide
 from artreg.core.tags import (
     PUBLISHED_CATEGORIES,
@@ -188,8 +191,24 @@ def describe_reclassified(tag: str, recorded: Category, convention: Convention) 
     )
 
 
+def new_intent(holder: str, builds: Mapping[str, Iterable[str]]) -> Intent:
+    """An intent record for ``builds`` (tag -> the keys about to be written or deleted)."""
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    intent_id = f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(8)}"
+    return make_intent(intent_id, now, holder, builds)
+
+
+def write_intent(store: Store, intent: Intent) -> None:
+    """Record the intent BEFORE the first write or delete it names (see core.ownership)."""
+    request = PutRequest(
+        key=intent.key, body=intent.to_bytes(), content_type=JSON_TYPE, cache_control=INDEX_CACHE
+    )
+    store.put(request)
+
+
 def read_build(store: Store, key: str) -> Build:
-    return build_from_bytes(store.get(key), f"{store.description}: {key}")
+    """The manifest at ``key``, checked (see core.manifest); raises InvalidManifest, NotFound."""
+    return build_at(store.get(key), key, f"{store.description}: {key}")
 
 
 @dataclass
@@ -210,6 +229,8 @@ class IndexPlan:
     # The bytes of the pages read while planning (page key -> bytes): what a
     # failed update restores, so the pages keep agreeing with the root.
     previous: dict[str, bytes] = field(default_factory=dict)
+    # Listed builds whose manifest could not be read or is invalid: left out of the index.
+    left_out: set[str] = field(default_factory=set)
 
 
 def _load_pages(
@@ -278,6 +299,7 @@ def _rebuild_entries(
     skip: Iterable[str],
     notes: list[str] | None = None,
     found: dict[str, Category] | None = None,
+    left_out: set[str] | None = None,
 ) -> list[Entry]:
     """Entries from the manifests themselves (one GET each); vanished ones are skipped.
 
@@ -301,6 +323,8 @@ def _rebuild_entries(
             if notes is None:
                 raise
             notes.append(f"{exc.message}; {tag} is left out of the index")
+            if left_out is not None:
+                left_out.add(tag)
             continue
         if entry.category is not category and found is not None:
             found[tag] = entry.category
@@ -319,8 +343,17 @@ def trusted_root(state: TargetState, category: Category, page_size: int) -> bool
     )
 
 
-def index_is_current(state: TargetState, page_size: int) -> bool:
-    """The root index agrees with the listing in every category (what convergence waits for)."""
+def index_is_current(
+    state: TargetState, page_size: int, left_out: AbstractSet[str] = frozenset()
+) -> bool:
+    """The root index agrees with the listing in every category (what convergence waits for).
+
+    ``left_out``: builds the index leaves out because their manifest is unreadable or
+    invalid; the root cannot carry them, so they are not waited for.
+    """
+    if left_out:
+        kept = {t: i for t, i in state.manifests.items() if t not in left_out}
+        state = dataclasses.replace(state, manifests=kept)
     return all(trusted_root(state, c, page_size) for c in PUBLISHED_CATEGORIES)
 
 
@@ -337,15 +370,22 @@ def pages_agree(store: Store, state: TargetState) -> bool:
 
 
 def category_entries(
-    store: Store, state: TargetState, category: Category, page_size: int
+    store: Store,
+    state: TargetState,
+    category: Category,
+    page_size: int,
+    notes: list[str] | None = None,
 ) -> list[Entry]:
-    """Every entry of ``category``: from the pages when trusted, else from the manifests."""
+    """Every entry of ``category``: from the pages when trusted, else from the manifests.
+
+    An unreadable manifest raises, unless ``notes`` is given (see _rebuild_entries).
+    """
     if state.root is not None and trusted_root(state, category, page_size):
         try:
             return list(_load_pages(store, state.root, category, None).entries())
         except (index.InvalidIndex, NotFound):
             pass
-    return _rebuild_entries(store, state, category, ())
+    return _rebuild_entries(store, state, category, (), notes)
 
 
 def retention_rules(rules: TagRules) -> dict[Category, RetentionRule]:
@@ -597,7 +637,7 @@ def _plan_index(
         if state.root_doc is not None or before:
             plan.rebuilt.append(category)
         skip = gone | {b.tag for b in adds}
-        kept = _rebuild_entries(store, state, category, skip, plan.notes, found)
+        kept = _rebuild_entries(store, state, category, skip, plan.notes, found, plan.left_out)
         pageset = index.pack(category, kept + entries, page_size)
         ids = tuple(reversed(pageset.ids))
         old_ids = root.category(category).page_ids if root is not None else ()
@@ -774,7 +814,7 @@ def execute(
     for step in later:
         if step.action.op is not Op.DELETE and step.request is not None:
             etags[step.action.key] = store.put(step.request)
-    for kind in (Kind.PAGE, Kind.MANIFEST, Kind.FILE):
+    for kind in DELETE_ORDER:
         keys = [s.action.key for s in later if s.action.op is Op.DELETE and s.action.kind is kind]
         if keys:
             store.delete(keys)
@@ -859,7 +899,7 @@ def execute_index(
         if locked and isinstance(exc, PreconditionFailed):
             raise _refused(store, root_etag) from None
         raise
-    for kind in (Kind.PAGE, Kind.MANIFEST, Kind.FILE):
+    for kind in DELETE_ORDER:
         keys = [s.action.key for s in steps if s.action.op is Op.DELETE and s.action.kind is kind]
         if keys:
             store.delete(keys)

@@ -19,7 +19,8 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from artreg.config import Config, Target
-from artreg.core.manifest import Build
+from artreg.core.manifest import Build, manifest_key
+from artreg.core.ownership import Intent
 from artreg.core.plan import Action, Kind, summarize
 from artreg.core.retention import Decision
 from artreg.errors import ArtregError
@@ -31,11 +32,13 @@ from artreg.publisher import (
     TargetState,
     execute_index,
     index_is_current,
+    new_intent,
     ordered,
     pages_agree,
     plan_index,
     plan_retention,
     read_state,
+    write_intent,
 )
 from artreg.stores.base import PreconditionFailed, Store
 
@@ -172,6 +175,18 @@ def _unsettled(where: str, conditional: bool, others: int) -> str:
     )
 
 
+def _drop_journal_if_nothing_deleted(store: Store, journal: Intent) -> None:
+    """After a failed index write: while every manifest it covers exists, no file went.
+
+    Best effort: when the store cannot tell, the record stays and gc settles it.
+    """
+    try:
+        if all(store.head(manifest_key(tag)) is not None for tag in journal.builds):
+            store.delete([journal.key])
+    except ArtregError:
+        pass
+
+
 def reconcile(
     job: Job,
     report: Report,
@@ -202,6 +217,7 @@ def reconcile(
     rebuild = job.rebuild
     removed: dict[str, object] = {}
     others = 0  # rounds in which another writer was seen changing the index
+    left_out: set[str] = set()
     with guard:
         for round_number in range(1, MAX_ROUNDS + 1):
             report.rounds = round_number
@@ -222,7 +238,17 @@ def reconcile(
                 rebuild=rebuild,
             )
             report.notes += plan.notes
+            left_out |= plan.left_out
             steps = ordered([*plan.steps, *retention.steps(), *pending])
+            # Retention deletes a build's manifest before its files: a crash between the
+            # two would leave files nothing proves artreg wrote. The intent record does.
+            journal = None
+            if retention.removed:
+                journal = new_intent(
+                    job.holder,
+                    {tag: [f.key for f in e.files] for tag, e in retention.removed.items()},
+                )
+                write_intent(store, journal)
             try:
                 execute_index(
                     store,
@@ -235,7 +261,15 @@ def reconcile(
                 # execute_index saw the root changed (else it raises RootRefused).
                 others += 1
                 report.notes.append("the root index changed under our lease: re-reading")
+                if journal is not None:
+                    store.delete([journal.key])  # nothing was deleted: writes come first
                 continue
+            except Exception:
+                if journal is not None:
+                    _drop_journal_if_nothing_deleted(store, journal)
+                raise
+            if journal is not None:
+                store.delete([journal.key])
             report.count([s.action for s in steps])
             report.retention += retention.decisions
             removed.update(retention.removed)
@@ -248,7 +282,7 @@ def reconcile(
             added, etags = [], {}
             rebuild = False
             check = read_state(store, convention)
-            if index_is_current(check, page_size):
+            if index_is_current(check, page_size, left_out):
                 if pages_agree(store, check):
                     break
                 rebuild = True

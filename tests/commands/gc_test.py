@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import html.parser
+import json
 import os
 import random
 import time
@@ -34,9 +35,10 @@ import artreg.commands.gc
 import artreg.stores
 from artreg.core.manifest import Build, FileEntry, format_time, manifest_key
 from artreg.core.tags import Category
-from artreg.stores import PutRequest, Store
+from artreg.stores import PutRequest, Store, StoreError
 
 END = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW_TEXT = "2025-06-01T12:00:00Z"
 DAY = dt.timedelta(days=1)
 S3_GRACE = 6
 RETENTION = """
@@ -341,42 +343,81 @@ def orphan_site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site
     yield make_site(request, tmp_path, request.param, extra_toml=extra)
 
 
-def test_orphans_are_reported_and_removed_only_past_the_grace_period(orphan_site: Site) -> None:
+def crash_after_uploads(site: Site, tag: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run a real ``apply`` that dies when it writes the build manifest (files uploaded)."""
+    real = artreg.commands.apply.open_store
+
+    def dying(target: Any, base: Path) -> Store:
+        store: Store = real(target, base)
+        put = store.put
+
+        def put_or_die(req: PutRequest, **conditions: Any) -> str:
+            if req.key == manifest_key(tag):
+                raise StoreError("injected crash before the manifest")
+            return put(req, **conditions)
+
+        store.put = put_or_die  # type: ignore[method-assign]
+        return store
+
+    site.write_build(f"crashed {tag}")
+    with monkeypatch.context() as patch:
+        patch.setattr(artreg.commands.apply, "open_store", dying)
+        result = site.run("apply", "--target", "test", "--tag", tag, "--now", NOW_TEXT)
+    assert result.code == 1 and "injected crash" in result.err, result.err
+
+
+def test_crash_leftovers_are_collected_and_foreign_keys_left_alone(
+    orphan_site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
     site = orphan_site
     site.publish("v1.0.0")
     store = site.store()
-    orphans = ["stray/linux/amd64/app", "v1.0.0/linux/amd64/app.old"]
-    for key in orphans:
-        store.put(PutRequest(key, b"nobody references me\n", "application/octet-stream"))
+    # A run that died after its uploads: its intent record proves the files are artreg's.
+    crash_after_uploads(site, "v1.1.0", monkeypatch)
+    leftovers = {info.key for info in store.list() if info.key.startswith("v1.1.0/")}
+    assert leftovers == {"v1.1.0/linux/amd64/app", "v1.1.0/linux/arm64/app"}
+    (record,) = [info.key for info in store.list("_artreg/intents/")]
+    # Look alike, but nothing proves artreg wrote them: left alone, forever.
+    foreign = {"stray/linux/amd64/app": b"hand-made\n", "v1.0.0/linux/amd64/app.old": b"mine\n"}
+    for key, body in foreign.items():
+        store.put(PutRequest(key, body, "application/octet-stream"))
     written = time.monotonic()
 
     young_verify = site.run("verify", "--target", "test")
     assert young_verify.code == 0, young_verify.out
     young_gc = site.run("gc", "--target", "test", "--json")
     assert young_gc.code == 0, young_gc.err
-    assert young_gc.json()["youngOrphans"] == 2
+    assert young_gc.json()["youngOrphans"] == 3  # two files and the record
     assert young_gc.json()["deleted"] == 0
-    assert {k for k in orphans if store.head(k) is not None} == set(orphans)
+    assert sorted(young_gc.json()["leftAlone"]) == sorted(foreign)
 
     if site.kind == "dir":
-        for key in orphans:
+        for key in [*leftovers, record, *foreign]:
             backdate(site, key, dt.timedelta(hours=25))
     else:
         time.sleep(max(0.0, written + S3_GRACE + 1.5 - time.monotonic()))
     old_verify = site.run("verify", "--target", "test")
     assert old_verify.code == 1
     lines = old_verify.out.splitlines()
-    assert len(lines) == 2, lines
-    for key, line in zip(sorted(orphans), sorted(lines), strict=True):
-        assert line.startswith(f"{key}: orphan (")
-        assert line.endswith("referenced by nothing); `artreg gc` removes it")
+    assert [line.split(":")[0] for line in lines] == sorted([*leftovers, record])
+    for line in lines:
+        assert line.endswith("`artreg gc` removes it"), line
+        assert "named by the intent record" in line or "the intent record of" in line, line
+    for key in foreign:
+        assert f"{key}: not artreg's, left alone" in old_verify.err
     # A manifest-referenced file is never an orphan, however old.
     assert not any("v1.0.0/linux/amd64/app:" in line for line in lines)
 
+    dry = site.run("gc", "--target", "test", "--dry-run")
+    assert dry.code == 0, dry.err
+    for key in foreign:
+        assert f"  = {key}  not artreg's, left alone" in dry.out.splitlines()
     collected = site.run("gc", "--target", "test", "--json")
     assert collected.code == 0, collected.err
-    assert sorted(a["key"] for a in collected.json()["actions"]) == sorted(orphans)
-    assert all(store.head(k) is None for k in orphans)
+    actions = collected.json()["actions"]
+    assert [a["key"] for a in actions] == [*sorted(leftovers), record]  # the record last
+    assert all(store.head(k) is None for k in [*leftovers, record])
+    assert {k: store.get(k) for k in foreign} == foreign
     assert store.head("v1.0.0/linux/amd64/app") is not None
     assert site.run("verify", "--target", "test").code == 0
 
@@ -443,3 +484,180 @@ def test_a_failed_gc_leaves_pages_and_root_agreeing(
     # Once the server behaves, gc finishes the job.
     assert site.run("gc", "--target", "test", "--now", format_time(END)).code == 0
     assert site.run("verify", "--target", "test").code == 0
+
+
+# Planted in a shared bucket: none of them is artreg's, so no command may touch them.
+FOREIGN = {
+    "robots.txt": b"User-agent: *\n",
+    "index.htm": b"<html>the old page</html>\n",
+    "_other/x": b"another tool's\n",
+    "_artreg/notes.txt": b"a human's notes in artreg's folder\n",
+    ".well-known/security.txt": b"Contact: x\n",
+    "latest/linux/amd64/garage": b"latest, by hand\n",
+    "v0.1.0/linux/amd64/garage": b"hand-made release, no manifest\n",
+    "v1.0.0/linux/amd64/app.old": b"beside a release's file, listed by nobody\n",
+    f"{dev_tag(0)}/linux/amd64/notes.txt": b"in a dev build's directory that retention expires\n",
+    "v2/undeclared/blobs/sha256:" + "0" * 64: b"an image repository nobody declares\n",
+}
+
+
+@pytest.fixture(params=["dir", "moto", "s3rver"])
+def shared_site(request: pytest.FixtureRequest, tmp_path: Path) -> Site:
+    rules = '[tags.dev]\nkeep_last = 2\nexpire_after = "1d"\n\n[gc]\ngrace_period = "0s"\n'
+    return make_site(request, tmp_path, request.param, page_size=2, extra_toml=rules)
+
+
+def test_foreign_objects_survive_every_command(shared_site: Site) -> None:
+    """apply, gc --dry-run, gc, verify --repair with grace 0: every foreign key intact."""
+    site = shared_site
+    store = site.store()
+    site.publish("v1.0.0")
+    for i in range(3):
+        site.write_build(f"dev {i}")
+        result = site.run("apply", "--target", "test", "--tag", dev_tag(i), "--now",
+                          format_time(END - (3 - i) * DAY), "--no-gc")  # fmt: skip
+        assert result.code == 0, result.err
+    for key, body in FOREIGN.items():
+        store.put(PutRequest(key, body, "application/octet-stream"))
+    time.sleep(1.1)  # LastModified has whole seconds: every object is past a grace of 0 s
+
+    dry = site.run("gc", "--target", "test", "--now", format_time(END), "--dry-run")
+    assert dry.code == 0, dry.err
+    out = dry.out.splitlines()
+    for key in FOREIGN:
+        assert f"  = {key}  not artreg's, left alone" in out, dry.out
+        assert not any(line.startswith(f"  - {key} ") for line in out)
+    # Retention deletes dev build 0 (keep_last 2): its manifest and its file, nothing else.
+    deleted = sorted(line.split()[1] for line in out if line.startswith("  - "))
+    assert deleted == sorted([manifest_key(dev_tag(0)), f"{dev_tag(0)}/linux/amd64/app",
+                              f"{dev_tag(0)}/linux/arm64/app"]), out  # fmt: skip
+
+    site.write_build("dev 3")
+    applied = site.run("apply", "--target", "test", "--tag", dev_tag(3), "--now",
+                       format_time(END), "--json")  # fmt: skip
+    assert applied.code == 0, applied.err
+    assert {a["key"] for a in applied.json()["actions"] if a["op"] == "delete"} >= {
+        manifest_key(dev_tag(0)),
+        manifest_key(dev_tag(1)),
+    }
+    gc = site.run("gc", "--target", "test", "--now", format_time(END), "--json")
+    assert gc.code == 0, gc.err
+    assert sorted(gc.json()["leftAlone"]) == sorted(FOREIGN)
+    assert not {a["key"] for a in gc.json()["actions"]} & set(FOREIGN)
+    store.delete(["index.json"])
+    repaired = site.run("verify", "--target", "test", "--repair")
+    # The rebuilt index no longer links the old pages: with grace 0 they are orphans at once.
+    assert all("an index page the root no longer links" in x for x in repaired.out.splitlines())
+    for key in FOREIGN:
+        assert f"{key}: not artreg's, left alone" in repaired.err
+    again = site.run("gc", "--target", "test", "--now", format_time(END), "--json")
+    assert again.code == 0, again.err
+    assert not {a["key"] for a in again.json()["actions"]} & set(FOREIGN)
+    final = site.run("verify", "--target", "test")
+    assert final.code == 0, final.out + final.err
+    assert {key: store.get(key) for key in FOREIGN} == FOREIGN
+    assert check_references(store) == []
+
+
+class KeyRecorder:
+    """Every key any store opened by a command is asked about (get, head, put, delete, list)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.keys: list[str] = []
+        original = artreg.stores.open_store
+
+        def opening(*args: Any, **kwargs: Any) -> Store:
+            store: Store = original(*args, **kwargs)
+            for name in ("get", "head", "list"):
+                setattr(store, name, self._spy(getattr(store, name), lambda a: [a[0]] if a else []))
+            put, put_many, delete = store.put, store.put_many, store.delete
+            store.put = self._spy(put, lambda a: [a[0].key])  # type: ignore[method-assign]
+            store.put_many = self._spy(put_many, lambda a: [r.key for r in a[0]])  # type: ignore[method-assign]
+            store.delete = self._spy(delete, lambda a: list(a[0]))  # type: ignore[method-assign]
+            return store
+
+        monkeypatch.setattr(artreg.stores, "open_store", opening)
+        monkeypatch.setattr(artreg.commands.apply, "open_store", opening)
+
+    def _spy(self, method: Any, keys: Any) -> Any:
+        def spied(*args: Any, **kwargs: Any) -> Any:
+            self.keys += keys(args)
+            return method(*args, **kwargs)
+
+        return spied
+
+
+EVIL = ["//evil.example/x", "../x", "v1.0.0/linux/amd64/app", "_artreg/builds/v1.0.0.json"]
+
+
+@pytest.mark.parametrize("kind", ["dir", "moto", "s3rver"])
+def test_a_manifest_claiming_other_keys_is_invalid_and_never_acted_on(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's case: a dev manifest listing a release's keys, and planted URLs."""
+    rules = '[tags.dev]\nkeep_last = 0\nexpire_after = "1d"\n\n[gc]\ngrace_period = "0s"\n'
+    site = make_site(request, tmp_path, kind, extra_toml=rules)
+    store = site.store()
+    site.publish("v1.0.0")
+    site.publish(dev_tag(1), now=format_time(END - 10 * DAY))
+    release = {k: store.get(k) for k in ("v1.0.0/linux/amd64/app", manifest_key("v1.0.0"))}
+    dev = json.loads(store.get(manifest_key(dev_tag(1))))
+    for file, key in zip(dev["files"], EVIL, strict=False):
+        file["key"] = key
+    dev["files"].append({**dev["files"][0], "key": EVIL[2]})
+    dev["files"].append({**dev["files"][0], "key": EVIL[3]})
+    planted = json.dumps(dev).encode()
+    store.put(PutRequest(manifest_key(dev_tag(1)), planted, "application/json"))
+    recorder = KeyRecorder(monkeypatch)
+    time.sleep(1.1)
+
+    verify = site.run("verify", "--target", "test")
+    assert verify.code == 1
+    assert f"{manifest_key(dev_tag(1))}: invalid build manifest: files[0]: key " in verify.out
+    assert "under its own build's directory" in verify.out
+    # Retention cannot judge the dev category without that build: it stops, deletes nothing.
+    gc = site.run("gc", "--target", "test", "--now", format_time(END))
+    assert gc.code == 1 and "invalid build manifest" in gc.err, gc.err
+    repaired = site.run("verify", "--target", "test", "--repair")
+    assert "invalid build manifest" in repaired.out
+    html = store.get("index.html").decode()
+    assert "evil.example" not in html and dev_tag(1) not in html
+    # The index leaves the build out; retention still cannot judge the dev category: gc
+    # keeps stopping with the same message, and nothing is deleted.
+    gc = site.run("gc", "--target", "test", "--now", format_time(END))
+    assert gc.code == 1 and "invalid build manifest" in gc.err, gc.err
+    assert store.get(manifest_key(dev_tag(1))) == planted
+    assert store.head(f"{dev_tag(1)}/linux/arm64/app") is not None
+    assert {k: store.get(k) for k in release} == release
+    assert [e["tag"] for e in follow_index(store)["release"]] == ["v1.0.0"]
+    assert not [k for k in recorder.keys if "evil" in k or k.startswith("../")], recorder.keys
+    # Once a human removes it, gc proceeds, and the dev build's files are nobody's proof.
+    store.delete([manifest_key(dev_tag(1))])
+    gc = site.run("gc", "--target", "test", "--now", format_time(END), "--json")
+    assert gc.code == 0, gc.err
+    assert f"{dev_tag(1)}/linux/arm64/app" in gc.json()["leftAlone"]
+    assert {k: store.get(k) for k in release} == release
+
+
+@pytest.mark.parametrize("kind", ["dir", "moto"])
+def test_the_brake_counts_orphans(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = make_site(request, tmp_path, kind, extra_toml='[gc]\ngrace_period = "0s"\n')
+    site.configure(files=[("linux/amd64", "out/app")])
+    site.publish("v1.0.0")
+    # A run that died after uploading six files: 7 orphans (with its record) of 12 objects.
+    site.configure(files=[(f"linux/arch{i}", f"out/{i}/app") for i in range(6)])
+    crash_after_uploads(site, "v1.1.0", monkeypatch)
+    store = site.store()
+    time.sleep(1.1)
+    with no_change(site):
+        refused = site.run("gc", "--target", "test")
+        dry = site.run("gc", "--target", "test", "--dry-run")
+    assert refused.code == 1 and dry.code == 1
+    assert "gc would delete 7 of the 12 objects artreg wrote" in refused.err, refused.err
+    assert "--allow-mass-delete" in refused.err
+    allowed = site.run("gc", "--target", "test", "--allow-mass-delete", "--json")
+    assert allowed.code == 0, allowed.err
+    assert allowed.json()["deleted"] == 7
+    assert [i.key for i in store.list() if i.key.startswith(("v1.1.0/", "_artreg/intents/"))] == []

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,68 @@ def test_import_a_garage_tree(
     assert sorted(again.json()["alreadyManaged"]) == sorted(VERSIONS)
     assert put_keys == []
     assert again.json()["requests"].get("PutObject", 0) == 0
+
+
+# Next to Garage's tree: what import must leave alone, forever (keys relative to _releases/).
+LEFT_ALONE = {
+    "robots.txt": b"User-agent: *\n",
+    "latest/x86_64-unknown-linux-musl/garage": b"the latest build, by hand\n",
+    "latest/aarch64-unknown-linux-musl/garage": b"the latest build, by hand\n",
+    "v0.9.0/<script>/garage": b"a planted platform\n",
+    "v0.9.0/x86_64-unknown-linux-musl/garage+debug": b"a name that breaks URLs\n",
+    "v0.9.0/a/b/c/d/garage": b"four platform segments\n",
+    "_other/x": b"another tool's\n",
+}
+
+
+@pytest.mark.parametrize("kind", ["dir", "moto", "s3rver"])
+def test_import_adopts_what_it_can_and_gc_leaves_the_rest_alone(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    extra = '[tags.dev]\nkeep_last = 0\nexpire_after = "1d"\n\n[gc]\ngrace_period = "0s"\n'
+    site: Site = make_site(request, tmp_path, kind, extra_toml=extra)
+    store = site.store()
+    tree = {f"v0.9.0/{p}/garage": content("v0.9.0", p) for p in PLATFORMS}
+    planted = {**tree, **LEFT_ALONE}
+    store.put_many([PutRequest(k, v, "application/octet-stream") for k, v in planted.items()])
+    if site.kind == "moto":  # keys a file system cannot hold (s3rver normalises them away)
+        raw = {"v0.9.0/../../escape/garage": b"dot-dot\n", "v0.9.0/../garage": b"dot-dot\n"}
+        client = site.backend.client()
+        for key, body in raw.items():
+            client.put_object(Bucket=site.target.bucket, Key=site.target.prefix + key, Body=body)
+        planted.update(raw)
+
+    result = site.run("import", "--target", "test", "--json")
+    assert result.code == 0, result.err
+    assert result.json()["imported"] == ["v0.9.0"]
+    assert "artreg: skipped latest/: not a tag under this convention; left alone" in result.err
+    refused = result.json()["refused"]
+    for key in ("v0.9.0/<script>/garage", "v0.9.0/a/b/c/d/garage"):
+        assert any(line.startswith(f"skipped {key!r}: platform ") for line in refused), refused
+    assert any("garage+debug" in line and "file name" in line for line in refused), refused
+    if site.kind == "moto":
+        assert sum(line.startswith("skipped 'v0.9.0/..") for line in refused) == 2, refused
+    manifest = json.loads(store.get(manifest_key("v0.9.0")))
+    assert sorted(f["key"] for f in manifest["files"]) == sorted(tree)
+
+    time.sleep(1.1)  # LastModified has whole seconds: past a grace of 0 s
+    dry = site.run("gc", "--target", "test", "--dry-run")
+    assert dry.code == 0, dry.err
+    for key in LEFT_ALONE:
+        assert f"  = {key}  not artreg's, left alone" in dry.out.splitlines(), dry.out
+    assert "  - " not in dry.out
+    gc = site.run("gc", "--target", "test", "--json")
+    assert gc.code == 0, gc.err
+    assert gc.json()["deleted"] == 0
+    verify = site.run("verify", "--target", "test")
+    assert verify.code == 0, verify.out + verify.err
+    assert "not artreg's, left alone" in verify.err
+    if site.backend is not None:
+        client = site.backend.client()
+        for key, body in planted.items():
+            got = client.get_object(Bucket=site.target.bucket, Key=site.target.prefix + key)
+            assert got["Body"].read() == body, key
+    else:
+        assert {k: store.get(k) for k in planted} == planted
+    html = store.get("index.html").decode()
+    assert "<script>" not in html and "latest" not in html

@@ -35,6 +35,7 @@ from artreg.core.index import (
     update,
 )
 from artreg.core.manifest import Build, FileEntry, build_from_json
+from artreg.core.ownership import intent_from_bytes, intent_key
 from artreg.core.tags import Category, Convention, sort_by_precedence
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
@@ -460,6 +461,14 @@ MALFORMED_PAGES = {
     "absolute next": _mutate(["next"], "https://evil.example/1.json"),
     "next not json": _mutate(["next"], "5"),
     "other root": _mutate(["root"], "../"),
+    # Keys read back from the bucket follow the rule of the keys apply writes (core.keys).
+    "scheme-relative key": _mutate(["entries", 0, "files", 0, "key"], "//evil.example/x"),
+    "dot-dot key": _mutate(["entries", 0, "files", 0, "key"], "../x"),
+    "another build's key": _mutate(["entries", 0, "files", 0, "key"], "v1.0.0/linux/amd64/a"),
+    "a page as a key": _mutate(["entries", 0, "files", 0, "key"], "_artreg/index/dev/1.json"),
+    "script platform": _mutate(["entries", 0, "files", 0, "platform"], "<script>"),
+    "url-breaking name": _mutate(["entries", 0, "files", 0, "name"], "a?b"),
+    "unsafe tag": _mutate(["entries", 0, "tag"], "//evil.example"),
 }
 
 
@@ -616,7 +625,12 @@ def test_core_index_is_pure() -> None:
 # --- spec and schemas ----------------------------------------------------------------------------
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-SCHEMAS = ("manifest.schema.json", "page.schema.json", "root.schema.json")
+SCHEMAS = (
+    "manifest.schema.json",
+    "page.schema.json",
+    "root.schema.json",
+    "intent.schema.json",
+)
 
 
 def load_schema(name: str) -> dict[str, Any]:
@@ -662,6 +676,9 @@ def test_worked_examples_parse() -> None:
     assert page.id == 1 and len(page.entries) == 2
     root = root_from_document(examples["root.schema.json"], "example")
     assert root.category(Category.DEV).page_ids == (1, 2)
+    body = json.dumps(examples["intent.schema.json"]).encode()
+    intent = intent_from_bytes(body, intent_key("20250528T160158Z-0123456789abcdef"))
+    assert intent.builds["v0.10.1+feat"][0] == "v0.10.1_feat/linux/amd64/garage"
 
 
 def test_entry_definitions_agree() -> None:

@@ -25,8 +25,9 @@ T2 = dt.datetime(2025, 6, 1, 11, tzinfo=dt.timezone.utc)
 DEV = "d" * 40
 # Invariant 1 of the design, spelled out here rather than read from the code under test.
 # index.json last: it is the commit point (see core/plan.py).
-WRITE_ORDER = (Kind.FILE, Kind.MANIFEST, Kind.PAGE, Kind.HTML, Kind.ROOT)
-DELETE_ORDER = (Kind.PAGE, Kind.MANIFEST, Kind.FILE)
+# An intent record is written before the files it names and deleted after them.
+WRITE_ORDER = (Kind.INTENT, Kind.FILE, Kind.MANIFEST, Kind.PAGE, Kind.HTML, Kind.ROOT)
+DELETE_ORDER = (Kind.PAGE, Kind.MANIFEST, Kind.FILE, Kind.INTENT)
 
 
 def build(tag: str, category: Category, when: dt.datetime, **files: str) -> Build:
@@ -207,6 +208,7 @@ def test_order_actions_example() -> None:
 
     given_order = [act(op, kind) for op in (Op.DELETE, Op.CREATE) for kind in Kind]
     assert [(a.op, a.kind) for a in order_actions(given_order)] == [
+        (Op.CREATE, Kind.INTENT),
         (Op.CREATE, Kind.FILE),
         (Op.CREATE, Kind.MANIFEST),
         (Op.CREATE, Kind.PAGE),
@@ -215,6 +217,7 @@ def test_order_actions_example() -> None:
         (Op.DELETE, Kind.PAGE),
         (Op.DELETE, Kind.MANIFEST),
         (Op.DELETE, Kind.FILE),
+        (Op.DELETE, Kind.INTENT),
         (Op.DELETE, Kind.ROOT),
         (Op.DELETE, Kind.HTML),
     ]

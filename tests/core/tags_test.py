@@ -96,6 +96,8 @@ def test_bare_semver_prefix() -> None:
         ("-v1", "starts with '-'; a tag starts with a letter, a digit or '_'"),
         ("x" * 129, "is 129 characters long; at most 128 are allowed"),
         ("v1.", "ends with '.'"),
+        ("_artreg", "is reserved: artreg keeps its own documents under _artreg/"),
+        ("v2", "is reserved: artreg keeps its OCI images under v2/"),
     ],
 )
 def test_unsafe_tags_have_exact_reasons(tag: str, reason: str) -> None:

@@ -13,6 +13,7 @@ from artreg.artifacts import LocalFile, resolve_files
 from artreg.commands import config_dir, load_required
 from artreg.config import Config, Target, resolve_target
 from artreg.core.manifest import Build, parse_time
+from artreg.core.ownership import Intent
 from artreg.core.plan import BuildChange, Kind, Op, plan_build
 from artreg.core.tags import Category, classify
 from artreg.errors import ArtregError, InvalidTag
@@ -25,10 +26,12 @@ from artreg.publisher import (
     TargetState,
     build_steps,
     execute,
+    new_intent,
     ordered,
     plan_index,
     read_build,
     read_state,
+    write_intent,
 )
 from artreg.reconcile import Job, Report, reconcile
 from artreg.render.counts import counted
@@ -280,12 +283,27 @@ def _publish(prepared: Prepared, progress: Progress, *, lease_held: bool) -> Rep
     report = Report()
     change = prepared.change
     images = prepared.images.steps()
+    # Before the first file is written: a run that dies midway leaves this record, which
+    # proves the files are artreg's (gc collects them after the grace period).
+    keys = [
+        key
+        for key in (*change.upload_keys, *change.stale_keys)
+        if not key.startswith("v2/")  # image tags: their repository is declared
+    ]
+    intent = new_intent(prepared.job.holder, {change.build.tag: keys}) if keys else None
+    if intent is not None:
+        write_intent(store, intent)
     # Image blobs, manifests and tags (in their own safe order) before the build manifest.
     publish_images(store, prepared.images, progress)
     report.count([s.action for s in images])
     conditional = store.supports_conditional_writes()
     files = [s for s in prepared.steps if s.action.kind is Kind.FILE and s.request is not None]
-    execute(store, files, progress)
+    try:
+        execute(store, files, progress)
+    except ArtregError:
+        if intent is not None and not change.manifest_existed:
+            _drop_intent_if_nothing_written(store, intent)
+        raise
     report.count([s.action for s in files])
     added: list[Build] = []
     etags: dict[str, str] = {}
@@ -304,7 +322,21 @@ def _publish(prepared: Prepared, progress: Progress, *, lease_held: bool) -> Rep
         stale=[s for s in prepared.steps if s.action.op is Op.DELETE],
         lease_held=lease_held,
     )
+    if intent is not None:
+        store.delete([intent.key])  # the manifest now proves what the record did
     return report
+
+
+def _drop_intent_if_nothing_written(store: Store, intent: Intent) -> None:
+    """After failed uploads of a new build: no key of it exists, so no record is needed.
+
+    Best effort: when the store cannot tell, the record stays and gc settles it.
+    """
+    try:
+        if all(store.head(key) is None for key in intent.named_keys()):
+            store.delete([intent.key])
+    except ArtregError:
+        pass
 
 
 def run(args: argparse.Namespace) -> int:

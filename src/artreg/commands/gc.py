@@ -7,11 +7,14 @@ import datetime as dt
 import json
 import sys
 
-from artreg.audit import all_entries, find_orphans, referenced_keys
+from artreg.audit import Deletion, all_entries, builds_of, judge_target
 from artreg.commands import open_target
 from artreg.commands.apply import brake_lines, check_brakes, parse_now, show_brakes
+from artreg.core.ownership import Judged, Verdict
 from artreg.core.plan import SYMBOLS, Action, Op
+from artreg.errors import ArtregError
 from artreg.lease import default_holder
+from artreg.oci.gc import declared_repositories
 from artreg.publisher import describe_reclassified, read_state
 from artreg.reconcile import Job, Report, reconcile
 from artreg.render.counts import counted
@@ -40,34 +43,46 @@ def run(args: argparse.Namespace) -> int:
     if not args.dry_run:
         check_brakes(retention, args.allow_mass_delete)
     page_size = config.index.page_size
-    entries = all_entries(store, state, page_size)
+    notes: list[str] = []
+    entries = all_entries(store, state, page_size, notes)
     listing = store.list("")
-    clock_now = dt.datetime.now(dt.timezone.utc)
-    old, young = find_orphans(
+    ownership = judge_target(
+        store,
+        state,
+        builds_of(state, entries),
         listing,
-        referenced_keys(state, entries),
-        state.unreadable,
-        clock_now=clock_now,
+        repositories=declared_repositories(config),
+        clock_now=dt.datetime.now(dt.timezone.utc),
         grace=config.gc.grace_period,
     )
-    planned = [*retention.steps(), *(o.step() for o in old)]
+    orphans = [Deletion(j).step() for j in ownership.deletions]
+    young = len(ownership.of(Verdict.YOUNG))
+    left_alone = [j for j in ownership.judged if j.verdict in (Verdict.FOREIGN, Verdict.HELD)]
+    planned = [*retention.steps(), *orphans]
     # Image tags, manifests and blobs as they would be after the retention above.
     images = job.image_sweep(set(state.manifests) - set(retention.removed), retention.removed)
+    deleting = [s for s in [*planned, *images.steps()] if s.action.op is Op.DELETE]
+    mass = mass_delete_line(
+        len(deleting), ownership.owned, config.gc.max_delete_fraction, args.allow_mass_delete
+    )
     if args.dry_run:
         actions = [s.action for s in [*planned, *images.steps()]]
-        brakes = brake_lines(retention, args.allow_mass_delete)
-        _show(args, actions, len(young) + images.young, store.requests, brakes)
-        for note in images.notes:
+        # The category brakes say more precisely what trips; the whole-run one otherwise.
+        brakes = brake_lines(retention, args.allow_mass_delete) or ([mass] if mass else [])
+        _show(args, actions, young + images.young, store.requests, brakes, left_alone)
+        for note in [*dict.fromkeys(notes), *images.notes]:
             print(f"artreg: {note}", file=sys.stderr)
         show_brakes(brakes, "artreg gc")
         return 1 if brakes else 0
+    if mass:
+        raise ArtregError(f"the mass-delete brake stopped this run before any write:\n  {mass}")
     report = Report()
     if planned or images.steps():
         reconcile(
             job,
             report,
             conditional=store.supports_conditional_writes(),
-            stale=[o.step() for o in old],
+            stale=orphans,
         )
     requests = dict(sorted(store.requests.items()))
     if args.json:
@@ -77,7 +92,8 @@ def run(args: argparse.Namespace) -> int:
             "deleted": report.deleted,
             "indexWritten": report.index_written,
             "actions": [a.to_json() for a in report.actions],
-            "youngOrphans": len(young) + images.young,
+            "youngOrphans": young + images.young,
+            "leftAlone": [j.key for j in left_alone],
             "requests": requests,
         }
         json.dump(out, sys.stdout, indent=1)
@@ -89,14 +105,27 @@ def run(args: argparse.Namespace) -> int:
             f"gc {target.name}: {report.deleted} deleted, "
             f"{counted(report.index_written, 'index file')} written, "
             f"{counted(kept, 'build')} kept by rules, "
-            f"{counted(len(young) + images.young, 'young orphan')} left for later, "
+            f"{counted(young + images.young, 'young orphan')} left for later, "
+            f"{counted(len(left_alone), 'object')} not artreg's left alone, "
             f"{counted(total, 'request')}"
         )
-    for note in dict.fromkeys(n for n in report.notes if n not in warned):
+    for note in dict.fromkeys(n for n in [*notes, *report.notes] if n not in warned):
         print(f"artreg: {note}", file=sys.stderr)
     for problem in report.problems:
         print(f"artreg: error: {problem}", file=sys.stderr)
     return 1 if report.problems else 0
+
+
+def mass_delete_line(deleting: int, owned: int, max_fraction: float, allowed: bool) -> str | None:
+    """The brake over every deletion of a gc run, orphans included, against what artreg wrote."""
+    if allowed or deleting <= max_fraction * owned:
+        return None
+    return (
+        f"gc would delete {deleting} of the {owned} objects artreg wrote in this target "
+        f"(build files, manifests, orphans and images), more than the {max_fraction:.0%} "
+        "allowed in one run (gc.max_delete_fraction); check `artreg gc --dry-run`, then re-run "
+        "with --allow-mass-delete"
+    )
 
 
 def _show(
@@ -105,12 +134,14 @@ def _show(
     young: int,
     requests: dict[str, int],
     brakes: list[str],
+    left_alone: list[Judged],
 ) -> None:
     if args.json:
         out = {
             "actions": [a.to_json() for a in actions],
             "brakes": brakes,
             "youngOrphans": young,
+            "leftAlone": [{"key": j.key, "why": j.why} for j in left_alone],
             "requests": dict(sorted(requests.items())),
         }
         json.dump(out, sys.stdout, indent=1)
@@ -119,5 +150,11 @@ def _show(
     for action in actions:
         size = human_size(action.size) if action.size else ""
         print(f"  {SYMBOLS[action.op]} {action.key}  {size}  {action.reason}")
+    for judged in left_alone:
+        why = f" ({judged.why})" if judged.verdict is Verdict.HELD else ""
+        print(f"  = {judged.key}  not artreg's, left alone{why}")
     deletes = sum(1 for action in actions if action.op is Op.DELETE)
-    print(f"gc (dry run): {deletes} to delete, {counted(young, 'young orphan')} left for later")
+    print(
+        f"gc (dry run): {deletes} to delete, {counted(young, 'young orphan')} left for later, "
+        f"{counted(len(left_alone), 'object')} not artreg's left alone"
+    )

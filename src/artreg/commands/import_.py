@@ -17,9 +17,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from artreg.artifacts import guess_content_type
-from artreg.audit import OWN_TREES
 from artreg.commands import open_target
 from artreg.core.index import HTML_KEY, ROOT_KEY
+from artreg.core.keys import key_problem, split_file_key
 from artreg.core.manifest import ARTREG_DIR, Build, FileEntry
 from artreg.core.tags import Convention, classify, decode_tag
 from artreg.lease import default_holder
@@ -31,24 +31,35 @@ from artreg.stores import ObjectInfo, PreconditionFailed, PutRequest, Store
 
 def discover(
     listing: Sequence[ObjectInfo], convention: Convention
-) -> tuple[dict[str, list[ObjectInfo]], list[str]]:
-    """Group keys ``<version>/<platform...>/<file>`` by version; also the skipped versions."""
+) -> tuple[dict[str, list[ObjectInfo]], list[str], list[str]]:
+    """Group keys ``<version>/<platform>/<file>`` by version.
+
+    Also returns the skipped directories (not a tag) and the refused keys (under
+    a tag, but a platform or file name artreg would never write, e.g. ``../..`` or
+    ``<script>``), one line each: both are left alone.
+    """
     groups: dict[str, list[ObjectInfo]] = defaultdict(list)
     skipped: set[str] = set()
+    refused: list[str] = []
     for info in listing:
         key = info.key
-        if key.startswith((f"{ARTREG_DIR}/", *OWN_TREES)) or key in (ROOT_KEY, HTML_KEY):
+        if key.startswith((f"{ARTREG_DIR}/", "v2/")) or key in (ROOT_KEY, HTML_KEY):
             continue
-        parts = key.split("/")
-        if len(parts) < 3:
-            continue
+        split = split_file_key(key)
+        if split is None:
+            continue  # robots.txt and the like: no build's file, left alone
         # The directory may be a tag's encoded form (v0.8.2_feat for v0.8.2+feat).
-        tag = decode_tag(parts[0], convention)
-        if classify(tag, convention).valid:
-            groups[tag].append(info)
-        else:
-            skipped.add(parts[0])
-    return dict(groups), sorted(skipped)
+        tag = decode_tag(split[0], convention)
+        if not classify(tag, convention).valid:
+            skipped.add(split[0])
+            continue
+        # The same rule as the keys apply writes (core.keys): what fails it stays foreign.
+        problem = key_problem(tag, key)
+        if problem is not None:
+            refused.append(f"skipped {key!r}: {problem}; left alone")
+            continue
+        groups[tag].append(info)
+    return dict(groups), sorted(skipped), refused
 
 
 def build_for(
@@ -57,13 +68,14 @@ def build_for(
     """The manifest of one existing version: files hashed by reading them back."""
     files = []
     for info in sorted(objects, key=lambda o: o.key):
-        parts = info.key.split("/")
+        split = split_file_key(info.key)
+        assert split is not None  # discover() checked every key
+        _, platform, name = split
         digest = hashlib.sha256(store.get(info.key)).hexdigest()
-        name = parts[-1]
         files.append(
             FileEntry(
                 artifact=name,
-                platform="/".join(parts[1:-1]),
+                platform=platform,
                 name=name,
                 key=info.key,
                 size=info.size,
@@ -81,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
     config, target, store = open_target(args.config, args.target)
     convention = config.convention()
     state = read_state(store, convention)
-    groups, skipped = discover(store.list(""), convention)
+    groups, skipped, refused = discover(store.list(""), convention)
     new = {tag: objs for tag, objs in groups.items() if tag not in state.manifests}
     builds = [build_for(store, tag, objs, convention) for tag, objs in sorted(new.items())]
     if args.dry_run:
@@ -120,12 +132,18 @@ def run(args: argparse.Namespace) -> int:
             etags=etags,
         )
     for version in skipped:
-        print(f"artreg: skipped {version}/: not a tag under this convention", file=sys.stderr)
+        print(
+            f"artreg: skipped {version}/: not a tag under this convention; left alone",
+            file=sys.stderr,
+        )
+    for line in refused:
+        print(f"artreg: {line}", file=sys.stderr)
     if args.json:
         out = {
             "imported": sorted(etags) if not args.dry_run else [b.tag for b in builds],
             "alreadyManaged": sorted(t for t in groups if t in state.manifests),
             "skipped": skipped,
+            "refused": refused,
             "requests": dict(sorted(store.requests.items())),
         }
         json.dump(out, sys.stdout, indent=1)
@@ -136,6 +154,6 @@ def run(args: argparse.Namespace) -> int:
             f"{verb} {counted(len(builds), 'build')} "
             f"({counted(sum(len(b.files) for b in builds), 'file')}, "
             f"0 uploaded) into {target.name}; {len(groups) - len(new)} already managed, "
-            f"{len(skipped)} skipped"
+            f"{len(skipped)} skipped, {len(refused)} keys refused"
         )
     return 0

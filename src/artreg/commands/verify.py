@@ -7,11 +7,12 @@ import datetime as dt
 import json
 import sys
 
-from artreg.audit import OWN_TREES, verify_target
+from artreg.audit import verify_target
 from artreg.commands import open_target
 from artreg.core.index import HTML_KEY, ROOT_KEY
 from artreg.core.manifest import ARTREG_DIR
 from artreg.lease import default_holder
+from artreg.oci.gc import declared_repositories
 from artreg.publisher import read_state
 from artreg.reconcile import Job, Report, reconcile
 from artreg.render.counts import counted
@@ -20,8 +21,7 @@ from artreg.render.counts import counted
 def _never_published(keys: list[str]) -> bool:
     """No object artreg writes is there: an empty target, or only someone else's files."""
     return not any(
-        key in (ROOT_KEY, HTML_KEY) or key.startswith((f"{ARTREG_DIR}/", *OWN_TREES))
-        for key in keys
+        key in (ROOT_KEY, HTML_KEY) or key.startswith((f"{ARTREG_DIR}/", "v2/")) for key in keys
     )
 
 
@@ -43,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
             )
         return 0
 
+    repositories = declared_repositories(config)
+    left_alone: list[str] = []
+
     def check() -> tuple[list[str], str]:
         state = read_state(store, config.convention())
         found = verify_target(
@@ -54,13 +57,17 @@ def run(args: argparse.Namespace) -> int:
             clock_now=clock_now,
             grace=config.gc.grace_period,
             convention=config.convention(),
+            repositories=repositories,
         )
+        left_alone[:] = found.left_alone
         summary = (
             f"{counted(found.builds, 'build')}, {counted(found.files, 'file')}"
             f"{f' ({found.hashed} re-hashed)' if args.deep else ''}, "
             f"{counted(found.pages, 'index page')}"
             + (f", {counted(found.images, 'image')}" if found.images else "")
         )
+        if found.left_alone:
+            summary += f"; {len(found.left_alone)} objects not artreg's, left alone"
         return found.problems, summary
 
     problems, summary = check()
@@ -86,12 +93,20 @@ def run(args: argparse.Namespace) -> int:
             if problem not in problems:
                 print(f"repaired: {problem}", file=sys.stderr)
     if args.json:
-        out = {"ok": not problems, "problems": problems, "checked": summary, "repaired": repaired}
+        out = {
+            "ok": not problems,
+            "problems": problems,
+            "leftAlone": left_alone,
+            "checked": summary,
+            "repaired": repaired,
+        }
         json.dump(out, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
         for problem in problems:
             print(problem)
+        for line in left_alone:  # reported, not a problem: the bucket is shared
+            print(line, file=sys.stderr)
         state_word = "ok" if not problems else counted(len(problems), "problem")
         print(f"verify {target.name}: {state_word} ({summary})", file=sys.stderr)
     return 1 if problems else 0

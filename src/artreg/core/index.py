@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from artreg.core import jsondoc
+from artreg.core.keys import file_problem
 from artreg.core.manifest import ARTREG_DIR, MAX_SIZE, Build, format_time
-from artreg.core.tags import MAX_TAG_LENGTH, PUBLISHED_CATEGORIES, Category
+from artreg.core.tags import MAX_TAG_LENGTH, PUBLISHED_CATEGORIES, Category, unsafe_reason
 from artreg.errors import ArtregError
 
 INDEX_SCHEMA_VERSION = 1
@@ -818,23 +819,30 @@ class _Reader(jsondoc.Fields):
 
 def _entry(data: object, where: str, path: str) -> Entry:
     reader = _Reader(data, where, path)
+    tag = reader.string("tag", max_length=MAX_TAG_LENGTH)
+    reason = unsafe_reason(tag)
+    if reason is not None:  # it names the build's manifest and directory in links
+        raise reader._bad("tag", f"a tag ({reason})", tag)
     files = []
     for n, item in enumerate(reader.array("files")):
         file = _Reader(item, where, f"{path}files[{n}].")
         sha256 = file.string("sha256")
         if not _SHA256.fullmatch(sha256):
             raise file._bad("sha256", "64 lowercase hex digits", sha256)
-        files.append(
-            EntryFile(
-                platform=file.string("platform"),
-                name=file.string("name"),
-                key=file.string("key"),
-                size=file.integer("size", 0, MAX_SIZE),
-                sha256=sha256,
-            )
+        entry_file = EntryFile(
+            platform=file.string("platform"),
+            name=file.string("name"),
+            key=file.string("key"),
+            size=file.integer("size", 0, MAX_SIZE),
+            sha256=sha256,
         )
+        # The same rule as the keys apply writes: no other build's key, no '//host/x'.
+        problem = file_problem(tag, entry_file.platform, entry_file.name, entry_file.key)
+        if problem is not None:
+            raise _invalid(where, f"{path}files[{n}]: {problem}")
+        files.append(entry_file)
     return Entry(
-        tag=reader.string("tag", max_length=MAX_TAG_LENGTH),
+        tag=tag,
         category=reader.category("category"),
         published=reader.time("published"),
         commit=reader.optional_string("commit"),

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from artreg.core.jsondoc import Fields, load
+from artreg.core.keys import file_problem, image_problem
 from artreg.core.tags import MAX_TAG_LENGTH, PUBLISHED_CATEGORIES, Category, encode_tag
 from artreg.errors import ArtregError
 
@@ -202,7 +203,7 @@ def build_from_json(data: object, where: str) -> Build:
     category = doc.string("category")
     if category not in _PUBLISHED:
         raise doc.bad("category", "release, extra or dev", category)
-    return Build(
+    build = Build(
         tag=doc.string("tag", max_length=MAX_TAG_LENGTH),
         category=_PUBLISHED[category],
         published=doc.time("published"),
@@ -210,6 +211,42 @@ def build_from_json(data: object, where: str) -> Build:
         files=files,
         images=images,
     )
+    problem = claim_problem(build)
+    if problem is not None:
+        raise InvalidManifest(
+            f"{where}: invalid build manifest: {problem}; artreg leaves it and every key "
+            "under its build's directory alone until it is removed"
+        )
+    return build
+
+
+def claim_problem(build: Build) -> str | None:
+    """Why ``build`` claims keys artreg never writes for it, or None (see core.keys).
+
+    A manifest may only list files under its own build's directory and images
+    of its own tag: a key of another build, a page, or ``//host/x`` makes it invalid.
+    """
+    for n, f in enumerate(build.files):
+        problem = file_problem(build.tag, f.platform, f.name, f.key)
+        if problem is not None:
+            return f"files[{n}]: {problem}"
+    for n, i in enumerate(build.images):
+        problem = image_problem(build.tag, i.repository, i.tag, i.digest)
+        if problem is not None:
+            return f"images[{n}]: {problem}"
+    return None
+
+
+def build_at(body: bytes, key: str, where: str) -> Build:
+    """The manifest stored at ``key``: it must record the tag its key names."""
+    build = build_from_bytes(body, where)
+    if manifest_key(build.tag) != key:
+        raise InvalidManifest(
+            f"{where}: invalid build manifest: records tag {build.tag!r}, which belongs at "
+            f"{manifest_key(build.tag)}; artreg leaves it and every key under its build's "
+            "directory alone until it is removed"
+        )
+    return build
 
 
 def build_from_bytes(body: bytes, where: str) -> Build:

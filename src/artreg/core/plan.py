@@ -20,6 +20,7 @@ from artreg.errors import ArtregError
 class Kind(str, enum.Enum):
     """What an object is, in write order."""
 
+    INTENT = "intent"  # an intent record: written before, deleted after a build's files
     FILE = "file"
     MANIFEST = "manifest"
     PAGE = "page"
@@ -32,8 +33,9 @@ class Kind(str, enum.Enum):
 # fingerprints match), so a stale index.html written after it would stay stale;
 # stopping before the root leaves a root whose fingerprint no longer matches,
 # and the next run rewrites both.
-WRITE_ORDER = (Kind.FILE, Kind.MANIFEST, Kind.PAGE, Kind.HTML, Kind.ROOT)
-DELETE_ORDER = (Kind.PAGE, Kind.MANIFEST, Kind.FILE)
+WRITE_ORDER = (Kind.INTENT, Kind.FILE, Kind.MANIFEST, Kind.PAGE, Kind.HTML, Kind.ROOT)
+# An intent record goes last: until then it names the keys a crash would leave behind.
+DELETE_ORDER = (Kind.PAGE, Kind.MANIFEST, Kind.FILE, Kind.INTENT)
 
 
 class Op(str, enum.Enum):

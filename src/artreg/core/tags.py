@@ -23,6 +23,8 @@ import semver
 DEFAULT_PREFIX = "v"
 DEFAULT_DEV_MATCH = r"[0-9a-f]{40}"
 MAX_TAG_LENGTH = 128
+# Top-level directories of a target that are not builds (a tag there would share them).
+RESERVED_SEGMENTS = {"_artreg": "own documents", "v2": "OCI images"}
 
 # Every tag, whatever the rules, must be a safe S3 key segment, URL path segment,
 # git ref component and (after encode_tag) OCI tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}.
@@ -162,6 +164,8 @@ def unsafe_reason(tag: str) -> str | None:
         return f"starts with {tag[0]!r}; a tag starts with a letter, a digit or '_'"
     if tag.endswith("."):
         return "ends with '.'"
+    if tag in RESERVED_SEGMENTS:
+        return f"is reserved: artreg keeps its {RESERVED_SEGMENTS[tag]} under {tag}/"
     return None
 
 
