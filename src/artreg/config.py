@@ -372,7 +372,7 @@ def _too_deep(path: KeyPath | None) -> str:
     where = "" if path is None else f"{format_key_path(path[:4])}...: "
     return (
         f"{where}tables and arrays nested more than {MAX_NESTING} levels deep; artreg.toml "
-        "needs at most 4 (see docs/config.md): flatten the nesting"
+        "needs at most 4 (see `artreg docs config`): flatten the nesting"
     )
 
 
