@@ -613,19 +613,20 @@ def test_a_manifest_claiming_other_keys_is_invalid_and_never_acted_on(
 
     verify = site.run("verify", "--target", "test")
     assert verify.code == 1
-    assert f"{manifest_key(dev_tag(1))}: invalid build manifest: files[0]: key " in verify.out
+    named = f"{manifest_key(dev_tag(1))}: not a valid artreg build manifest: files[0]: key "
+    assert named in verify.out
     assert "under its own build's directory" in verify.out
     # Retention cannot judge the dev category without that build: it stops, deletes nothing.
     gc = site.run("gc", "--target", "test", "--now", format_time(END))
-    assert gc.code == 1 and "invalid build manifest" in gc.err, gc.err
+    assert gc.code == 1 and "not a valid artreg build manifest" in gc.err, gc.err
     repaired = site.run("verify", "--target", "test", "--repair")
-    assert "invalid build manifest" in repaired.out
+    assert "not a valid artreg build manifest" in repaired.out
     html = store.get("index.html").decode()
     assert "evil.example" not in html and dev_tag(1) not in html
     # The index leaves the build out; retention still cannot judge the dev category: gc
     # keeps stopping with the same message, and nothing is deleted.
     gc = site.run("gc", "--target", "test", "--now", format_time(END))
-    assert gc.code == 1 and "invalid build manifest" in gc.err, gc.err
+    assert gc.code == 1 and "not a valid artreg build manifest" in gc.err, gc.err
     assert store.get(manifest_key(dev_tag(1))) == planted
     assert store.head(f"{dev_tag(1)}/linux/arm64/app") is not None
     assert {k: store.get(k) for k in release} == release

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from publishing import Site, check_references, make_site
 
+from artreg.core.manifest import MANIFEST_FIX
 from artreg.stores import PutRequest
 
 TAGS = ("v1.0.0", "v1.1.0", "a" * 40, "b" * 40, "c" * 40)
@@ -58,7 +59,7 @@ def _corrupt_manifest(site: Site) -> list[str]:
     return [
         f"{store.description}: _artreg/builds/v1.0.0.json: not a valid artreg build manifest: "
         "not JSON (Expecting property name enclosed in double quotes: line 1 column 2 (char 1)); "
-        "delete this object, then publish the build again (or let `artreg gc` collect its files)",
+        f"{MANIFEST_FIX}",
         "index.json: the release fingerprint does not match the manifests listed in the bucket",
     ]
 

@@ -11,7 +11,14 @@ from fuzzing import fuzz
 from hostile import mutated, raw_bytes
 from hypothesis import given
 
-from artreg.core.manifest import Build, FileEntry, ImageEntry, InvalidManifest, build_from_bytes
+from artreg.core.manifest import (
+    MANIFEST_FIX,
+    Build,
+    FileEntry,
+    ImageEntry,
+    InvalidManifest,
+    build_from_bytes,
+)
 from artreg.core.tags import Category
 
 WHERE = "dir:/srv: _artreg/builds/v1.0.0.json"
@@ -33,10 +40,7 @@ def read(body: bytes) -> Build | None:
         return build_from_bytes(body, WHERE)
     except InvalidManifest as exc:
         assert exc.message.startswith(f"{WHERE}: not a valid artreg build manifest: ")
-        assert exc.message.endswith(
-            "; delete this object, then publish the build again "
-            "(or let `artreg gc` collect its files)"
-        )
+        assert exc.message.endswith(f"; {MANIFEST_FIX}")
         assert "\n" not in exc.message
         return None
 

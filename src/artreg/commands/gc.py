@@ -46,10 +46,14 @@ def run(args: argparse.Namespace) -> int:
     notes: list[str] = []
     entries = all_entries(store, state, page_size, notes)
     listing = store.list("")
+    builds = builds_of(state, entries)
+    # A listed manifest that could not be read holds its build's keys: gc leaves
+    # them alone and says so (in the notes), and exits 1, as verify does.
+    held = sorted(tag for tag, keys in builds.items() if keys is None)
     ownership = judge_target(
         store,
         state,
-        builds_of(state, entries),
+        builds,
         listing,
         repositories=declared_repositories(config),
         clock_now=dt.datetime.now(dt.timezone.utc),
@@ -73,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         for note in [*dict.fromkeys(notes), *images.notes]:
             print(f"artreg: {note}", file=sys.stderr)
         show_brakes(brakes, "artreg gc")
-        return 1 if brakes else 0
+        return 1 if brakes or held else 0
     if mass:
         raise ArtregError(f"the mass-delete brake stopped this run before any write:\n  {mass}")
     report = Report()
@@ -113,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"artreg: {note}", file=sys.stderr)
     for problem in report.problems:
         print(f"artreg: error: {problem}", file=sys.stderr)
-    return 1 if report.problems else 0
+    return 1 if report.problems or held else 0
 
 
 def mass_delete_line(deleting: int, owned: int, max_fraction: float, allowed: bool) -> str | None:

@@ -145,14 +145,18 @@ MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 MAX_SIZE = 2**63 - 1  # an S3 object is at most 5 TiB; a size must fit in 64 bits
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+# The way out of every damaged or invalid manifest, said the same way everywhere.
+MANIFEST_FIX = (
+    "delete this object, then publish the build again; until then artreg leaves every key "
+    "under its build's directory alone"
+)
 _PUBLISHED = {category.value: category for category in PUBLISHED_CATEGORIES}
 
 
 def _failure(where: str) -> Callable[[str], InvalidManifest]:
     def fail(detail: str) -> InvalidManifest:
         return InvalidManifest(
-            f"{where}: not a valid artreg build manifest: {detail}; delete this object, then "
-            "publish the build again (or let `artreg gc` collect its files)"
+            f"{where}: not a valid artreg build manifest: {detail}; {MANIFEST_FIX}"
         )
 
     return fail
@@ -214,8 +218,7 @@ def build_from_json(data: object, where: str) -> Build:
     problem = claim_problem(build)
     if problem is not None:
         raise InvalidManifest(
-            f"{where}: invalid build manifest: {problem}; artreg leaves it and every key "
-            "under its build's directory alone until it is removed"
+            f"{where}: not a valid artreg build manifest: {problem}; {MANIFEST_FIX}"
         )
     return build
 
@@ -242,9 +245,8 @@ def build_at(body: bytes, key: str, where: str) -> Build:
     build = build_from_bytes(body, where)
     if manifest_key(build.tag) != key:
         raise InvalidManifest(
-            f"{where}: invalid build manifest: records tag {build.tag!r}, which belongs at "
-            f"{manifest_key(build.tag)}; artreg leaves it and every key under its build's "
-            "directory alone until it is removed"
+            f"{where}: not a valid artreg build manifest: records tag {build.tag!r}, which "
+            f"belongs at {manifest_key(build.tag)}; {MANIFEST_FIX}"
         )
     return build
 
