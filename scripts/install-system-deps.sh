@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real components the test suite talks to, when missing:
 # skopeo, umoci and containerd (OCI: ctr is a HEAD-first client), chromium
-# (index.html rendering), openssl (a test CA) and Ceph (a real S3 server: a
-# one-node cluster with radosgw, started by the tests) from Debian,
+# (index.html rendering), tidy (HTML validity), openssl (a test CA) and Ceph (a real S3
+# server: a one-node cluster with radosgw, started by the tests) from Debian,
 # s3rver from npm (a Garage-like S3 server without conditional writes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,7 @@ command -v skopeo >/dev/null 2>&1 || apt_packages+=(skopeo)
 command -v umoci >/dev/null 2>&1 || apt_packages+=(umoci)
 command -v ctr >/dev/null 2>&1 || apt_packages+=(containerd)
 command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
+command -v tidy >/dev/null 2>&1 || apt_packages+=(tidy)
 command -v openssl >/dev/null 2>&1 || apt_packages+=(openssl)  # tests/tls_proxy.py: test CA
 command -v ceph-mon >/dev/null 2>&1 || apt_packages+=(ceph-mon)
 command -v ceph-osd >/dev/null 2>&1 || apt_packages+=(ceph-osd)

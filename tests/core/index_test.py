@@ -630,6 +630,7 @@ SCHEMAS = (
     "page.schema.json",
     "root.schema.json",
     "intent.schema.json",
+    "latest.schema.json",
 )
 
 

@@ -1,0 +1,195 @@
+"""Stable "latest" URLs and ``latest.json``: what scripts fetch in one request.
+
+Pure. The highest release (yanked ones skipped) is mirrored under
+``latest/<platform>/<name>`` with its ``SHA256SUMS`` (and signature) by
+server-side copies, so ``sha256sum -c`` works in ``latest/`` as in the build's
+own directory; ``latest.json`` is its entry with ready-to-use URLs. The copy
+plan is derived from ``_artreg/mirrors.json``, the record of which ``latest``
+keys artreg wrote (GC and verify read it; nothing else under ``latest/`` is
+ever deleted).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from artreg.core.checksums import SIGNATURE_NAME, SUMS_NAME, relative_path
+from artreg.core.index import Entry
+from artreg.core.manifest import ARTREG_DIR, ImageEntry, format_time
+from artreg.core.tags import Category, Convention, classify, encode_tag, precedence_key
+
+LATEST_SCHEMA_VERSION = 1
+LATEST_KIND = "artreg.latest"
+LATEST_JSON_KEY = "latest.json"
+LATEST_DIR = "latest"
+RECORD_KIND = "artreg.mirrors"
+RECORD_KEY = f"{ARTREG_DIR}/mirrors.json"
+
+
+def url(key: str) -> str:
+    """A ready-to-use URL for ``key``, relative to the target root: each segment
+    percent-encoded (``v1.0.0+x`` is stored as ``v1.0.0_x``; names may hold anything)."""
+    return "/".join(quote(segment, safe="") for segment in key.split("/"))
+
+
+def file_document(key: str, platform: str, name: str, size: int, sha256: str) -> dict[str, Any]:
+    return {
+        "platform": platform,
+        "name": name,
+        "key": key,
+        "url": url(key),
+        "size": size,
+        "sha256": sha256,
+    }
+
+
+def image_document(image: ImageEntry) -> dict[str, Any]:
+    """An image as scripts use it: ``<host>/<repository>:<tag>`` or ``@<digest>``."""
+    return {
+        "repository": image.repository,
+        "tag": image.tag,
+        "digest": image.digest,
+        "mediaType": image.media_type,
+    }
+
+
+def entry_document(entry: Entry, images: Sequence[ImageEntry] = ()) -> dict[str, Any]:
+    """An index entry with each file's ``url`` and each image's repository, tag and digest."""
+    return {
+        "tag": entry.tag,
+        "category": entry.category.value,
+        "published": format_time(entry.published),
+        "commit": entry.commit,
+        "files": [file_document(f.key, f.platform, f.name, f.size, f.sha256) for f in entry.files],
+        "images": [image_document(image) for image in images],
+    }
+
+
+def highest_release(entries: Iterable[Entry], yanked: Iterable[str] = ()) -> Entry | None:
+    """The release with the highest version, yanked ones skipped (None when there is none)."""
+    skipped = set(yanked)
+    candidates = [e for e in entries if e.category is Category.RELEASE and e.tag not in skipped]
+    return min(candidates, key=lambda e: e.sort_key, default=None)
+
+
+def highest_extra(
+    entries: Iterable[Entry], convention: Convention, yanked: Iterable[str] = ()
+) -> Entry | None:
+    """The extra build of highest semver precedence (``v1.2.0-rc.2`` over ``v1.2.0-rc.1``)."""
+    skipped = set(yanked)
+    candidates = [
+        (precedence_key(classification), e)
+        for e in entries
+        if e.category is Category.EXTRA and e.tag not in skipped
+        for classification in (classify(e.tag, convention),)
+        if classification.version is not None
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda pair: pair[0])[1]
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """The ``latest`` tree of one build: destination key -> source key, in copy order.
+
+    Files first, ``SHA256SUMS`` and its signature last: a client checking with
+    ``sha256sum -c`` never sees new sums over old files for long.
+    """
+
+    directory: str
+    tag: str
+    copies: tuple[tuple[str, str], ...]
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(dst for dst, _ in self.copies)
+
+
+def mirror(entry: Entry, *, directory: str = LATEST_DIR, signed: bool = False) -> Mirror:
+    """The copies that make ``<directory>/`` serve ``entry``'s files and checksums."""
+    build_dir = encode_tag(entry.tag)
+    copies = [
+        (f"{directory}/{relative_path(build_dir, f.key)}", f.key)
+        for f in sorted(entry.files, key=lambda f: f.key)
+    ]
+    copies.append((f"{directory}/{SUMS_NAME}", f"{build_dir}/{SUMS_NAME}"))
+    if signed:
+        copies.append((f"{directory}/{SIGNATURE_NAME}", f"{build_dir}/{SIGNATURE_NAME}"))
+    return Mirror(directory=directory, tag=entry.tag, copies=tuple(copies))
+
+
+@dataclass(frozen=True)
+class MirrorPlan:
+    """What to do to move ``latest/`` from the recorded previous state to ``target``."""
+
+    copies: tuple[tuple[str, str], ...]  # (destination, source), in order
+    deletes: tuple[str, ...]  # keys artreg wrote before that the new tree does not hold
+
+
+def plan_mirror(previous: Mirror | None, target: Mirror | None) -> MirrorPlan:
+    """Copies for the new tree (none when it already serves that tag), then stale deletes.
+
+    Only keys the previous record lists are ever deleted: a foreign object under
+    ``latest/`` is never in a record, so it is never touched.
+    """
+    if target is None:
+        return MirrorPlan((), previous.keys if previous is not None else ())
+    same = previous is not None and previous.tag == target.tag and previous.copies == target.copies
+    copies = () if same else target.copies
+    kept = set(target.keys)
+    deletes = tuple(k for k in (previous.keys if previous else ()) if k not in kept)
+    return MirrorPlan(copies, deletes)
+
+
+def latest_document(
+    entry: Entry, images: Sequence[ImageEntry] = (), *, signed: bool = False
+) -> dict[str, Any]:
+    """``latest.json``: the highest release's entry with its page and checksum URLs."""
+    build_dir = encode_tag(entry.tag)
+    return {
+        "schemaVersion": LATEST_SCHEMA_VERSION,
+        "kind": LATEST_KIND,
+        **entry_document(entry, images),
+        "page": url(build_dir) + "/",
+        "checksums": url(f"{build_dir}/{SUMS_NAME}"),
+        "signature": url(f"{build_dir}/{SIGNATURE_NAME}") if signed else None,
+        "latest": url(LATEST_DIR) + "/",
+    }
+
+
+def record_document(mirrors: Iterable[Mirror]) -> dict[str, Any]:
+    """``_artreg/mirrors.json``: every ``latest`` tree artreg wrote, key by key (the proof
+    of ownership GC and verify go by)."""
+    return {
+        "schemaVersion": LATEST_SCHEMA_VERSION,
+        "kind": RECORD_KIND,
+        "mirrors": [
+            {"directory": m.directory, "tag": m.tag, "copies": [list(pair) for pair in m.copies]}
+            for m in mirrors
+        ],
+    }
+
+
+def mirrors_from_record(doc: object) -> tuple[Mirror, ...]:
+    """The ``latest`` trees a previous record lists (empty when unreadable).
+
+    An unreadable record means artreg cannot prove it wrote anything under
+    ``latest/``: nothing is deleted there, only overwritten by the next copies.
+    """
+    if not isinstance(doc, Mapping) or doc.get("kind") != RECORD_KIND:
+        return ()
+    out = []
+    for item in doc.get("mirrors", ()):
+        try:
+            copies = tuple((str(dst), str(src)) for dst, src in item["copies"])
+            directory, tag = str(item["directory"]), str(item["tag"])
+        except (KeyError, TypeError, ValueError):
+            return ()
+        if not all(dst.startswith(f"{directory}/") for dst, _ in copies):
+            return ()
+        out.append(Mirror(directory=directory, tag=tag, copies=copies))
+    return tuple(out)
