@@ -71,11 +71,13 @@ def href(key: str) -> str:
     return "/".join(quote(segment, safe="") for segment in key.split("/"))
 
 
-def _e(text: str) -> str:
+def esc(text: str) -> str:
+    """``text`` escaped for HTML text and attribute values."""
     return html.escape(text, quote=True)
 
 
-def _time(moment: dt.datetime) -> str:
+def time_html(moment: dt.datetime) -> str:
+    """A ``<time>`` element for ``moment``, shown in UTC to the minute."""
     utc = moment.astimezone(dt.timezone.utc)
     return (
         f'<time datetime="{utc.strftime("%Y-%m-%dT%H:%M:%SZ")}">'
@@ -85,23 +87,25 @@ def _time(moment: dt.datetime) -> str:
 
 def _file_item(file: EntryFile) -> str:
     return (
-        f'<li><span class="platform">{_e(file.platform)}</span> '
-        f'<a href="{_e(href(file.key))}" download>{_e(file.name)}</a>'
+        f'<li><span class="platform">{esc(file.platform)}</span> '
+        f'<a href="{esc(href(file.key))}" download>{esc(file.name)}</a>'
         f'<span class="size">{human_size(file.size)}</span>'
-        f'<code class="sha" title="sha256:{_e(file.sha256)}">{_e(file.sha256)}</code></li>'
+        f'<code class="sha" title="sha256:{esc(file.sha256)}">{esc(file.sha256)}</code></li>'
     )
 
 
 def _row(entry: Entry) -> str:
     commit = ""
     if entry.commit is not None and entry.commit != entry.tag:
-        commit = f' <code class="commit" title="{_e(entry.commit)}">{_e(entry.commit[:10])}</code>'
+        commit = (
+            f' <code class="commit" title="{esc(entry.commit)}">{esc(entry.commit[:10])}</code>'
+        )
     files = "".join(_file_item(f) for f in entry.files) or "<li>(no files)</li>"
     return (
-        f'<tr class="build" data-tag="{_e(entry.tag)}">'
-        f'<td class="tag"><a href="{_e(href(manifest_key(entry.tag)))}" '
-        f'title="build manifest">{_e(entry.tag)}</a>{commit}</td>'
-        f'<td class="date">{_time(entry.published)}</td>'
+        f'<tr class="build" data-tag="{esc(entry.tag)}">'
+        f'<td class="tag"><a href="{esc(href(manifest_key(entry.tag)))}" '
+        f'title="build manifest">{esc(entry.tag)}</a>{commit}</td>'
+        f'<td class="date">{time_html(entry.published)}</td>'
         f'<td><ul class="files">{files}</ul></td></tr>'
     )
 
@@ -118,7 +122,7 @@ def _table(category: Category, entries: Sequence[Entry], total: int, pages: Sequ
     ]
     if pages:
         links = " · ".join(
-            f'<a href="{_e(href(url))}">page {n}</a>' for n, url in enumerate(pages, start=1)
+            f'<a href="{esc(href(url))}">page {n}</a>' for n, url in enumerate(pages, start=1)
         )
         shown = f"Showing {len(entries)} of {total}. " if len(entries) < total else ""
         parts.append(f'<p class="more">{shown}All {total} as JSON: {links}</p>')
@@ -154,7 +158,7 @@ def render_index(
         f'<span class="count">({total(category)})</span></summary>\n{body(category)}\n</details>'
         for category in (Category.EXTRA, Category.DEV)
     )
-    title = f"{_e(project)} downloads"
+    title = f"{esc(project)} downloads"
     return f"""<!doctype html>
 <html lang="en">
 <head>
@@ -168,7 +172,7 @@ def render_index(
 <body>
 <header>
 <h1>{title}</h1>
-<p class="meta">Updated {_time(generated)} · machine-readable index:
+<p class="meta">Updated {time_html(generated)} · machine-readable index:
 <a href="{ROOT_KEY}">{ROOT_KEY}</a></p>
 </header>
 <main>

@@ -14,7 +14,6 @@ links to the HTML twin of each JSON index page
 from __future__ import annotations
 
 import datetime as dt
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -25,7 +24,7 @@ from artreg.core.index import INDEX_PREFIX, PAGE_TO_ROOT, ROOT_KEY, Entry
 from artreg.core.manifest import Build, ImageEntry, manifest_key
 from artreg.core.signing import ALLOWED_SIGNERS_KEY, check_command, verify_command
 from artreg.core.tags import Category, encode_tag
-from artreg.render.html import href, human_size
+from artreg.render.html import esc, href, human_size, time_html
 
 ROOT_RELEASE_ROWS = 20
 ROOT_OTHER_ROWS = 10
@@ -115,18 +114,6 @@ class Yanks:
         return tag in self.reasons
 
 
-def _e(text: str) -> str:
-    return html.escape(text, quote=True)
-
-
-def _time(moment: dt.datetime) -> str:
-    utc = moment.astimezone(dt.timezone.utc)
-    return (
-        f'<time datetime="{utc.strftime("%Y-%m-%dT%H:%M:%SZ")}">'
-        f"{utc.strftime('%Y-%m-%d %H:%M')} UTC</time>"
-    )
-
-
 def _document(title: str, body: str, *, head: str = "", script: bool = False) -> str:
     tail = f"<script>\n{_SCRIPT}\n</script>\n" if script else ""
     return f"""<!DOCTYPE html>
@@ -167,7 +154,7 @@ def registry_host(site: Site) -> str:
     if site.site_url:
         netloc = urlsplit(site.site_url).netloc
         if netloc:
-            return _e(netloc)
+            return esc(netloc)
     return '<span class="host">HOST</span>'
 
 
@@ -175,25 +162,27 @@ def registry_host(site: Site) -> str:
 
 
 def _row(entry: Entry, yanks: Yanks, to_root: str) -> str:
-    tag = _e(entry.tag)
+    tag = esc(entry.tag)
     reason = yanks.reasons.get(entry.tag)
     label = f"<del>{tag}</del>" if reason is not None else tag
-    note = f'<span class="reason">yanked: {_e(reason)}</span>' if reason is not None else ""
+    note = f'<span class="reason">yanked: {esc(reason)}</span>' if reason is not None else ""
     commit = ""
     if entry.commit is not None and entry.commit != entry.tag:
-        commit = f' <code class="commit" title="{_e(entry.commit)}">{_e(entry.commit[:10])}</code>'
+        commit = (
+            f' <code class="commit" title="{esc(entry.commit)}">{esc(entry.commit[:10])}</code>'
+        )
     files = "".join(
-        f'<li><span class="platform">{_e(f.platform)}</span> '
-        f'<a href="{_e(to_root + href(f.key))}">{_e(f.name)}</a>'
+        f'<li><span class="platform">{esc(f.platform)}</span> '
+        f'<a href="{esc(to_root + href(f.key))}">{esc(f.name)}</a>'
         f'<span class="size">{human_size(f.size)}</span></li>'
         for f in entry.files
     )
     css = "build yanked" if reason is not None else "build"
     return (
         f'<tr class="{css}" data-tag="{tag}">'
-        f'<td class="tag"><a href="{_e(build_dir_href(entry.tag, to_root))}">{label}</a>'
+        f'<td class="tag"><a href="{esc(build_dir_href(entry.tag, to_root))}">{label}</a>'
         f"{commit}{note}</td>"
-        f'<td class="date">{_time(entry.published)}</td>'
+        f'<td class="date">{time_html(entry.published)}</td>'
         f'<td><ul class="files">{files or "<li>(no files)</li>"}</ul></td></tr>'
     )
 
@@ -213,7 +202,7 @@ def _page_links(category: Category, section: Section) -> str:
     ids = list(section.page_ids)
     shown = ids[:MAX_PAGE_LINKS]
     links = " · ".join(
-        f'<a href="{_e(href(html_page_key(category, page_id)))}">{n}</a>'
+        f'<a href="{esc(href(html_page_key(category, page_id)))}">{n}</a>'
         for n, page_id in enumerate(shown, start=1)
     )
     rest = f" (each page links the next; {len(ids)} pages)" if len(ids) > len(shown) else ""
@@ -232,9 +221,9 @@ def _section_body(category: Category, section: Section, yanks: Yanks) -> str:
 
 def _pull_lines(site: Site, image: ImageEntry) -> list[tuple[str, str]]:
     host = registry_host(site)
-    name = f"{host}/{_e(image.repository)}"
-    by_tag = f"{name}:{_e(image.tag)}"
-    by_digest = f"{name}@{_e(image.digest)}"
+    name = f"{host}/{esc(image.repository)}"
+    by_tag = f"{name}:{esc(image.tag)}"
+    by_digest = f"{name}@{esc(image.digest)}"
     return [
         ("podman, by tag", f"podman pull {by_tag}"),
         ("docker, by tag", f"docker pull {by_tag}"),
@@ -246,21 +235,21 @@ def _pull_lines(site: Site, image: ImageEntry) -> list[tuple[str, str]]:
 def _hero(site: Site, latest: Build) -> str:
     page = build_dir_href(latest.tag)
     links = "".join(
-        f'<li><a class="dl" href="{_e(href(f.key))}">{_e(f.platform)} · {_e(f.name)}</a>'
+        f'<li><a class="dl" href="{esc(href(f.key))}">{esc(f.platform)} · {esc(f.name)}</a>'
         f'<span class="size">{human_size(f.size)}</span></li>'
         for f in latest.files
     )
     images = "".join(
-        f"<li><code>podman pull {registry_host(site)}/{_e(i.repository)}:{_e(i.tag)}</code></li>"
+        f"<li><code>podman pull {registry_host(site)}/{esc(i.repository)}:{esc(i.tag)}</code></li>"
         for i in latest.images
     )
     image_block = f'<h3>Images</h3><ul class="plain">{images}</ul>' if images else ""
     return (
         '<section id="latest" class="hero">'
-        f'<h2>Latest release: <a href="{_e(page)}">{_e(latest.tag)}</a></h2>'
-        f'<p class="meta">Published {_time(latest.published)}</p>'
+        f'<h2>Latest release: <a href="{esc(page)}">{esc(latest.tag)}</a></h2>'
+        f'<p class="meta">Published {time_html(latest.published)}</p>'
         f'<ul class="plain">{links or "<li>(no files)</li>"}</ul>{image_block}'
-        f'<p><a href="{_e(page)}">Checksums, signature and install commands</a></p>'
+        f'<p><a href="{esc(page)}">Checksums, signature and install commands</a></p>'
         "</section>"
     )
 
@@ -294,11 +283,11 @@ def render_root_page(
         f"{_section_body(category, rows(category, ROOT_OTHER_ROWS), yanks)}\n</details>"
         for category in (Category.EXTRA, Category.DEV)
     )
-    title = f"{_e(site.project)} downloads"
+    title = f"{esc(site.project)} downloads"
     hero = _hero(site, latest) if latest is not None else ""
     body = f"""<header>
 <h1>{title}</h1>
-<p class="meta">Updated {_time(generated)} · <a href="{FEED_HREF}">Atom feed</a> ·
+<p class="meta">Updated {time_html(generated)} · <a href="{FEED_HREF}">Atom feed</a> ·
 for scripts: <a href="{LATEST_JSON_HREF}">{LATEST_JSON_HREF}</a>,
 <a href="{ROOT_KEY}">{ROOT_KEY}</a></p>
 </header>
@@ -311,7 +300,7 @@ for scripts: <a href="{LATEST_JSON_HREF}">{LATEST_JSON_HREF}</a>,
 {folded}
 </main>"""
     head = (
-        f'<link rel="alternate" type="application/atom+xml" title="{_e(site.project)} releases" '
+        f'<link rel="alternate" type="application/atom+xml" title="{esc(site.project)} releases" '
         f'href="{FEED_HREF}">\n'
     )
     return _document(title, body, head=head)
@@ -331,7 +320,7 @@ def render_history_page(
 ) -> str:
     """``_artreg/index/<category>/<id>.html``: the entries of that JSON page, linking the next."""
     yanks = yanks or Yanks()
-    title = f"{_e(site.project)}: {_TITLES[category].lower()}"
+    title = f"{esc(site.project)}: {_TITLES[category].lower()}"
     following = f'<a href="{next_id}.html">next page</a>' if next_id is not None else "last page"
     nav = (
         f'<p class="more"><a href="{PAGE_TO_ROOT}">all downloads</a> · {following} · '
@@ -363,38 +352,38 @@ def render_build_page(
 ) -> str:
     """``<encoded tag>/index.html``: files, checksums, verification and pull commands."""
     build_dir = encode_tag(build.tag)
-    tag = _e(build.tag)
+    tag = esc(build.tag)
     heading = f"<del>{tag}</del>" if yanked is not None else tag
-    title = f"{_e(site.project)} {tag}"
+    title = f"{esc(site.project)} {tag}"
     banner = ""
     if yanked is not None:
         banner = (
-            f'<p class="banner"><strong>Yanked:</strong> {_e(yanked)}. '
+            f'<p class="banner"><strong>Yanked:</strong> {esc(yanked)}. '
             "The files stay downloadable; the latest links and the feed no longer offer it.</p>"
         )
-    facts = [f"Published {_time(build.published)}", f"{_e(build.category.value)} build"]
+    facts = [f"Published {time_html(build.published)}", f"{esc(build.category.value)} build"]
     repository = site.repository
     if build.commit is not None:
         commit_url = repository.commit_url(build.commit) if repository else None
-        short = _e(build.commit[:12])
+        short = esc(build.commit[:12])
         facts.append(
-            f'commit <a href="{_e(commit_url)}"><code>{short}</code></a>'
+            f'commit <a href="{esc(commit_url)}"><code>{short}</code></a>'
             if commit_url
             else f"commit <code>{short}</code>"
         )
     if repository is not None and build.category is not Category.DEV:
-        facts.append(f'<a href="{_e(repository.tag_url(build.tag))}">tag on the forge</a>')
+        facts.append(f'<a href="{esc(repository.tag_url(build.tag))}">tag on the forge</a>')
     facts.append(
-        f'<a href="{_e(BUILD_TO_ROOT + href(manifest_key(build.tag)))}">manifest (JSON)</a>'
+        f'<a href="{esc(BUILD_TO_ROOT + href(manifest_key(build.tag)))}">manifest (JSON)</a>'
     )
     rows = []
     for n, f in enumerate(sorted(build.files, key=lambda f: f.key), start=1):
         relative = relative_path(build_dir, f.key)
         rows.append(
-            f'<tr><td><span class="platform">{_e(f.platform)}</span></td>'
-            f'<td><a href="{_e(href(relative))}">{_e(f.name)}</a>'
+            f'<tr><td><span class="platform">{esc(f.platform)}</span></td>'
+            f'<td><a href="{esc(href(relative))}">{esc(f.name)}</a>'
             f'<span class="size">{human_size(f.size)}</span><br>'
-            f"{_copyable(f'sha{n}', _e(f.sha256), block=False)}</td></tr>"
+            f"{_copyable(f'sha{n}', esc(f.sha256), block=False)}</td></tr>"
         )
     files = (
         '<table class="builds files"><thead><tr><th>Platform</th><th>File and SHA-256</th>'
@@ -406,25 +395,25 @@ def render_build_page(
         "<h2>Verify a download</h2>",
         f'<p>In the directory holding the downloaded files and <a href="{SUMS_NAME}">'
         f"{SUMS_NAME}</a>:</p>",
-        _copyable("check", _e(check_command())),
+        _copyable("check", esc(check_command())),
     ]
     if signed and site.signer is not None:
         signers = BUILD_TO_ROOT + ALLOWED_SIGNERS_KEY
         verify += [
             f'<p>Check the <a href="{SIGNATURE_NAME}">signature</a> of {SUMS_NAME} with '
-            f'OpenSSH 8.1+ and the project\'s <a href="{_e(signers)}">allowed_signers</a> '
+            f'OpenSSH 8.1+ and the project\'s <a href="{esc(signers)}">allowed_signers</a> '
             "file, downloaded next to it:</p>",
-            _copyable("verify", _e(verify_command(site.signer, "allowed_signers"))),
+            _copyable("verify", esc(verify_command(site.signer, "allowed_signers"))),
         ]
     images = []
     for n, image in enumerate(build.images, start=1):
-        images.append(f"<h3><code>{_e(image.repository)}</code></h3>")
+        images.append(f"<h3><code>{esc(image.repository)}</code></h3>")
         for m, (label, command) in enumerate(_pull_lines(site, image), start=1):
             images.append(f'<p class="meta">{label}</p>{_copyable(f"pull{n}-{m}", command)}')
     image_block = "<h2>Images</h2>\n" + "\n".join(images) if images else ""
     body = f"""<header>
-<p class="meta"><a href="{BUILD_TO_ROOT}">{_e(site.project)} downloads</a></p>
-<h1>{_e(site.project)} {heading}</h1>
+<p class="meta"><a href="{BUILD_TO_ROOT}">{esc(site.project)} downloads</a></p>
+<h1>{esc(site.project)} {heading}</h1>
 <p class="meta">{" · ".join(facts)}</p>
 {banner}
 </header>
