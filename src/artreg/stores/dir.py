@@ -146,31 +146,27 @@ class DirStore:
 
     def get(self, key: str) -> bytes:
         """The object's bytes; raises :class:`NotFound`."""
-        self._count("GetObject")
-        validate_key(self.description, key)
-        with self._failing("read", key):
-            fd = self._open_file(key.split("/"))
-            if fd is None:
-                raise NotFound(f"{self.description}: {key!r}: no such object")
-            with open(fd, "rb") as f:
-                return f.read()
+        return self._read(key)[0]
 
     def get_with_etag(self, key: str) -> tuple[bytes, str]:
         """The object's bytes and their etag (from one open file, so they agree)."""
-        self._count("GetObject")
-        validate_key(self.description, key)
-        with self._failing("read", key):
-            fd = self._open_file(key.split("/"))
-            if fd is None:
-                raise NotFound(f"{self.description}: {key!r}: no such object")
-            with open(fd, "rb") as f:
-                st = os.fstat(f.fileno())
-                body = f.read()
+        body, st = self._read(key)
         doc = self._read_sidecar(key)
         etag = doc.get("etag") if _fresh(doc, st) else None
         if not isinstance(etag, str):
             etag = _md5(body)
         return body, etag
+
+    def _read(self, key: str) -> tuple[bytes, os.stat_result]:
+        """One GET: the object's bytes and the status of the file they were read from."""
+        self._count("GetObject")
+        validate_key(self.description, key)
+        with self._failing("read", key):
+            fd = self._open_file(key.split("/"))
+            if fd is None:
+                raise NotFound(f"{self.description}: {key!r}: no such object")
+            with open(fd, "rb") as f:
+                return f.read(), os.fstat(f.fileno())
 
     def head(self, key: str) -> ObjectInfo | None:
         """The object's info, or None when it does not exist."""
