@@ -1,0 +1,204 @@
+"""Write the download site around a publish: checksums, signature, pages, latest/, feed.
+
+The edge around :mod:`artreg.render.bundle`: reads what it needs (the root
+index, the previous ``_artreg/mirrors.json``, the highest release's manifest),
+signs with ssh-keygen, and writes through the store. Called after a build's
+manifest and the index are written, so ``latest/`` never points at a
+half-published build.
+
+Cost per call: reads 2-3 objects (index.json, mirrors.json, the highest
+release's manifest when it is not the build just published); writes the
+build's SHA256SUMS, its signature and page, then, only when ``latest/``
+moves, one server-side copy per file plus SHA256SUMS (and .sig), and always
+the record, latest.json and the feed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from artreg.config import Config
+from artreg.core import index
+from artreg.core.forge import parse_repository
+from artreg.core.latest import (
+    RECORD_KEY,
+    Mirror,
+    highest_extra,
+    highest_release,
+    mirrors_from_record,
+    record_document,
+)
+from artreg.core.manifest import Build, build_from_bytes, manifest_key
+from artreg.core.signing import identity
+from artreg.core.tags import Category
+from artreg.render.bundle import (
+    JSON_TYPE,
+    SiteObject,
+    build_objects,
+    release_objects,
+    signers_object,
+    sums_of,
+)
+from artreg.render.site import Site, Yanks
+from artreg.signing import SigningKey, sign
+from artreg.stores.base import NotFound, PutRequest, Store
+
+SITE_CACHE = "no-cache"
+
+
+@dataclass
+class SiteReport:
+    written: list[str] = field(default_factory=list)
+    copied: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    bytes_written: int = 0
+
+
+def site_of(config: Config) -> Site:
+    settings = config.site
+    repository = parse_repository(settings.repository) if settings.repository else None
+    return Site(
+        project=config.project,
+        repository=repository,
+        site_url=settings.site_url,
+        signer=identity(config.project) if settings.signing else None,
+    )
+
+
+def _signing_key(config: Config) -> SigningKey:
+    key_file = config.site.key_file
+    if key_file is not None and config.path is not None:
+        path = Path(key_file).expanduser()
+        key_file = str(path if path.is_absolute() else config.path.parent / path)
+    return SigningKey(key_env=config.site.key_env, key_file=key_file)
+
+
+def _put(store: Store, obj: SiteObject, report: SiteReport) -> None:
+    store.put(
+        PutRequest(
+            key=obj.key, body=obj.body, content_type=obj.content_type, cache_control=SITE_CACHE
+        )
+    )
+    report.written.append(obj.key)
+    report.bytes_written += len(obj.body)
+
+
+def write_build(
+    store: Store,
+    config: Config,
+    build: Build,
+    report: SiteReport,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """The build's SHA256SUMS, signature (when configured) and page."""
+    site = site_of(config)
+    signature = None
+    if config.site.signing:
+        signed = sign(sums_of(build), _signing_key(config), environ)
+        signature = signed.signature
+        signers = signers_object(site.signer or "", signed.public_key)
+        try:
+            current = store.get(signers.key)
+        except NotFound:
+            current = None
+        if current != signers.body:
+            _put(store, signers, report)
+    for obj in build_objects(site, build, signature=signature):
+        _put(store, obj, report)
+
+
+def _read_json(store: Store, key: str) -> object:
+    try:
+        return json.loads(store.get(key))
+    except (NotFound, ValueError):
+        return None
+
+
+def refresh_latest(
+    store: Store,
+    config: Config,
+    *,
+    now: dt.datetime,
+    known: Sequence[Build] = (),
+    yanks: Mapping[str, str] | None = None,
+    report: SiteReport | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SiteReport:
+    """Move ``latest/`` (and the extras directory) to the highest builds the root index
+    lists, then write the record, latest.json and the feed, then delete recorded keys the
+    new trees lack. ``known``: manifests already in hand (the builds just published)."""
+    report = report or SiteReport()
+    yanks = dict(yanks or {})
+    root_doc = _read_json(store, index.ROOT_KEY)
+    if root_doc is None:
+        return report
+    root = index.root_from_document(root_doc)
+    newest = [e for c in (Category.RELEASE, Category.EXTRA) for e in root.category(c).newest]
+    by_tag = {b.tag: b for b in known}
+
+    def manifest(tag: str | None) -> Build | None:
+        if tag is None:
+            return None
+        if tag not in by_tag:
+            by_tag[tag] = build_from_bytes(store.get(manifest_key(tag)), manifest_key(tag))
+        return by_tag[tag]
+
+    latest = highest_release(newest, yanks)
+    extras = None
+    if config.site.latest_extras is not None:
+        extra = highest_extra(newest, config.convention(), yanks)
+        extras = (config.site.latest_extras, manifest(extra.tag if extra else None))
+    previous: dict[str, Mirror] = {
+        m.directory: m for m in mirrors_from_record(_read_json(store, RECORD_KEY))
+    }
+    result = release_objects(
+        site_of(config),
+        [e for e in newest if e.category is Category.RELEASE],
+        latest=manifest(latest.tag if latest else None),
+        previous=previous,
+        generated=now,
+        signed=config.site.signing,
+        yanks=Yanks(yanks),
+        extras=extras,
+    )
+    record, *documents = result.objects
+    _put(store, record, report)  # the record first: every key copied is provably ours
+    owners = {m.directory: by_tag.get(m.tag) for m in result.mirrors}
+    for dst, src in result.plan.copies:
+        _copy(store, config, src, dst, owners.get(dst.split("/", 1)[0]), report, environ)
+    for obj in documents:
+        _put(store, obj, report)
+    if result.plan.deletes:
+        store.delete(list(result.plan.deletes))
+        report.deleted += result.plan.deletes
+        body = _json(record_document(result.mirrors))
+        _put(store, SiteObject(RECORD_KEY, body, JSON_TYPE), report)
+    return report
+
+
+def _copy(
+    store: Store,
+    config: Config,
+    src: str,
+    dst: str,
+    owner: Build | None,
+    report: SiteReport,
+    environ: Mapping[str, str] | None,
+) -> None:
+    try:
+        store.copy(src, dst)
+    except NotFound:
+        if owner is None:
+            raise
+        # a build published before checksums existed: write its site objects, then copy
+        write_build(store, config, owner, report, environ)
+        store.copy(src, dst)
+    report.copied.append(dst)
+
+
+def _json(document: object) -> bytes:
+    return (json.dumps(document, indent=1, sort_keys=True) + "\n").encode()

@@ -1,0 +1,121 @@
+"""The download site written around real publishes on the dir target, moto and s3rver.
+
+Builds are published by ``artreg apply`` (in process); :mod:`artreg.downloads`
+then writes the site objects and moves ``latest/`` through the same stores.
+Reads go over HTTP (``artreg serve`` for the dir target, anonymous GETs on the
+S3 servers) with curl, sha256sum and ssh-keygen.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import feedparser
+import pytest
+from publishing import Site, make_site
+from signing_test import keygen
+
+from artreg.config import load_config
+from artreg.core.manifest import build_from_bytes, manifest_key
+from artreg.core.signing import verify_command
+from artreg.downloads import SiteReport, refresh_latest, write_build
+from artreg.serve import make_server
+
+HISTORY = [
+    ("v1.0.0", "2025-05-01T00:00:00Z"),
+    ("v1.1.0", "2025-05-02T00:00:00Z"),
+    ("v1.0.1", "2025-05-03T00:00:00Z"),  # a backport, published last among releases
+    ("v1.2.0-rc.1", "2025-05-04T00:00:00Z"),
+]
+
+
+@pytest.fixture(params=["dir", "moto", "s3rver"])
+def site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Site, str]]:
+    site = make_site(request, tmp_path, request.param, website=True)
+    key = keygen(tmp_path)
+    site.configure(extra_toml=f'[signing]\nkey_file = "{key}"\n[latest]\nextras = "latest-rc"\n')
+    if site.kind != "dir":
+        yield site, site.url("")
+        return
+    public = site.root / "public"
+    public.mkdir(exist_ok=True)
+    server = make_server(public)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    yield site, server.url
+    server.shutdown()
+    server.server_close()
+
+
+def curl(url: str, out: Path | None = None) -> bytes:
+    args = [shutil.which("curl") or "curl", "-fsSL", url]
+    if out is not None:
+        args += ["-o", str(out)]
+    return subprocess.run(args, capture_output=True, check=True).stdout
+
+
+def publish_all(site: Site) -> dict[str, SiteReport]:
+    config = load_config(site.config_path)
+    store = site.store()
+    reports = {}
+    for tag, now in HISTORY:
+        site.publish(tag, now=now)
+        build = build_from_bytes(store.get(manifest_key(tag)), tag)
+        before = store.requests.copy()
+        report = SiteReport()
+        write_build(store, config, build, report)
+        refresh_latest(store, config, now=build.published, known=[build], report=report)
+        report.requests = store.requests - before  # type: ignore[attr-defined]
+        reports[tag] = report
+    return reports
+
+
+def test_latest_checksums_signature_feed(site: tuple[Site, str], tmp_path: Path) -> None:
+    project, base = site
+    store = project.store()
+    # a foreign object under latest/ from before artreg: never touched
+    from artreg.stores.base import PutRequest
+
+    store.put(PutRequest(key="latest/README.txt", body=b"legacy", content_type="text/plain"))
+    reports = publish_all(project)
+
+    assert curl(base + "latest/linux/amd64/app") == b"v1.1.0 linux/amd64\n"
+    assert curl(base + "latest-rc/linux/arm64/app") == b"v1.2.0-rc.1 linux/arm64\n"
+    assert store.get("latest/README.txt") == b"legacy"
+
+    for directory in ("v1.0.0", "v1.1.0", "v1.0.1", "v1.2.0-rc.1", "latest", "latest-rc"):
+        local = tmp_path / "dl" / directory
+        for platform in ("linux/amd64", "linux/arm64"):
+            (local / platform).mkdir(parents=True)
+            curl(f"{base}{directory}/{platform}/app", local / platform / "app")
+        for name in ("SHA256SUMS", "SHA256SUMS.sig"):
+            curl(f"{base}{directory}/{name}", local / name)
+        curl(base + "_artreg/allowed_signers", local / "allowed_signers")
+        check = subprocess.run(
+            ["sha256sum", "-c", "--strict", "SHA256SUMS"], cwd=local, capture_output=True
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+        verify = subprocess.run(
+            verify_command("demo", "allowed_signers"), shell=True, cwd=local, capture_output=True
+        )
+        assert verify.returncode == 0, verify.stderr
+
+    parsed = feedparser.parse(curl(base + "releases.xml"))
+    assert not parsed.bozo
+    assert [e.title for e in parsed.entries] == ["demo v1.0.1", "demo v1.1.0", "demo v1.0.0"]
+    # the build page (S3 REST endpoints serve no index documents: ask for it by name)
+    assert b"sha256sum -c" in curl(base + "v1.1.0/index.html")
+
+    # the cost a release adds (v1.1.0 moves latest/; v1.0.1, a backport, does not)
+    for tag in ("v1.1.0", "v1.0.1"):
+        report = reports[tag]
+        requests = dict(report.requests)  # type: ignore[attr-defined]
+        print(
+            f"{project.kind} {tag}: {sum(requests.values())} requests {requests}, "
+            f"{report.bytes_written} bytes written, {len(report.copied)} copies"
+        )
+    assert len(reports["v1.1.0"].copied) == 4 and reports["v1.0.1"].copied == []
