@@ -19,10 +19,7 @@ import pytest
 from publishing import Site, make_site
 from signing_test import keygen
 
-from artreg.config import load_config
-from artreg.core.manifest import build_from_bytes, manifest_key
 from artreg.core.signing import verify_command
-from artreg.downloads import SiteReport, refresh_latest, write_build
 from artreg.serve import make_server
 
 HISTORY = [
@@ -58,20 +55,13 @@ def curl(url: str, out: Path | None = None) -> bytes:
     return subprocess.run(args, capture_output=True, check=True).stdout
 
 
-def publish_all(site: Site) -> dict[str, SiteReport]:
-    config = load_config(site.config_path)
-    store = site.store()
-    reports = {}
-    for tag, now in HISTORY:
-        site.publish(tag, now=now)
-        build = build_from_bytes(store.get(manifest_key(tag)), tag)
-        before = store.requests.copy()
-        report = SiteReport()
-        write_build(store, config, build, report)
-        refresh_latest(store, config, now=build.published, known=[build], report=report)
-        report.requests = store.requests - before  # type: ignore[attr-defined]
-        reports[tag] = report
-    return reports
+def publish_all(site: Site) -> dict[str, dict[str, int]]:
+    """Publish HISTORY with ``artreg apply``; the requests each apply made, by operation."""
+    return {tag: site.publish(tag, now=now)["requests"] for tag, now in HISTORY}
+
+
+def stored_bytes(site: Site) -> int:
+    return sum(info.size for info in site.store().list())
 
 
 def test_latest_checksums_signature_feed(site: tuple[Site, str], tmp_path: Path) -> None:
@@ -81,7 +71,7 @@ def test_latest_checksums_signature_feed(site: tuple[Site, str], tmp_path: Path)
     from artreg.stores.base import PutRequest
 
     store.put(PutRequest(key="latest/README.txt", body=b"legacy", content_type="text/plain"))
-    reports = publish_all(project)
+    requests = publish_all(project)
 
     assert curl(base + "latest/linux/amd64/app") == b"v1.1.0 linux/amd64\n"
     assert curl(base + "latest-rc/linux/arm64/app") == b"v1.2.0-rc.1 linux/arm64\n"
@@ -110,12 +100,39 @@ def test_latest_checksums_signature_feed(site: tuple[Site, str], tmp_path: Path)
     # the build page (S3 REST endpoints serve no index documents: ask for it by name)
     assert b"sha256sum -c" in curl(base + "v1.1.0/index.html")
 
-    # the cost a release adds (v1.1.0 moves latest/; v1.0.1, a backport, does not)
-    for tag in ("v1.1.0", "v1.0.1"):
-        report = reports[tag]
-        requests = dict(report.requests)  # type: ignore[attr-defined]
-        print(
-            f"{project.kind} {tag}: {sum(requests.values())} requests {requests}, "
-            f"{report.bytes_written} bytes written, {len(report.copied)} copies"
-        )
-    assert len(reports["v1.1.0"].copied) == 4 and reports["v1.0.1"].copied == []
+    # verify: every site key is referenced (latest/ through the record), nothing is missing
+    result = project.run("verify", "--target", "test")
+    assert result.code == 0, result.out + result.err
+    # a backport and an rc never move latest/; a new highest release copies 2 files + 2 sums
+    assert requests["v1.1.0"].get("CopyObject") == 4
+    assert "CopyObject" not in requests["v1.0.1"]
+
+
+def test_cost_of_a_release(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """The requests and bytes the site adds to each apply, against the same history without it."""
+    plain = make_site(request, tmp_path / "plain", "moto")
+    full = make_site(request, tmp_path / "full", "moto")
+    full.configure(extra_toml=f'[signing]\nkey_file = "{keygen(tmp_path)}"\n[latest]\n')
+    for tag, now in HISTORY:
+        before = {"plain": stored_bytes(plain), "full": stored_bytes(full)}
+        base = plain.publish(tag, now=now)["requests"]
+        more = full.publish(tag, now=now)["requests"]
+        added = {op: more.get(op, 0) - base.get(op, 0) for op in sorted(set(more) | set(base))}
+        grown = (stored_bytes(full) - before["full"]) - (stored_bytes(plain) - before["plain"])
+        print(f"{tag}: +{sum(added.values())} requests {added}, +{grown} bytes stored")
+        assert added.get("PutObject", 0) >= 3  # SHA256SUMS, its signature, the page (at least)
+
+
+def test_gc_keeps_the_site(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    site = make_site(request, tmp_path, "dir")
+    site.configure(extra_toml='[latest]\n[gc]\ngrace_period = "0s"\n')
+    for tag, now in HISTORY[:2]:
+        site.publish(tag, now=now)
+    before = site.snapshot()
+    assert "latest/linux/amd64/app" in before and "v1.1.0/SHA256SUMS" in before
+    result = site.run("gc", "--target", "test", "--json")
+    assert result.code == 0, result.err
+    assert [a["key"] for a in result.json()["actions"] if a["op"] == "delete"] == []
+    assert site.snapshot() == before
+    verify = site.run("verify", "--target", "test")
+    assert verify.code == 0, verify.out + verify.err

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from artreg.core import index
 from artreg.core.index import Entry
+from artreg.core.latest import LATEST_JSON_KEY, RECORD_KEY
 from artreg.core.manifest import ARTREG_DIR, Build, InvalidManifest
 from artreg.core.ownership import (
     INTENTS_PREFIX,
@@ -22,7 +23,10 @@ from artreg.core.ownership import (
     judge,
 )
 from artreg.core.plan import Action, Kind, Op
+from artreg.core.signing import ALLOWED_SIGNERS_KEY
 from artreg.core.tags import PUBLISHED_CATEGORIES, Convention
+from artreg.core.yank import site_keys
+from artreg.downloads import recorded_site_keys
 from artreg.lease import LEASE_KEY
 from artreg.oci.publish import REGISTRY_ROOT_KEY
 from artreg.oci.verify import verify_images
@@ -34,7 +38,11 @@ from artreg.publisher import (
     read_build,
     trusted_root,
 )
+from artreg.render.feed import FEED_KEY
 from artreg.stores.base import NotFound, ObjectInfo, Store
+
+# The download site's documents (the build pages and checksums belong to their builds).
+SITE_DOCUMENTS = (LATEST_JSON_KEY, FEED_KEY, RECORD_KEY, ALLOWED_SIGNERS_KEY)
 
 
 @dataclass(frozen=True)
@@ -64,7 +72,7 @@ def _age(delta: dt.timedelta) -> str:
 def live_documents(state: TargetState) -> set[str]:
     """artreg's documents in use: the root, index.html, the lease, the pages the root links,
     and the registry's v2/index.html (what makes /v2/ answer 200 on a static website)."""
-    keys = {index.ROOT_KEY, index.HTML_KEY, LEASE_KEY, REGISTRY_ROOT_KEY}
+    keys = {index.ROOT_KEY, index.HTML_KEY, LEASE_KEY, REGISTRY_ROOT_KEY, *SITE_DOCUMENTS}
     if state.root is not None:
         for category in PUBLISHED_CATEGORIES:
             keys |= {
@@ -109,7 +117,7 @@ def judge_target(
     return judge(
         listed,
         builds={**{tag: None for tag in state.manifests}, **builds},
-        documents=live_documents(state),
+        documents=live_documents(state) | set(recorded_site_keys(store, listing)),
         intents=read_intents(store, listing),
         image_repositories=repositories,
         grace=grace,
@@ -120,7 +128,7 @@ def builds_of(state: TargetState, entries: Iterable[Entry]) -> dict[str, Sequenc
     """tag -> file keys of the indexed builds; listed manifests not among them -> None."""
     found: dict[str, Sequence[str] | None] = {tag: None for tag in state.manifests}
     for entry in entries:
-        found[entry.tag] = tuple(f.key for f in entry.files)
+        found[entry.tag] = (*(f.key for f in entry.files), *site_keys(entry.tag))
     return found
 
 

@@ -45,7 +45,7 @@ from artreg.render.bundle import (
 )
 from artreg.render.site import Site, Yanks
 from artreg.signing import SigningKey, sign
-from artreg.stores.base import NotFound, PutRequest, Store
+from artreg.stores.base import NotFound, ObjectInfo, PutRequest, Store
 
 SITE_CACHE = "no-cache"
 
@@ -202,3 +202,11 @@ def _copy(
 
 def _json(document: object) -> bytes:
     return (json.dumps(document, indent=1, sort_keys=True) + "\n").encode()
+
+
+def recorded_site_keys(store: Store, listing: Sequence[ObjectInfo]) -> tuple[str, ...]:
+    """Every ``latest`` key the record says artreg wrote (none when it is absent from
+    ``listing`` or unreadable: then no request is made and nothing there is artreg's)."""
+    if not any(info.key == RECORD_KEY for info in listing):
+        return ()
+    return tuple(key for m in mirrors_from_record(_read_json(store, RECORD_KEY)) for key in m.keys)

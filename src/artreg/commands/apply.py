@@ -16,6 +16,8 @@ from artreg.core.manifest import Build, parse_time
 from artreg.core.ownership import Intent
 from artreg.core.plan import BuildChange, Kind, Op, plan_build
 from artreg.core.tags import Category, classify
+from artreg.core.yank import site_keys
+from artreg.downloads import SiteReport, refresh_latest, write_build
 from artreg.errors import ArtregError, InvalidTag
 from artreg.lease import Lease, default_holder
 from artreg.oci.publish import ImagesPlan, plan_images, publish_images, read_images
@@ -290,6 +292,8 @@ def _publish(prepared: Prepared, progress: Progress, *, lease_held: bool) -> Rep
         for key in (*change.upload_keys, *change.stale_keys)
         if not key.startswith("v2/")  # image tags: their repository is declared
     ]
+    if change.changed and prepared.config.site.enabled:
+        keys += site_keys(change.build.tag)  # SHA256SUMS, its signature, the build's page
     intent = new_intent(prepared.job.holder, {change.build.tag: keys}) if keys else None
     if intent is not None:
         write_intent(store, intent)
@@ -307,6 +311,10 @@ def _publish(prepared: Prepared, progress: Progress, *, lease_held: bool) -> Rep
     report.count([s.action for s in files])
     added: list[Build] = []
     etags: dict[str, str] = {}
+    site = SiteReport()
+    enabled = prepared.config.site.enabled
+    if change.changed and enabled:  # the build's SHA256SUMS, signature and page, with its files
+        write_build(store, prepared.config, change.build, site)
     if change.changed:
         etag = _write_manifest(prepared, conditional)
         if etag is not None:
@@ -324,6 +332,8 @@ def _publish(prepared: Prepared, progress: Progress, *, lease_held: bool) -> Rep
     )
     if intent is not None:
         store.delete([intent.key])  # the manifest now proves what the record did
+    if added and enabled:  # latest/, latest.json and the feed, once the build is indexed
+        refresh_latest(store, prepared.config, now=prepared.now, known=added, report=site)
     return report
 
 
