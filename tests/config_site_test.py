@@ -79,7 +79,11 @@ def test_valid(text: str, expected: SiteSettings) -> None:
         ('[latest]\nextras = "latest"\n', "latest.extras: expected a directory name"),
         ('[latest]\nextras = "v2"\n', "latest.extras: expected a directory name"),
         ('[latest]\nextras = "../x"\n', "latest.extras: expected a directory name"),
-        ('[latest]\nextras = "v1.0.0"\n', "'v1.0.0' is a tag's directory"),
+        ('[latest]\nextras = "v1.0.0"\n', "latest.extras: expected a directory name"),
+        ('[latest]\nextras = "rc"\n', "latest.extras: expected a directory name"),
+        ('[latest]\nextras = "_artreg"\n', "latest.extras: expected a directory name"),
+        ('[latest]\nextras = "latest-rc/x"\n', "latest.extras: expected a directory name"),
+        ('[latest]\nextras = "latest-.."\n', "latest.extras: expected a directory name"),
         ('[latest]\nextra = "latest-rc"\n', "latest.extra: unknown key; did you mean 'extras'?"),
     ],
 )

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from artreg.core import index
 from artreg.core.index import Entry
+from artreg.core.keys import site_keys
 from artreg.core.latest import LATEST_JSON_KEY, RECORD_KEY
 from artreg.core.manifest import ARTREG_DIR, Build, InvalidManifest
 from artreg.core.ownership import (
@@ -25,7 +26,6 @@ from artreg.core.ownership import (
 from artreg.core.plan import Action, Kind, Op
 from artreg.core.signing import ALLOWED_SIGNERS_KEY
 from artreg.core.tags import PUBLISHED_CATEGORIES, Convention
-from artreg.core.yank import site_keys
 from artreg.downloads import recorded_site_keys
 from artreg.lease import LEASE_KEY
 from artreg.oci.publish import REGISTRY_ROOT_KEY

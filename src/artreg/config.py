@@ -1431,8 +1431,8 @@ _KEY_ENV_EXPECTED = (
 )
 _KEY_FILE_EXPECTED = "the path of an OpenSSH private key file, never the key itself"
 _EXTRAS_EXPECTED = (
-    "a directory name like 'latest-rc' (letters, digits, '.', '_', '-'; not 'latest', 'v2' "
-    "or a tag)"
+    "a directory name 'latest-<suffix>' like 'latest-rc' (letters, digits, '.', '_', '-'; "
+    "not a tag)"
 )
 
 
@@ -1470,11 +1470,9 @@ def _key_file(text: str) -> bool:
 
 
 def _dir(text: str) -> bool:
-    return (
-        re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", text) is not None
-        and text not in ("latest", "v2")
-        and ".." not in text
-    )
+    from artreg.core.latest import directory_problem
+
+    return text != "latest" and directory_problem(text) is None
 
 
 # An endpoint's host: a DNS name (docker-compose service names may hold '_') or an

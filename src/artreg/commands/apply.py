@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 from artreg.artifacts import LocalFile, resolve_files
 from artreg.commands import config_dir, load_required
 from artreg.config import Config, Target, resolve_target
+from artreg.core.keys import site_keys
 from artreg.core.manifest import Build, parse_time
 from artreg.core.ownership import Intent
 from artreg.core.plan import BuildChange, Kind, Op, plan_build
 from artreg.core.tags import Category, classify
-from artreg.core.yank import site_keys
 from artreg.downloads import SiteReport, refresh_latest, write_build
 from artreg.errors import ArtregError, InvalidTag
 from artreg.lease import Lease, default_holder

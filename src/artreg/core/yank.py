@@ -13,9 +13,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from artreg.core.checksums import SIGNATURE_NAME, SUMS_NAME
+from artreg.core.keys import site_keys
 from artreg.core.manifest import Build, format_time, manifest_key
-from artreg.core.tags import Category, encode_tag
+from artreg.core.tags import Category
 from artreg.errors import ArtregError
 
 MAX_REASON = 300
@@ -50,12 +50,6 @@ class Yank:
 
 def yank_record(reason: str, now: dt.datetime) -> Yank:
     return Yank(reason=check_reason(reason), at=format_time(now))
-
-
-def site_keys(tag: str) -> tuple[str, ...]:
-    """The keys artreg writes for a build besides its files: checksums, signature, page."""
-    build_dir = encode_tag(tag)
-    return (f"{build_dir}/{SUMS_NAME}", f"{build_dir}/{SIGNATURE_NAME}", f"{build_dir}/index.html")
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from artreg.core.checksums import SIGNATURE_NAME, SUMS_NAME, relative_path
+from artreg.core.checksums import relative_path
 from artreg.core.forge import Repository
 from artreg.core.index import INDEX_PREFIX, PAGE_TO_ROOT, ROOT_KEY, Entry
+from artreg.core.keys import SIGNATURE_NAME, SUMS_NAME
 from artreg.core.manifest import Build, ImageEntry, manifest_key
 from artreg.core.signing import ALLOWED_SIGNERS_KEY, check_command, verify_command
 from artreg.core.tags import Category, encode_tag
