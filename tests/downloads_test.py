@@ -22,6 +22,7 @@ from signing_test import keygen
 from artreg.core.signing import verify_command
 from artreg.serve import make_server
 
+REPO = Path(__file__).resolve().parent.parent
 HISTORY = [
     ("v1.0.0", "2025-05-01T00:00:00Z"),
     ("v1.1.0", "2025-05-02T00:00:00Z"),
@@ -99,6 +100,19 @@ def test_latest_checksums_signature_feed(site: tuple[Site, str], tmp_path: Path)
     assert [e.title for e in parsed.entries] == ["demo v1.0.1", "demo v1.1.0", "demo v1.0.0"]
     # the build page (S3 REST endpoints serve no index documents: ask for it by name)
     assert b"sha256sum -c" in curl(base + "v1.1.0/index.html")
+
+    # the README's line prints the latest linux/arm64 URL, which serves v1.1.0's bytes
+    line = next(
+        text.strip()
+        for text in (REPO / "README.md").read_text().splitlines()
+        if text.strip().startswith("curl -fsS https://HOST/latest.json")
+    )
+    found = subprocess.run(
+        line.replace("https://HOST/", base), shell=True, capture_output=True, text=True
+    )
+    assert found.returncode == 0, found.stderr
+    assert found.stdout == f"{base}v1.1.0/linux/arm64/app\n"
+    assert curl(found.stdout.strip()) == b"v1.1.0 linux/arm64\n"
 
     # verify: every site key is referenced (latest/ through the record), nothing is missing
     result = project.run("verify", "--target", "test")
