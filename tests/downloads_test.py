@@ -17,6 +17,7 @@ from pathlib import Path
 import feedparser
 import pytest
 from publishing import Site, make_site
+from render.site_test import tidy_errors
 from signing_test import keygen
 
 from artreg.core.signing import verify_command
@@ -144,6 +145,15 @@ def test_gc_keeps_the_site(request: pytest.FixtureRequest, tmp_path: Path) -> No
         site.publish(tag, now=now)
     before = site.snapshot()
     assert "latest/linux/amd64/app" in before and "v1.1.0/SHA256SUMS" in before
+    # the root page highlights the highest release and links the HTML index pages
+    root = before["index.html"].decode()
+    assert '<h2>Latest release: <a href="v1.1.0/">v1.1.0</a></h2>' in root
+    assert 'href="releases.xml"' in root
+    assert '<a href="_artreg/index/release/1.html">1</a>' in root
+    page = before["_artreg/index/release/1.html"].decode()
+    assert 'href="../../../v1.0.0/"' in page and 'href="1.json"' in page
+    for key in ("index.html", "_artreg/index/release/1.html", "v1.1.0/index.html"):
+        assert tidy_errors(tmp_path, before[key].decode()) == "", key
     result = site.run("gc", "--target", "test", "--json")
     assert result.code == 0, result.err
     assert [a["key"] for a in result.json()["actions"] if a["op"] == "delete"] == []

@@ -39,6 +39,7 @@ from artreg.publisher import (
     trusted_root,
 )
 from artreg.render.feed import FEED_KEY
+from artreg.render.site import html_page_key
 from artreg.stores.base import NotFound, ObjectInfo, Store
 
 # The download site's documents (the build pages and checksums belong to their builds).
@@ -75,9 +76,8 @@ def live_documents(state: TargetState) -> set[str]:
     keys = {index.ROOT_KEY, index.HTML_KEY, LEASE_KEY, REGISTRY_ROOT_KEY, *SITE_DOCUMENTS}
     if state.root is not None:
         for category in PUBLISHED_CATEGORIES:
-            keys |= {
-                index.page_key(category, pid) for pid in state.root.category(category).page_ids
-            }
+            for pid in state.root.category(category).page_ids:
+                keys |= {index.page_key(category, pid), html_page_key(category, pid)}
     return keys
 
 

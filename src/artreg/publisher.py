@@ -41,8 +41,15 @@ from artreg.core.tags import (
     decode_tag,
     unsafe_reason,
 )
+from artreg.downloads import site_of
 from artreg.errors import ArtregError
 from artreg.render.html import render_index
+from artreg.render.site import (
+    Section,
+    html_page_key,
+    render_history_page,
+    render_root_page,
+)
 from artreg.stores.base import NotFound, ObjectInfo, PreconditionFailed, PutRequest, Store
 
 INDEX_CACHE = "no-cache"
@@ -663,6 +670,21 @@ def _plan_index(
         body = index.dumps(document)
         op = Op.REPLACE if key in existing_pages else Op.CREATE
         plan.steps.append(_put(op, Kind.PAGE, key, body, JSON_TYPE, f"{category} index page"))
+        if config.site.enabled:  # its HTML twin, same id, same entries
+            page = index.page_from_document(document, key)
+            twin = render_history_page(
+                site_of(config), category, page_id, page.entries, document_next(document)
+            )
+            plan.steps.append(
+                _put(
+                    op,
+                    Kind.PAGE,
+                    html_page_key(category, page_id),
+                    twin.encode(),
+                    HTML_TYPE,
+                    f"{category} index page (HTML)",
+                )
+            )
 
     root_doc = index.root_document(
         new_pagesets.values(),
@@ -692,6 +714,8 @@ def _plan_index(
     plan.steps.append(_put(op, Kind.ROOT, index.ROOT_KEY, root_body, JSON_TYPE, "root index"))
     html = _render_html(config, root_doc, html_rows, now)
     plan.steps.append(_put(op, Kind.HTML, index.HTML_KEY, html, HTML_TYPE, "index.html"))
+    if config.site.enabled:
+        page_deletes += [key.removesuffix(".json") + ".html" for key in page_deletes]
     for key in page_deletes:
         action = Action(Op.DELETE, Kind.PAGE, key, 0, "index page no longer linked")
         plan.steps.append(Step(action))
@@ -719,6 +743,8 @@ def _render_html(
     def entries(category: Category, limit: int) -> Sequence[Entry]:
         return rows.get(category, ())[:limit]
 
+    if config.site.enabled:
+        return _render_site_root(config, categories, rows, now)
     text = render_index(
         config.project,
         entries(Category.RELEASE, HTML_RELEASE_ROWS),
@@ -729,6 +755,35 @@ def _render_html(
         generated=now,
     )
     return text.encode("utf-8")
+
+
+def document_next(document: Mapping[str, Any]) -> int | None:
+    """The id of the page a page document links (``"7.json"`` -> 7), or None."""
+    link = document.get("next")
+    return None if link is None else int(str(link).removesuffix(".json"))
+
+
+def _render_site_root(
+    config: Config,
+    categories: Mapping[str, Any],
+    rows: Mapping[Category, Sequence[Entry]],
+    now: dt.datetime,
+) -> bytes:
+    """The download site's root page: the highest release highlighted (from the rows)."""
+    sections = {
+        c: Section(
+            rows=rows.get(c, ()),
+            total=int(categories[c.value]["count"]),
+            page_ids=[
+                int(str(url).rsplit("/", 1)[-1].removesuffix(".json"))
+                for url in categories[c.value]["pages"]
+            ],
+        )
+        for c in PUBLISHED_CATEGORIES
+    }
+    releases = rows.get(Category.RELEASE, ())
+    latest = releases[0] if releases else None
+    return render_root_page(site_of(config), sections, latest=latest, generated=now).encode()
 
 
 def _put(op: Op, kind: Kind, key: str, body: bytes, content_type: str, reason: str) -> Step:

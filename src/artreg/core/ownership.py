@@ -44,7 +44,9 @@ INTENT_SCHEMA_VERSION = 1
 # <UTC time>-<random>: sortable, and unique across runs and machines.
 INTENT_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{16}")
 _INTENT_KEY = re.compile(rf"{re.escape(INTENTS_PREFIX)}({INTENT_ID.pattern})\.json")
-_PAGE_KEY = re.compile(rf"{re.escape(ARTREG_DIR)}/index/(?:release|extra|dev)/[1-9][0-9]*\.json")
+_PAGE_KEY = re.compile(
+    rf"{re.escape(ARTREG_DIR)}/index/(?:release|extra|dev)/[1-9][0-9]*\.(?:json|html)"
+)
 # The S3 store's conditional-write probe (deleted at once; a crash can leave it).
 _PROBE_KEY = re.compile(r"\.artreg-probe-[0-9a-f]{32}")
 
