@@ -8,6 +8,7 @@ S3 servers) with curl, sha256sum and ssh-keygen.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import threading
@@ -160,3 +161,46 @@ def test_gc_keeps_the_site(request: pytest.FixtureRequest, tmp_path: Path) -> No
     assert site.snapshot() == before
     verify = site.run("verify", "--target", "test")
     assert verify.code == 0, verify.out + verify.err
+
+
+@pytest.mark.parametrize("kind", ["dir", "moto"])
+def test_yank_and_unyank(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> None:
+    site = make_site(request, tmp_path, kind)
+    site.configure(extra_toml="[latest]\n")
+    for tag, now in HISTORY:
+        site.publish(tag, now=now)
+    store = site.store()
+    assert store.get("latest/linux/amd64/app") == b"v1.1.0 linux/amd64\n"
+
+    missing = site.run("yank", "v9.9.9", "--reason", "x", "--target", "test")
+    assert missing.code == 1 and "v9.9.9: no such build" in missing.err
+    empty = site.run("yank", "v1.1.0", "--reason", " ", "--target", "test")
+    assert empty.code == 1 and "--reason" in empty.err
+
+    yanked = site.run("yank", "v1.1.0", "--reason", "corrupts <data>", "--target", "test")
+    assert yanked.code == 0, yanked.err
+    # files stay; latest/ moves to the next highest release; the feed and latest.json drop it
+    assert store.get("v1.1.0/linux/amd64/app") == b"v1.1.0 linux/amd64\n"
+    assert store.get("latest/linux/amd64/app") == b"v1.0.1 linux/amd64\n"
+    assert json.loads(store.get("latest.json"))["tag"] == "v1.0.1"
+    titles = [e.title for e in feedparser.parse(store.get("releases.xml")).entries]
+    assert titles == ["demo v1.0.1", "demo v1.0.0"]
+    page = store.get("v1.1.0/index.html").decode()
+    assert "<del>v1.1.0</del>" in page and "corrupts &lt;data&gt;" in page
+    root = store.get("index.html").decode()
+    assert '<tr class="build yanked" data-tag="v1.1.0">' in root
+    assert 'Latest release: <a href="v1.0.1/">v1.0.1</a>' in root
+
+    # a later publish keeps the yank on every page it rewrites
+    site.publish("v1.0.2", now="2025-05-05T00:00:00Z")
+    root = store.get("index.html").decode()
+    assert '<tr class="build yanked" data-tag="v1.1.0">' in root
+    assert store.get("latest/linux/amd64/app") == b"v1.0.2 linux/amd64\n"
+
+    back = site.run("unyank", "v1.1.0", "--target", "test")
+    assert back.code == 0, back.err
+    assert store.get("latest/linux/amd64/app") == b"v1.1.0 linux/amd64\n"
+    assert "<del>" not in store.get("v1.1.0/index.html").decode()
+    again = site.run("unyank", "v1.1.0", "--target", "test")
+    assert again.code == 1 and "not yanked" in again.err
+    assert site.run("verify", "--target", "test").code == 0

@@ -26,6 +26,7 @@ from artreg.core.ownership import (
 from artreg.core.plan import Action, Kind, Op
 from artreg.core.signing import ALLOWED_SIGNERS_KEY
 from artreg.core.tags import PUBLISHED_CATEGORIES, Convention
+from artreg.core.yank import YANKS_KEY
 from artreg.downloads import recorded_site_keys
 from artreg.lease import LEASE_KEY
 from artreg.oci.publish import REGISTRY_ROOT_KEY
@@ -43,7 +44,7 @@ from artreg.render.site import html_page_key
 from artreg.stores.base import NotFound, ObjectInfo, Store
 
 # The download site's documents (the build pages and checksums belong to their builds).
-SITE_DOCUMENTS = (LATEST_JSON_KEY, FEED_KEY, RECORD_KEY, ALLOWED_SIGNERS_KEY)
+SITE_DOCUMENTS = (LATEST_JSON_KEY, FEED_KEY, RECORD_KEY, ALLOWED_SIGNERS_KEY, YANKS_KEY)
 
 
 @dataclass(frozen=True)

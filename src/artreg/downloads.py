@@ -23,6 +23,7 @@ from pathlib import Path
 
 from artreg.config import Config
 from artreg.core import index
+from artreg.core.checksums import signature_key
 from artreg.core.forge import parse_repository
 from artreg.core.latest import (
     RECORD_KEY,
@@ -34,8 +35,11 @@ from artreg.core.latest import (
 )
 from artreg.core.manifest import Build, build_from_bytes, manifest_key
 from artreg.core.signing import identity
-from artreg.core.tags import Category
+from artreg.core.tags import PUBLISHED_CATEGORIES, Category, encode_tag
+from artreg.core.yank import YANKS_KEY, yank_record, yanks_document, yanks_from_document
+from artreg.errors import ArtregError
 from artreg.render.bundle import (
+    HTML_TYPE,
     JSON_TYPE,
     SiteObject,
     build_objects,
@@ -43,7 +47,14 @@ from artreg.render.bundle import (
     signers_object,
     sums_of,
 )
-from artreg.render.site import Site, Yanks
+from artreg.render.site import (
+    Section,
+    Site,
+    Yanks,
+    build_page_key,
+    render_build_page,
+    render_root_page,
+)
 from artreg.signing import SigningKey, sign
 from artreg.stores.base import NotFound, ObjectInfo, PutRequest, Store
 
@@ -132,7 +143,7 @@ def refresh_latest(
     lists, then write the record, latest.json and the feed, then delete recorded keys the
     new trees lack. ``known``: manifests already in hand (the builds just published)."""
     report = report or SiteReport()
-    yanks = dict(yanks or {})
+    yanks = dict(read_yanks(store) if yanks is None else yanks)
     root_doc = _read_json(store, index.ROOT_KEY)
     if root_doc is None:
         return report
@@ -210,3 +221,52 @@ def recorded_site_keys(store: Store, listing: Sequence[ObjectInfo]) -> tuple[str
     if not any(info.key == RECORD_KEY for info in listing):
         return ()
     return tuple(key for m in mirrors_from_record(_read_json(store, RECORD_KEY)) for key in m.keys)
+
+
+def read_yanks(store: Store) -> dict[str, str]:
+    """tag -> reason of every yanked build (none when the record is absent or not artreg's)."""
+    return {tag: y.reason for tag, y in yanks_from_document(_read_json(store, YANKS_KEY)).items()}
+
+
+def set_yank(
+    store: Store, config: Config, tag: str, reason: str | None, *, now: dt.datetime
+) -> SiteReport:
+    """Yank ``tag`` (``reason`` given) or unyank it (None): the record, the build's page,
+    ``latest/``, ``latest.json``, the feed and the root page follow."""
+    try:
+        build = build_from_bytes(store.get(manifest_key(tag)), manifest_key(tag))
+    except NotFound:
+        raise ArtregError(
+            f"{tag}: no such build on this target; `artreg ls` lists the published ones"
+        ) from None
+    current = yanks_from_document(_read_json(store, YANKS_KEY))
+    if reason is None:
+        if current.pop(tag, None) is None:
+            raise ArtregError(f"{tag}: not yanked")
+    else:
+        current[tag] = yank_record(reason, now)
+    report = SiteReport()
+    _put(store, SiteObject(YANKS_KEY, _json(yanks_document(current)), JSON_TYPE), report)
+    yanks = {t: y.reason for t, y in current.items()}
+    site = site_of(config)
+    signed = store.head(signature_key(encode_tag(tag))) is not None
+    page = render_build_page(site, build, yanked=yanks.get(tag), signed=signed)
+    _put(store, SiteObject(build_page_key(tag), page.encode(), HTML_TYPE), report)
+    refresh_latest(store, config, now=now, yanks=yanks, report=report)
+    root_doc = _read_json(store, index.ROOT_KEY)
+    if root_doc is not None:
+        root = index.root_from_document(root_doc)
+        sections = {
+            c: Section(root.category(c).newest, root.category(c).count, root.category(c).page_ids)
+            for c in PUBLISHED_CATEGORIES
+        }
+        releases = [e for e in sections[Category.RELEASE].rows if e.tag not in yanks]
+        html = render_root_page(
+            site,
+            sections,
+            latest=releases[0] if releases else None,
+            generated=now,
+            yanks=Yanks(yanks),
+        )
+        _put(store, SiteObject(index.HTML_KEY, html.encode(), HTML_TYPE), report)
+    return report

@@ -41,11 +41,12 @@ from artreg.core.tags import (
     decode_tag,
     unsafe_reason,
 )
-from artreg.downloads import site_of
+from artreg.downloads import read_yanks, site_of
 from artreg.errors import ArtregError
 from artreg.render.html import render_index
 from artreg.render.site import (
     Section,
+    Yanks,
     html_page_key,
     render_history_page,
     render_root_page,
@@ -566,6 +567,7 @@ def _plan_index(
 ) -> IndexPlan:
     plan = IndexPlan()
     page_size = config.index.page_size
+    yanks = Yanks(read_yanks(store)) if config.site.enabled else Yanks()
     removed_tags = set(removed)
     removed_entries: Mapping[str, Entry] = removed if isinstance(removed, Mapping) else {}
     root = state.root
@@ -673,7 +675,12 @@ def _plan_index(
         if config.site.enabled:  # its HTML twin, same id, same entries
             page = index.page_from_document(document, key)
             twin = render_history_page(
-                site_of(config), category, page_id, page.entries, document_next(document)
+                site_of(config),
+                category,
+                page_id,
+                page.entries,
+                document_next(document),
+                yanks=yanks,
             )
             plan.steps.append(
                 _put(
@@ -712,7 +719,7 @@ def _plan_index(
     root_body = index.dumps(root_doc)
     op = Op.REPLACE if state.root_doc is not None else Op.CREATE
     plan.steps.append(_put(op, Kind.ROOT, index.ROOT_KEY, root_body, JSON_TYPE, "root index"))
-    html = _render_html(config, root_doc, html_rows, now)
+    html = _render_html(config, root_doc, html_rows, now, yanks)
     plan.steps.append(_put(op, Kind.HTML, index.HTML_KEY, html, HTML_TYPE, "index.html"))
     if config.site.enabled:
         page_deletes += [key.removesuffix(".json") + ".html" for key in page_deletes]
@@ -737,6 +744,7 @@ def _render_html(
     root_doc: Mapping[str, Any],
     rows: Mapping[Category, Sequence[Entry]],
     now: dt.datetime,
+    yanks: Yanks | None = None,
 ) -> bytes:
     categories = root_doc["categories"]
 
@@ -744,7 +752,7 @@ def _render_html(
         return rows.get(category, ())[:limit]
 
     if config.site.enabled:
-        return _render_site_root(config, categories, rows, now)
+        return _render_site_root(config, categories, rows, now, yanks or Yanks())
     text = render_index(
         config.project,
         entries(Category.RELEASE, HTML_RELEASE_ROWS),
@@ -768,6 +776,7 @@ def _render_site_root(
     categories: Mapping[str, Any],
     rows: Mapping[Category, Sequence[Entry]],
     now: dt.datetime,
+    yanks: Yanks,
 ) -> bytes:
     """The download site's root page: the highest release highlighted (from the rows)."""
     sections = {
@@ -781,9 +790,10 @@ def _render_site_root(
         )
         for c in PUBLISHED_CATEGORIES
     }
-    releases = rows.get(Category.RELEASE, ())
+    releases = [e for e in rows.get(Category.RELEASE, ()) if e.tag not in yanks]
     latest = releases[0] if releases else None
-    return render_root_page(site_of(config), sections, latest=latest, generated=now).encode()
+    page = render_root_page(site_of(config), sections, latest=latest, generated=now, yanks=yanks)
+    return page.encode()
 
 
 def _put(op: Op, kind: Kind, key: str, body: bytes, content_type: str, reason: str) -> Step:

@@ -10,6 +10,7 @@ goes.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,3 +81,32 @@ def plan_removal(build: Build, *, allow_release: bool) -> Removal:
             f"it now, run `artreg rm {build.tag} --release`, which deletes:\n{listing}"
         )
     return Removal(tag=build.tag, keys=keys)
+
+
+YANKS_KEY = "_artreg/yanked.json"
+YANKS_KIND = "artreg.yanked"
+
+
+def yanks_document(yanks: Mapping[str, Yank]) -> dict[str, Any]:
+    """``_artreg/yanked.json``: every yanked build, by tag (small: yanks are rare)."""
+    return {
+        "schemaVersion": 1,
+        "kind": YANKS_KIND,
+        "yanked": {tag: yanks[tag].to_json() for tag in sorted(yanks)},
+    }
+
+
+def yanks_from_document(doc: object) -> dict[str, Yank]:
+    """The yanks a record holds; a record that is not artreg's reads as no yank."""
+    if not isinstance(doc, Mapping) or doc.get("kind") != YANKS_KIND:
+        return {}
+    items = doc.get("yanked")
+    if not isinstance(items, Mapping):
+        return {}
+    out = {}
+    for tag, item in items.items():
+        if isinstance(tag, str) and isinstance(item, Mapping):
+            reason, at = item.get("reason"), item.get("at")
+            if isinstance(reason, str) and isinstance(at, str):
+                out[tag] = Yank(reason=" ".join(reason.split())[:MAX_REASON], at=at)
+    return out
