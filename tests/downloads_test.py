@@ -204,3 +204,49 @@ def test_yank_and_unyank(request: pytest.FixtureRequest, tmp_path: Path, kind: s
     again = site.run("unyank", "v1.1.0", "--target", "test")
     assert again.code == 1 and "not yanked" in again.err
     assert site.run("verify", "--target", "test").code == 0
+
+
+@pytest.mark.parametrize("kind", ["dir", "moto"])
+def test_rm(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> None:
+    site = make_site(request, tmp_path, kind)
+    site.configure(extra_toml="[latest]\n")
+    for tag, now in HISTORY:
+        site.publish(tag, now=now)
+    store = site.store()
+    from artreg.stores.base import PutRequest
+
+    foreign = {"v1.2.0-rc.1/NOTES.txt": b"mine", "robots.txt": b"User-agent: *\n"}
+    for key, body in foreign.items():
+        store.put(PutRequest(key=key, body=body, content_type="text/plain"))
+    before = site.snapshot()
+
+    dry = site.run("rm", "v1.2.0-rc.1", "--dry-run", "--target", "test")
+    assert dry.code == 0, dry.err
+    listed = [line.split()[1] for line in dry.out.splitlines() if line.startswith("  - ")]
+    assert listed == [
+        "_artreg/builds/v1.2.0-rc.1.json",
+        "v1.2.0-rc.1/linux/amd64/app",
+        "v1.2.0-rc.1/linux/arm64/app",
+        "v1.2.0-rc.1/SHA256SUMS",
+        "v1.2.0-rc.1/index.html",
+    ]
+    assert site.snapshot() == before  # a dry run deletes nothing
+
+    refused = site.run("rm", "v1.1.0", "--target", "test")
+    assert refused.code == 1 and "artreg rm v1.1.0 --release" in refused.err
+    assert "\n  v1.1.0/linux/amd64/app" in refused.err
+    assert site.snapshot() == before
+
+    gone = site.run("rm", "v1.2.0-rc.1", "--target", "test")
+    assert gone.code == 0, gone.err
+    after = site.snapshot()
+    assert not set(listed) & set(after)
+    for key, body in foreign.items():
+        assert after[key] == body  # never artreg's, never touched
+    tags = [e["tag"] for e in site.run("ls", "--target", "test", "--json").json()["extra"]]
+    assert tags == []
+
+    release = site.run("rm", "v1.1.0", "--release", "--target", "test")
+    assert release.code == 0, release.err
+    assert store.get("latest/linux/amd64/app") == b"v1.0.1 linux/amd64\n"
+    assert site.run("verify", "--target", "test").code == 0

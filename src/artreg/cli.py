@@ -220,6 +220,16 @@ def _unyank(sub: _Sub) -> None:
     unyank.add_argument("tag", help="the build's tag")
 
 
+def _rm(sub: _Sub) -> None:
+    rm = sub.add_parser("rm", help="delete a build now (a release needs --release)")
+    _add_config(rm)
+    _add_target(rm)
+    _add_now(rm)
+    rm.add_argument("tag", help="the build's tag")
+    rm.add_argument("--release", action="store_true", help="allow removing a release")
+    rm.add_argument("--dry-run", action="store_true", help="print what would go; delete nothing")
+
+
 def _init(sub: _Sub) -> None:
     init = sub.add_parser("init", help="write a commented artreg.toml")
     init.add_argument("--output", "-o", metavar="FILE", default="artreg.toml")
@@ -242,6 +252,7 @@ _COMMANDS: dict[str, tuple[str, Callable[[_Sub], None]]] = {
     "init": ("init", _init),
     "yank": ("yank", _yank),
     "unyank": ("yank", _unyank),
+    "rm": ("rm", _rm),
 }
 
 
