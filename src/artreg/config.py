@@ -149,9 +149,6 @@ class SiteSettings:
     key_env: str | None = None  # [signing] environment variable holding the private key
     key_file: str | None = None  # [signing] private key file (relative to artreg.toml)
     latest_extras: str | None = None  # [latest] extras: directory of the highest extra build
-    # Interim switch until plan and the apply report list the site's writes: the site is
-    # written when artreg.toml has [latest] or [signing], or [project] repository/site_url.
-    enabled: bool = False
 
     @property
     def signing(self) -> bool:
@@ -1416,9 +1413,6 @@ class _Checker:
             key_env=key_env,
             key_file=key_file,
             latest_extras=extras,
-            enabled=bool(
-                "latest" in data or "signing" in data or repository is not None or site_url
-            ),
         )
 
 

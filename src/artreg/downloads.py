@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,16 +25,23 @@ from artreg.config import Config
 from artreg.core import index
 from artreg.core.checksums import signature_key
 from artreg.core.forge import parse_repository
+from artreg.core.index import entry_from_build
+from artreg.core.keys import PAGE_NAME, SIGNATURE_NAME, SUMS_NAME
 from artreg.core.latest import (
+    LATEST_DIR,
+    LATEST_JSON_KEY,
     RECORD_KEY,
     Mirror,
     highest_extra,
     highest_release,
+    mirror,
     mirrors_from_record,
     record_document,
 )
 from artreg.core.manifest import Build, build_from_bytes, manifest_key
-from artreg.core.signing import identity
+from artreg.core.plan import Action, Kind, Op
+from artreg.core.retention import Decision
+from artreg.core.signing import ALLOWED_SIGNERS_KEY, identity
 from artreg.core.tags import PUBLISHED_CATEGORIES, Category, encode_tag
 from artreg.core.yank import YANKS_KEY, yank_record, yanks_document, yanks_from_document
 from artreg.errors import ArtregError
@@ -47,6 +54,7 @@ from artreg.render.bundle import (
     signers_object,
     sums_of,
 )
+from artreg.render.feed import FEED_KEY
 from artreg.render.site import (
     Section,
     Site,
@@ -63,10 +71,13 @@ SITE_CACHE = "no-cache"
 
 @dataclass
 class SiteReport:
+    """What the site writes did: keys, and the same as actions for the apply report."""
+
     written: list[str] = field(default_factory=list)
     copied: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
     bytes_written: int = 0
+    actions: list[Action] = field(default_factory=list)
 
 
 def site_of(config: Config) -> Site:
@@ -88,7 +99,7 @@ def _signing_key(config: Config) -> SigningKey:
     return SigningKey(key_env=config.site.key_env, key_file=key_file)
 
 
-def _put(store: Store, obj: SiteObject, report: SiteReport) -> None:
+def _put(store: Store, obj: SiteObject, report: SiteReport, kind: Kind = Kind.LATEST) -> None:
     store.put(
         PutRequest(
             key=obj.key, body=obj.body, content_type=obj.content_type, cache_control=SITE_CACHE
@@ -96,6 +107,69 @@ def _put(store: Store, obj: SiteObject, report: SiteReport) -> None:
     )
     report.written.append(obj.key)
     report.bytes_written += len(obj.body)
+    report.actions.append(Action(Op.CREATE, kind, obj.key, len(obj.body), _why(obj.key)))
+
+
+def _why(key: str) -> str:
+    name = key.rsplit("/", 1)[-1]
+    return SITE_REASONS.get(name, "site: latest/ mirror" if "/" in key else "site document")
+
+
+SITE_REASONS = {
+    SUMS_NAME: "site: checksums (sha256sum -c)",
+    SIGNATURE_NAME: "site: signature of SHA256SUMS",
+    PAGE_NAME: "site: build page",
+    LATEST_JSON_KEY: "site: the highest release for scripts",
+    FEED_KEY: "site: Atom feed of releases",
+    RECORD_KEY.rsplit("/", 1)[-1]: "site: the record of latest/ keys artreg wrote",
+    ALLOWED_SIGNERS_KEY.rsplit("/", 1)[-1]: "site: the key that signs SHA256SUMS",
+}
+
+
+def plan_build_site(config: Config, build: Build) -> list[Action]:
+    """What :func:`write_build` will write for ``build`` (for ``plan``; nothing signed yet:
+    the signature's size is known once ssh-keygen made it)."""
+    actions = [
+        Action(Op.CREATE, Kind.SITE, obj.key, len(obj.body), _why(obj.key))
+        for obj in build_objects(site_of(config), build, signature=None)
+    ]
+    if config.site.signing:
+        key = signature_key(encode_tag(build.tag))
+        actions.insert(1, Action(Op.CREATE, Kind.SITE, key, 0, _why(key)))
+    return actions
+
+
+def plan_latest(config: Config, root: index.RootIndex | None, build: Build) -> list[Action]:
+    """What :func:`refresh_latest` will do after publishing ``build`` (for ``plan``): the
+    copies when it becomes the highest release (or extra), then the site documents."""
+    if not moves_latest(build):
+        return []
+    entry = entry_from_build(build)
+    newest = [entry]
+    if root is not None:
+        newest += [e for c in (Category.RELEASE, Category.EXTRA) for e in root.category(c).newest]
+    signed = config.site.signing
+    highest = {LATEST_DIR: highest_release(newest)}
+    if config.site.latest_extras is not None:
+        highest[config.site.latest_extras] = highest_extra(newest, config.convention())
+    actions = [
+        Action(Op.CREATE, Kind.LATEST, dst, 0, f"site: latest/ copy of {src}")
+        for directory, top in highest.items()
+        if top is not None and top.tag == build.tag
+        for dst, src in mirror(entry, directory=directory, signed=signed).copies
+    ]
+    keys = [RECORD_KEY, *([LATEST_JSON_KEY] if highest[LATEST_DIR] else []), FEED_KEY]
+    return actions + [Action(Op.REPLACE, Kind.LATEST, key, 0, _why(key)) for key in keys]
+
+
+def moves_latest(build: Build) -> bool:
+    """Whether publishing or removing ``build`` may change latest/, latest.json or the feed."""
+    return build.category in (Category.RELEASE, Category.EXTRA)
+
+
+def removals_move_latest(decisions: Iterable[Decision]) -> bool:
+    """Whether retention removed a release or an extra build (latest/ may have served it)."""
+    return any(not d.keep and d.category in (Category.RELEASE, Category.EXTRA) for d in decisions)
 
 
 def write_build(
@@ -119,7 +193,7 @@ def write_build(
         if current != signers.body:
             _put(store, signers, report)
     for obj in build_objects(site, build, signature=signature):
-        _put(store, obj, report)
+        _put(store, obj, report, Kind.SITE)
 
 
 def _read_json(store: Store, key: str) -> object:
@@ -186,6 +260,10 @@ def refresh_latest(
     if result.plan.deletes:
         store.delete(list(result.plan.deletes))
         report.deleted += result.plan.deletes
+        report.actions += [
+            Action(Op.DELETE, Kind.LATEST, key, 0, "site: no longer in latest/")
+            for key in result.plan.deletes
+        ]
         body = _json(record_document(result.mirrors))
         _put(store, SiteObject(RECORD_KEY, body, JSON_TYPE), report)
     return report
@@ -209,6 +287,7 @@ def _copy(
         write_build(store, config, owner, report, environ)
         store.copy(src, dst)
     report.copied.append(dst)
+    report.actions.append(Action(Op.CREATE, Kind.LATEST, dst, 0, f"site: latest/ copy of {src}"))
 
 
 def _json(document: object) -> bytes:

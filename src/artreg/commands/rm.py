@@ -56,8 +56,7 @@ def run(args: argparse.Namespace) -> int:
     report = Report()
     reconcile(job, report, conditional=store.supports_conditional_writes())
     store.delete(keys[1:])
-    if config.site.enabled:
-        refresh_latest(store, config, now=now)
+    refresh_latest(store, config, now=now)
     print(f"{args.tag} removed from {target.name}: {len(keys)} deleted")
     for problem in report.problems:
         print(f"artreg: error: {problem}")
