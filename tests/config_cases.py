@@ -600,7 +600,8 @@ CASES: tuple[Case, ...] = (
     _case(
         "credential-nested-in-unknown-table",
         '[aws]\naccess_key_id = "x"\n',
-        "1: aws: unknown key; expected one of: project, tags, artifacts, targets, index, gc",
+        "1: aws: unknown key; expected one of: "
+        "project, tags, artifacts, targets, index, gc, signing, latest",
         f"2: aws.access_key_id: {CREDENTIALS}",
     ),
     _case(
@@ -660,7 +661,8 @@ CASES: tuple[Case, ...] = (
     _case(
         "dotted-key-at-top-level",
         'name = "x"\ntags.dev.keep_last = -1\n',
-        "1: name: unknown key; expected one of: project, tags, artifacts, targets, index, gc",
+        "1: name: unknown key; expected one of: "
+        "project, tags, artifacts, targets, index, gc, signing, latest",
         "2: tags.dev.keep_last: expected an integer >= 0, got -1",
     ),
     _case(

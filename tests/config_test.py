@@ -679,7 +679,7 @@ def test_nesting_up_to_the_limit_is_judged_normally() -> None:
     problems = problems_of("x = " + "[" * 31 + "]" * 31)
     assert problems == (
         "artreg.toml:1: x: unknown key; expected one of: project, tags, artifacts, targets, "
-        "index, gc",
+        "index, gc, signing, latest",
     )
 
 

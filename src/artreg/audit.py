@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from artreg.core import index
 from artreg.core.index import Entry
+from artreg.core.keys import site_keys
+from artreg.core.latest import LATEST_JSON_KEY, RECORD_KEY
 from artreg.core.manifest import ARTREG_DIR, Build, InvalidManifest
 from artreg.core.ownership import (
     INTENTS_PREFIX,
@@ -22,7 +24,10 @@ from artreg.core.ownership import (
     judge,
 )
 from artreg.core.plan import Action, Kind, Op
+from artreg.core.signing import ALLOWED_SIGNERS_KEY
 from artreg.core.tags import PUBLISHED_CATEGORIES, Convention
+from artreg.core.yank import YANKS_KEY
+from artreg.downloads import recorded_site_keys
 from artreg.lease import LEASE_KEY
 from artreg.oci.publish import REGISTRY_ROOT_KEY
 from artreg.oci.verify import verify_images
@@ -34,7 +39,12 @@ from artreg.publisher import (
     read_build,
     trusted_root,
 )
+from artreg.render.feed import FEED_KEY
+from artreg.render.site import html_page_key
 from artreg.stores.base import NotFound, ObjectInfo, Store
+
+# The download site's documents (the build pages and checksums belong to their builds).
+SITE_DOCUMENTS = (LATEST_JSON_KEY, FEED_KEY, RECORD_KEY, ALLOWED_SIGNERS_KEY, YANKS_KEY)
 
 
 @dataclass(frozen=True)
@@ -64,12 +74,11 @@ def _age(delta: dt.timedelta) -> str:
 def live_documents(state: TargetState) -> set[str]:
     """artreg's documents in use: the root, index.html, the lease, the pages the root links,
     and the registry's v2/index.html (what makes /v2/ answer 200 on a static website)."""
-    keys = {index.ROOT_KEY, index.HTML_KEY, LEASE_KEY, REGISTRY_ROOT_KEY}
+    keys = {index.ROOT_KEY, index.HTML_KEY, LEASE_KEY, REGISTRY_ROOT_KEY, *SITE_DOCUMENTS}
     if state.root is not None:
         for category in PUBLISHED_CATEGORIES:
-            keys |= {
-                index.page_key(category, pid) for pid in state.root.category(category).page_ids
-            }
+            for pid in state.root.category(category).page_ids:
+                keys |= {index.page_key(category, pid), html_page_key(category, pid)}
     return keys
 
 
@@ -109,7 +118,7 @@ def judge_target(
     return judge(
         listed,
         builds={**{tag: None for tag in state.manifests}, **builds},
-        documents=live_documents(state),
+        documents=live_documents(state) | set(recorded_site_keys(store, listing)),
         intents=read_intents(store, listing),
         image_repositories=repositories,
         grace=grace,
@@ -120,7 +129,7 @@ def builds_of(state: TargetState, entries: Iterable[Entry]) -> dict[str, Sequenc
     """tag -> file keys of the indexed builds; listed manifests not among them -> None."""
     found: dict[str, Sequence[str] | None] = {tag: None for tag in state.manifests}
     for entry in entries:
-        found[entry.tag] = tuple(f.key for f in entry.files)
+        found[entry.tag] = (*(f.key for f in entry.files), *site_keys(entry.tag))
     return found
 
 

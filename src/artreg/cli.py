@@ -203,6 +203,33 @@ def _serve(sub: _Sub) -> None:
     serve.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any)")
 
 
+def _yank(sub: _Sub) -> None:
+    yank = sub.add_parser("yank", help="withdraw a build: files stay, pages strike it out")
+    _add_config(yank)
+    _add_target(yank)
+    _add_now(yank)
+    yank.add_argument("tag", help="the build's tag")
+    yank.add_argument("--reason", required=True, help="why (shown on its pages)")
+
+
+def _unyank(sub: _Sub) -> None:
+    unyank = sub.add_parser("unyank", help="undo artreg yank")
+    _add_config(unyank)
+    _add_target(unyank)
+    _add_now(unyank)
+    unyank.add_argument("tag", help="the build's tag")
+
+
+def _rm(sub: _Sub) -> None:
+    rm = sub.add_parser("rm", help="delete a build now (a release needs --release)")
+    _add_config(rm)
+    _add_target(rm)
+    _add_now(rm)
+    rm.add_argument("tag", help="the build's tag")
+    rm.add_argument("--release", action="store_true", help="allow removing a release")
+    rm.add_argument("--dry-run", action="store_true", help="print what would go; delete nothing")
+
+
 def _init(sub: _Sub) -> None:
     init = sub.add_parser("init", help="write a commented artreg.toml")
     init.add_argument("--output", "-o", metavar="FILE", default="artreg.toml")
@@ -223,6 +250,9 @@ _COMMANDS: dict[str, tuple[str, Callable[[_Sub], None]]] = {
     "ls": ("ls", _ls),
     "serve": ("serve", _serve),
     "init": ("init", _init),
+    "yank": ("yank", _yank),
+    "unyank": ("yank", _unyank),
+    "rm": ("rm", _rm),
 }
 
 

@@ -140,6 +140,22 @@ class GcSettings:
 
 
 @dataclass(frozen=True)
+class SiteSettings:
+    """The download site's extras: ``[project] repository``/``site_url``, ``[signing]``,
+    ``[latest]``. The signing key itself never lives in artreg.toml."""
+
+    repository: str | None = None  # https://forge/owner/name: commit and tag links
+    site_url: str | None = None  # https://host/prefix/ the target is served at
+    key_env: str | None = None  # [signing] environment variable holding the private key
+    key_file: str | None = None  # [signing] private key file (relative to artreg.toml)
+    latest_extras: str | None = None  # [latest] extras: directory of the highest extra build
+
+    @property
+    def signing(self) -> bool:
+        return self.key_env is not None or self.key_file is not None
+
+
+@dataclass(frozen=True)
 class Config:
     """A loaded, validated ``artreg.toml``."""
 
@@ -151,6 +167,7 @@ class Config:
     gc: GcSettings = field(default_factory=GcSettings)
     path: Path | None = None
     warnings: tuple[str, ...] = ()
+    site: SiteSettings = field(default_factory=SiteSettings)
 
     def convention(self) -> Convention:
         return self.tags.convention()
@@ -213,7 +230,7 @@ CREDENTIALS_FIX = (
     '(choose a profile with profile = "NAME" in the s3 target)'
 )
 
-TOP_LEVEL_KEYS = ("project", "tags", "artifacts", "targets", "index", "gc")
+TOP_LEVEL_KEYS = ("project", "tags", "artifacts", "targets", "index", "gc", "signing", "latest")
 _RULE_KEYS = {
     Category.RELEASE: ("keep", "keep_last", "expire_after", "protect", "allow_expire"),
     Category.EXTRA: ("keep", "keep_last", "expire_after", "protect", "match", "examples"),
@@ -773,6 +790,7 @@ class _Checker:
         targets = self.targets(data, tags)
         index = self.index(data)
         gc = self.gc(data)
+        site = self.site(data, tags)
         return Config(
             project=project,
             tags=tags,
@@ -782,11 +800,12 @@ class _Checker:
             gc=gc,
             path=path,
             warnings=tuple(self.warnings),
+            site=site,
         )
 
     def project(self, data: dict[str, object], path: Path) -> str:
         table = self.table(data, "project", ())
-        self.check_keys(table, ("project",), ("name",))
+        self.check_keys(table, ("project",), ("name", *_SITE_PROJECT_KEYS))
         name = self.string(
             table,
             "name",
@@ -1363,6 +1382,91 @@ class _Checker:
             grace_period=grace if grace is not None else default.grace_period,
             max_delete_fraction=fraction,
         )
+
+    def site(self, data: dict[str, object], tags: TagRules) -> SiteSettings:
+        project = self.table(data, "project", ())
+        repository = self.string(
+            project, "repository", ("project",), expected=_REPOSITORY_EXPECTED, valid=_repository
+        )
+        site_url = self.string(
+            project, "site_url", ("project",), expected=_SITE_URL_EXPECTED, valid=_site_url
+        )
+        path: KeyPath = ("signing",)
+        signing = self.table(data, "signing", ())
+        self.check_keys(signing, path, ("key_env", "key_file"))
+        key_env = self.string(signing, "key_env", path, expected=_KEY_ENV_EXPECTED, valid=_env_name)
+        key_file = self.string(
+            signing, "key_file", path, expected=_KEY_FILE_EXPECTED, valid=_key_file
+        )
+        if key_env is not None and key_file is not None:
+            self.problem(path, "set key_env or key_file, not both")
+        latest = self.table(data, "latest", ())
+        self.check_keys(latest, ("latest",), ("extras",))
+        extras = self.string(latest, "extras", ("latest",), expected=_EXTRAS_EXPECTED, valid=_dir)
+        if extras is not None and classify(extras, tags.convention()).valid:
+            self.problem(("latest", "extras"), f"{extras!r} is a tag's directory; pick another")
+        if site_url is not None and not site_url.endswith("/"):
+            site_url += "/"
+        return SiteSettings(
+            repository=repository,
+            site_url=site_url,
+            key_env=key_env,
+            key_file=key_file,
+            latest_extras=extras,
+        )
+
+
+_SITE_PROJECT_KEYS = ("repository", "site_url")
+_REPOSITORY_EXPECTED = "the repository's https URL, like 'https://github.com/owner/name'"
+_SITE_URL_EXPECTED = "the http(s) URL the target is served at, like 'https://dl.example.org/'"
+_KEY_ENV_EXPECTED = (
+    "the NAME of an environment variable holding the private key (like 'ARTREG_SIGNING_KEY'), "
+    "never the key itself"
+)
+_KEY_FILE_EXPECTED = "the path of an OpenSSH private key file, never the key itself"
+_EXTRAS_EXPECTED = (
+    "a directory name 'latest-<suffix>' like 'latest-rc' (letters, digits, '.', '_', '-'; "
+    "not a tag)"
+)
+
+
+def _repository(text: str) -> bool:
+    from artreg.core.forge import InvalidRepository, parse_repository
+
+    try:
+        parse_repository(text)
+    except InvalidRepository:
+        return False
+    return True
+
+
+def _site_url(text: str) -> bool:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not parts.query
+        and not parts.fragment
+        and "@" not in parts.netloc
+        and text.isprintable()
+        and not any(c.isspace() or c in "\"'<>" for c in text)
+    )
+
+
+def _env_name(text: str) -> bool:
+    return re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,127}", text) is not None
+
+
+def _key_file(text: str) -> bool:
+    return _printable_name(text) and "PRIVATE KEY" not in text and len(text) <= 4096
+
+
+def _dir(text: str) -> bool:
+    from artreg.core.latest import directory_problem
+
+    return text != "latest" and directory_problem(text) is None
 
 
 # An endpoint's host: a DNS name (docker-compose service names may hold '_') or an

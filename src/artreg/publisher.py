@@ -23,6 +23,7 @@ from artreg.artifacts import LocalFile
 from artreg.config import Config, TagRules
 from artreg.core import index
 from artreg.core.index import Entry, PageList, PageSet, ParsedPage, RootIndex
+from artreg.core.keys import site_keys
 from artreg.core.manifest import (
     BUILDS_PREFIX,
     Build,
@@ -41,8 +42,15 @@ from artreg.core.tags import (
     decode_tag,
     unsafe_reason,
 )
+from artreg.downloads import read_yanks, site_of
 from artreg.errors import ArtregError
-from artreg.render.html import render_index
+from artreg.render.site import (
+    Section,
+    Yanks,
+    html_page_key,
+    render_history_page,
+    render_root_page,
+)
 from artreg.stores.base import NotFound, ObjectInfo, PreconditionFailed, PutRequest, Store
 
 INDEX_CACHE = "no-cache"
@@ -421,6 +429,8 @@ class RetentionPlan:
             steps.append(Step(manifest))
             for file in entry.files:
                 steps.append(Step(Action(Op.DELETE, Kind.FILE, file.key, file.size, why)))
+            # its SHA256SUMS, signature and page (a delete of an absent key is a no-op)
+            steps += [Step(Action(Op.DELETE, Kind.SITE, key, 0, why)) for key in site_keys(tag)]
         return steps
 
 
@@ -559,6 +569,7 @@ def _plan_index(
 ) -> IndexPlan:
     plan = IndexPlan()
     page_size = config.index.page_size
+    yanks = Yanks(read_yanks(store))
     removed_tags = set(removed)
     removed_entries: Mapping[str, Entry] = removed if isinstance(removed, Mapping) else {}
     root = state.root
@@ -663,6 +674,26 @@ def _plan_index(
         body = index.dumps(document)
         op = Op.REPLACE if key in existing_pages else Op.CREATE
         plan.steps.append(_put(op, Kind.PAGE, key, body, JSON_TYPE, f"{category} index page"))
+        # its HTML twin, same id, same entries
+        page = index.page_from_document(document, key)
+        twin = render_history_page(
+            site_of(config),
+            category,
+            page_id,
+            page.entries,
+            document_next(document),
+            yanks=yanks,
+        )
+        plan.steps.append(
+            _put(
+                op,
+                Kind.PAGE,
+                html_page_key(category, page_id),
+                twin.encode(),
+                HTML_TYPE,
+                f"{category} index page (HTML)",
+            )
+        )
 
     root_doc = index.root_document(
         new_pagesets.values(),
@@ -690,8 +721,9 @@ def _plan_index(
     root_body = index.dumps(root_doc)
     op = Op.REPLACE if state.root_doc is not None else Op.CREATE
     plan.steps.append(_put(op, Kind.ROOT, index.ROOT_KEY, root_body, JSON_TYPE, "root index"))
-    html = _render_html(config, root_doc, html_rows, now)
+    html = _render_html(config, root_doc, html_rows, now, yanks)
     plan.steps.append(_put(op, Kind.HTML, index.HTML_KEY, html, HTML_TYPE, "index.html"))
+    page_deletes += [key.removesuffix(".json") + ".html" for key in page_deletes]
     for key in page_deletes:
         action = Action(Op.DELETE, Kind.PAGE, key, 0, "index page no longer linked")
         plan.steps.append(Step(action))
@@ -713,22 +745,40 @@ def _render_html(
     root_doc: Mapping[str, Any],
     rows: Mapping[Category, Sequence[Entry]],
     now: dt.datetime,
+    yanks: Yanks | None = None,
 ) -> bytes:
-    categories = root_doc["categories"]
+    return _render_site_root(config, root_doc["categories"], rows, now, yanks or Yanks())
 
-    def entries(category: Category, limit: int) -> Sequence[Entry]:
-        return rows.get(category, ())[:limit]
 
-    text = render_index(
-        config.project,
-        entries(Category.RELEASE, HTML_RELEASE_ROWS),
-        entries(Category.EXTRA, HTML_OTHER_ROWS),
-        entries(Category.DEV, HTML_OTHER_ROWS),
-        totals={c: int(categories[c.value]["count"]) for c in PUBLISHED_CATEGORIES},
-        page_links={c: list(categories[c.value]["pages"]) for c in PUBLISHED_CATEGORIES},
-        generated=now,
-    )
-    return text.encode("utf-8")
+def document_next(document: Mapping[str, Any]) -> int | None:
+    """The id of the page a page document links (``"7.json"`` -> 7), or None."""
+    link = document.get("next")
+    return None if link is None else int(str(link).removesuffix(".json"))
+
+
+def _render_site_root(
+    config: Config,
+    categories: Mapping[str, Any],
+    rows: Mapping[Category, Sequence[Entry]],
+    now: dt.datetime,
+    yanks: Yanks,
+) -> bytes:
+    """The download site's root page: the highest release highlighted (from the rows)."""
+    sections = {
+        c: Section(
+            rows=rows.get(c, ()),
+            total=int(categories[c.value]["count"]),
+            page_ids=[
+                int(str(url).rsplit("/", 1)[-1].removesuffix(".json"))
+                for url in categories[c.value]["pages"]
+            ],
+        )
+        for c in PUBLISHED_CATEGORIES
+    }
+    releases = [e for e in rows.get(Category.RELEASE, ()) if e.tag not in yanks]
+    latest = releases[0] if releases else None
+    page = render_root_page(site_of(config), sections, latest=latest, generated=now, yanks=yanks)
+    return page.encode()
 
 
 def _put(op: Op, kind: Kind, key: str, body: bytes, content_type: str, reason: str) -> Step:

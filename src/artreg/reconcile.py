@@ -19,6 +19,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from artreg.config import Config, Target
+from artreg.core.keys import site_keys
 from artreg.core.manifest import Build, manifest_key
 from artreg.core.ownership import Intent
 from artreg.core.plan import Action, Kind, summarize
@@ -54,6 +55,7 @@ class Report:
     uploaded: int = 0
     uploaded_bytes: int = 0
     index_written: int = 0
+    site_written: int = 0
     deleted: int = 0
     rounds: int = 0
     notes: list[str] = dataclasses.field(default_factory=list)
@@ -66,6 +68,7 @@ class Report:
         self.uploaded += summary.uploaded
         self.uploaded_bytes += summary.uploaded_bytes
         self.index_written += summary.index_written
+        self.site_written += summary.site_written
         self.deleted += summary.deleted
         self.actions += actions
 
@@ -246,7 +249,10 @@ def reconcile(
             if retention.removed:
                 journal = new_intent(
                     job.holder,
-                    {tag: [f.key for f in e.files] for tag, e in retention.removed.items()},
+                    {
+                        tag: [*(f.key for f in e.files), *site_keys(tag)]
+                        for tag, e in retention.removed.items()
+                    },
                 )
                 write_intent(store, journal)
             try:

@@ -136,6 +136,47 @@ def test_record_round_trip_and_untrusted_records() -> None:
             "kind": "artreg.mirrors",
             "mirrors": [{"directory": "latest", "tag": "v1", "copies": [["robots.txt", "v1/x"]]}],
         },
+        # a record naming a tag's directory (or any other) as its tree claims a build's files
+        {
+            "kind": "artreg.mirrors",
+            "mirrors": [
+                {
+                    "directory": "v1.1.0",
+                    "tag": "v1.0.0",
+                    "copies": [["v1.1.0/linux/amd64/app", "v1.0.0/linux/amd64/app"]],
+                }
+            ],
+        },
+        # a copy whose destination is not the mirror of its source
+        {
+            "kind": "artreg.mirrors",
+            "mirrors": [
+                {
+                    "directory": "latest",
+                    "tag": "v1.0.0",
+                    "copies": [["latest/robots.txt", "v1.0.0/linux/amd64/app"]],
+                }
+            ],
+        },
+        # sources outside the build's directory, or not a build's file
+        *(
+            {
+                "kind": "artreg.mirrors",
+                "mirrors": [
+                    {"directory": "latest", "tag": "v1.0.0", "copies": [[f"latest/{p}", src]]}
+                ],
+            }
+            for p, src in (
+                ("x/y", "v0.9.0/x/y"),
+                ("../robots.txt", "v1.0.0/../robots.txt"),
+                ("a/b/c/d/e", "v1.0.0/a/b/c/d/e"),
+                ("notes.txt", "v1.0.0/notes.txt"),
+            )
+        ),
+        {
+            "kind": "artreg.mirrors",
+            "mirrors": [{"directory": "latest", "tag": "../x", "copies": []}],
+        },
     ):
         assert mirrors_from_record(broken) == ()
     assert isinstance(mirrors[0], Mirror)

@@ -12,10 +12,20 @@ from dataclasses import dataclass, field
 from artreg.artifacts import LocalFile, resolve_files
 from artreg.commands import config_dir, load_required
 from artreg.config import Config, Target, resolve_target
+from artreg.core.keys import site_keys
 from artreg.core.manifest import Build, parse_time
 from artreg.core.ownership import Intent
 from artreg.core.plan import BuildChange, Kind, Op, plan_build
 from artreg.core.tags import Category, classify
+from artreg.downloads import (
+    SiteReport,
+    moves_latest,
+    plan_build_site,
+    plan_latest,
+    refresh_latest,
+    removals_move_latest,
+    write_build,
+)
 from artreg.errors import ArtregError, InvalidTag
 from artreg.lease import Lease, default_holder
 from artreg.oci.publish import ImagesPlan, plan_images, publish_images, read_images
@@ -155,6 +165,12 @@ def prepare(args: argparse.Namespace, *, show_index: bool = False) -> Prepared:
     change = plan_build(build, existing)
     image_plan = plan_images(store, images, ref.tag, config.convention())
     steps = build_steps(change, files)
+    if change.changed:  # the build's checksums, signature and page; then latest/ and the feed
+        site = [
+            *plan_build_site(config, change.build),
+            *plan_latest(config, state.root, change.build),
+        ]
+        steps += [Step(action) for action in site]
     added = [change.build] if change.changed else []
     prepared = Prepared(
         config,
@@ -290,6 +306,8 @@ def _publish(prepared: Prepared, progress: Progress, *, lease_held: bool) -> Rep
         for key in (*change.upload_keys, *change.stale_keys)
         if not key.startswith("v2/")  # image tags: their repository is declared
     ]
+    if change.changed:
+        keys += site_keys(change.build.tag)  # SHA256SUMS, its signature, the build's page
     intent = new_intent(prepared.job.holder, {change.build.tag: keys}) if keys else None
     if intent is not None:
         write_intent(store, intent)
@@ -307,6 +325,9 @@ def _publish(prepared: Prepared, progress: Progress, *, lease_held: bool) -> Rep
     report.count([s.action for s in files])
     added: list[Build] = []
     etags: dict[str, str] = {}
+    site = SiteReport()
+    if change.changed:  # the build's SHA256SUMS, signature and page, with its files
+        write_build(store, prepared.config, change.build, site)
     if change.changed:
         etag = _write_manifest(prepared, conditional)
         if etag is not None:
@@ -324,6 +345,10 @@ def _publish(prepared: Prepared, progress: Progress, *, lease_held: bool) -> Rep
     )
     if intent is not None:
         store.delete([intent.key])  # the manifest now proves what the record did
+    if (added and moves_latest(change.build)) or removals_move_latest(report.retention):
+        # latest/, latest.json and the feed: once the build is indexed
+        refresh_latest(store, prepared.config, now=prepared.now, known=added, report=site)
+    report.count(site.actions)
     return report
 
 
@@ -372,6 +397,7 @@ def run(args: argparse.Namespace) -> int:
             "uploaded": report.uploaded,
             "uploadedBytes": report.uploaded_bytes,
             "indexWritten": report.index_written,
+            "siteWritten": report.site_written,
             "deleted": report.deleted,
             "rounds": report.rounds,
             "actions": [a.to_json() for a in report.actions],
@@ -390,7 +416,8 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{build.tag} ({build.category}) {state} to {prepared.target.name}: "
             f"{report.uploaded} uploaded ({human_size(report.uploaded_bytes)}), "
-            f"{counted(report.index_written, 'index file')} written, {report.deleted} deleted, "
+            f"{counted(report.index_written, 'index file')} and "
+            f"{counted(report.site_written, 'site file')} written, {report.deleted} deleted, "
             f"{counted(total, 'request')}{mode}"
         )
     return 1 if report.problems else 0

@@ -12,6 +12,7 @@ from artreg.commands import open_target
 from artreg.commands.apply import brake_lines, check_brakes, parse_now, show_brakes
 from artreg.core.ownership import Judged, Verdict
 from artreg.core.plan import SYMBOLS, Action, Op
+from artreg.downloads import refresh_latest, removals_move_latest
 from artreg.errors import ArtregError
 from artreg.lease import default_holder
 from artreg.oci.gc import declared_repositories
@@ -88,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
             conditional=store.supports_conditional_writes(),
             stale=orphans,
         )
+        if removals_move_latest(report.retention):  # latest/ may have served a removed build
+            site = refresh_latest(store, config, now=job.now)
+            report.count(site.actions)
     requests = dict(sorted(store.requests.items()))
     if args.json:
         out = {

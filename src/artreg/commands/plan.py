@@ -56,7 +56,8 @@ def _show(args: argparse.Namespace, prepared: Prepared) -> int:
             print("  no changes: the target is up to date")
         print(
             f"Plan: {summary.uploaded} to upload ({human_size(summary.uploaded_bytes)}), "
-            f"{counted(summary.index_written, 'index file')} to write, {summary.deleted} to delete."
+            f"{counted(summary.index_written, 'index file')} and "
+            f"{counted(summary.site_written, 'site file')} to write, {summary.deleted} to delete."
         )
     if brakes:
         show_brakes(brakes, "artreg apply")

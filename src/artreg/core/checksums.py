@@ -14,10 +14,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from artreg.core.keys import SIGNATURE_NAME, SUMS_NAME
 from artreg.errors import ArtregError
-
-SUMS_NAME = "SHA256SUMS"
-SIGNATURE_NAME = f"{SUMS_NAME}.sig"
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r"}

@@ -97,6 +97,26 @@ def key_problem(tag: str, key: str) -> str | None:
     return file_problem(tag, split[1], split[2], key)
 
 
+# What artreg writes in a build's directory besides its files (the download site):
+# the checksums in ``sha256sum -c`` format, their signature and the build's page.
+SUMS_NAME = "SHA256SUMS"
+SIGNATURE_NAME = f"{SUMS_NAME}.sig"
+PAGE_NAME = "index.html"
+BUILD_DOCUMENTS = (SUMS_NAME, SIGNATURE_NAME, PAGE_NAME)
+
+
+def site_keys(tag: str) -> tuple[str, ...]:
+    """The keys artreg writes for a build besides its files: checksums, signature, page."""
+    return tuple(f"{encode_tag(tag)}/{name}" for name in BUILD_DOCUMENTS)
+
+
+def owned_key_problem(tag: str, key: str) -> str | None:
+    """Why ``key`` is neither a file of build ``tag`` nor one of its site documents."""
+    if key in site_keys(tag):
+        return None
+    return key_problem(tag, key)
+
+
 # The OCI distribution spec's repository name grammar.
 OCI_REPOSITORY = re.compile(
     r"[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*"

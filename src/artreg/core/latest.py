@@ -11,15 +11,24 @@ ever deleted).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from artreg.core.checksums import SIGNATURE_NAME, SUMS_NAME, relative_path
+from artreg.core.checksums import relative_path
 from artreg.core.index import Entry
+from artreg.core.keys import SIGNATURE_NAME, SUMS_NAME, owned_key_problem
 from artreg.core.manifest import ARTREG_DIR, ImageEntry, format_time
-from artreg.core.tags import Category, Convention, classify, encode_tag, precedence_key
+from artreg.core.tags import (
+    Category,
+    Convention,
+    classify,
+    encode_tag,
+    precedence_key,
+    unsafe_reason,
+)
 
 LATEST_SCHEMA_VERSION = 1
 LATEST_KIND = "artreg.latest"
@@ -27,6 +36,7 @@ LATEST_JSON_KEY = "latest.json"
 LATEST_DIR = "latest"
 RECORD_KIND = "artreg.mirrors"
 RECORD_KEY = f"{ARTREG_DIR}/mirrors.json"
+LATEST_DIRECTORY = re.compile(r"latest(?:-[A-Za-z0-9._-]{1,56})?")
 
 
 def url(key: str) -> str:
@@ -174,11 +184,24 @@ def record_document(mirrors: Iterable[Mirror]) -> dict[str, Any]:
     }
 
 
+def directory_problem(directory: str) -> str | None:
+    """Why ``directory`` cannot hold a ``latest`` tree (to follow "directory 'x' "), or None.
+
+    ``latest`` or ``latest-<suffix>``: never a tag's directory, ``v2`` or ``_artreg``,
+    whatever the tag convention, so a record can never claim a build's files.
+    """
+    if LATEST_DIRECTORY.fullmatch(directory) is None or ".." in directory:
+        return "is not 'latest' or 'latest-<suffix>' (letters, digits, '.', '_', '-')"
+    return None
+
+
 def mirrors_from_record(doc: object) -> tuple[Mirror, ...]:
     """The ``latest`` trees a previous record lists (empty when unreadable).
 
     An unreadable record means artreg cannot prove it wrote anything under
     ``latest/``: nothing is deleted there, only overwritten by the next copies.
+    Every copy must be one :func:`mirror` makes: ``<directory>/<path>`` from
+    ``<encoded tag>/<path>``, the path a build's file, ``SHA256SUMS`` or its signature.
     """
     if not isinstance(doc, Mapping) or doc.get("kind") != RECORD_KIND:
         return ()
@@ -189,7 +212,17 @@ def mirrors_from_record(doc: object) -> tuple[Mirror, ...]:
             directory, tag = str(item["directory"]), str(item["tag"])
         except (KeyError, TypeError, ValueError):
             return ()
-        if not all(dst.startswith(f"{directory}/") for dst, _ in copies):
+        if directory_problem(directory) is not None or unsafe_reason(tag) is not None:
+            return ()
+        if not all(_is_copy(directory, tag, dst, src) for dst, src in copies):
             return ()
         out.append(Mirror(directory=directory, tag=tag, copies=copies))
     return tuple(out)
+
+
+def _is_copy(directory: str, tag: str, dst: str, src: str) -> bool:
+    build_dir = encode_tag(tag)
+    if not (dst.startswith(f"{directory}/") and src.startswith(f"{build_dir}/")):
+        return False
+    path = dst[len(directory) + 1 :]
+    return src == f"{build_dir}/{path}" and owned_key_problem(tag, src) is None

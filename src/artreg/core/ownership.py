@@ -33,7 +33,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
-from artreg.core.keys import key_problem
+from artreg.core.keys import owned_key_problem
 from artreg.core.manifest import ARTREG_DIR, format_time, manifest_key, parse_time
 from artreg.core.tags import encode_tag, unsafe_reason
 from artreg.errors import ArtregError
@@ -44,7 +44,9 @@ INTENT_SCHEMA_VERSION = 1
 # <UTC time>-<random>: sortable, and unique across runs and machines.
 INTENT_ID = re.compile(r"[0-9]{8}T[0-9]{6}Z-[0-9a-f]{16}")
 _INTENT_KEY = re.compile(rf"{re.escape(INTENTS_PREFIX)}({INTENT_ID.pattern})\.json")
-_PAGE_KEY = re.compile(rf"{re.escape(ARTREG_DIR)}/index/(?:release|extra|dev)/[1-9][0-9]*\.json")
+_PAGE_KEY = re.compile(
+    rf"{re.escape(ARTREG_DIR)}/index/(?:release|extra|dev)/[1-9][0-9]*\.(?:json|html)"
+)
 # The S3 store's conditional-write probe (deleted at once; a crash can leave it).
 _PROBE_KEY = re.compile(r"\.artreg-probe-[0-9a-f]{32}")
 
@@ -94,7 +96,7 @@ def make_intent(
     for tag, keys in builds.items():
         listed = tuple(sorted(set(keys)))
         for key in listed:
-            problem = key_problem(tag, key)
+            problem = owned_key_problem(tag, key)
             if problem is not None:
                 raise ValueError(f"intent for {tag}: {problem}")  # a bug: artreg made the key
         checked[tag] = listed
@@ -137,7 +139,7 @@ def intent_from_bytes(body: bytes, key: str) -> Intent:
             if reason is not None:
                 raise bad(f"builds[{n}].tag {tag!r}: {reason}")
             for k in keys:
-                problem = key_problem(tag, k) if isinstance(k, str) else "a key is a string"
+                problem = owned_key_problem(tag, k) if isinstance(k, str) else "a key is a string"
                 if problem is not None:
                     raise bad(f"builds[{n}]: {problem}")
             builds[tag] = tuple(keys)
@@ -225,7 +227,9 @@ def judge(
             held.add(f"{encode_tag(tag)}/")
             continue
         for key in keys:
-            if key_problem(tag, key) is None:  # the caller's builds are valid; belt and braces
+            if (
+                owned_key_problem(tag, key) is None
+            ):  # the caller's builds are valid; belt and braces
                 referenced.setdefault(key, f"listed by {manifest_key(tag)}")
     manifests = {manifest_key(tag) for tag in builds}
     trees = tuple(f"v2/{repository}/" for repository in image_repositories)
@@ -235,7 +239,7 @@ def judge(
             continue
         for tag, keys in intent.builds.items():
             for key in keys:
-                if key_problem(tag, key) is None:
+                if owned_key_problem(tag, key) is None:
                     named.setdefault(key, f"named by the intent record {record}")
 
     def is_held(key: str) -> bool:

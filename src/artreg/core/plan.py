@@ -22,10 +22,12 @@ class Kind(str, enum.Enum):
 
     INTENT = "intent"  # an intent record: written before, deleted after a build's files
     FILE = "file"
+    SITE = "site"  # a build's SHA256SUMS, its signature and page: with its files
     MANIFEST = "manifest"
     PAGE = "page"
     ROOT = "root"
     HTML = "html"
+    LATEST = "latest"  # latest/ copies, latest.json, the feed: once the build is indexed
 
 
 # index.html before index.json: the root is the commit point. A run that stops
@@ -33,9 +35,18 @@ class Kind(str, enum.Enum):
 # fingerprints match), so a stale index.html written after it would stay stale;
 # stopping before the root leaves a root whose fingerprint no longer matches,
 # and the next run rewrites both.
-WRITE_ORDER = (Kind.INTENT, Kind.FILE, Kind.MANIFEST, Kind.PAGE, Kind.HTML, Kind.ROOT)
+WRITE_ORDER = (
+    Kind.INTENT,
+    Kind.FILE,
+    Kind.SITE,
+    Kind.MANIFEST,
+    Kind.PAGE,
+    Kind.HTML,
+    Kind.ROOT,
+    Kind.LATEST,
+)
 # An intent record goes last: until then it names the keys a crash would leave behind.
-DELETE_ORDER = (Kind.PAGE, Kind.MANIFEST, Kind.FILE, Kind.INTENT)
+DELETE_ORDER = (Kind.LATEST, Kind.PAGE, Kind.MANIFEST, Kind.FILE, Kind.SITE, Kind.INTENT)
 
 
 class Op(str, enum.Enum):
@@ -149,15 +160,18 @@ class Summary:
     uploaded_bytes: int
     index_written: int
     deleted: int
+    site_written: int = 0  # checksums, signatures, build pages, latest/, latest.json, feed
 
 
 def summarize(actions: Sequence[Action]) -> Summary:
     written = [a for a in actions if a.op is not Op.DELETE]
     files = [a for a in written if a.kind in (Kind.FILE, Kind.MANIFEST)]
-    index = [a for a in written if a.kind not in (Kind.FILE, Kind.MANIFEST)]
+    site = [a for a in written if a.kind in (Kind.SITE, Kind.LATEST)]
+    index = [a for a in written if a.kind not in (Kind.FILE, Kind.MANIFEST, Kind.SITE, Kind.LATEST)]
     return Summary(
         uploaded=len(files),
         uploaded_bytes=sum(a.size for a in files),
         index_written=len(index),
         deleted=sum(1 for a in actions if a.op is Op.DELETE),
+        site_written=len(site),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from artreg.core.checksums import SIGNATURE_NAME, SUMS_NAME
+from artreg.core.keys import SIGNATURE_NAME, SUMS_NAME
 from artreg.errors import ArtregError
 
 NAMESPACE = "file"

@@ -18,9 +18,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from artreg.core.checksums import SIGNATURE_NAME, SUMS_NAME, relative_path
+from artreg.core.checksums import relative_path
 from artreg.core.forge import Repository
 from artreg.core.index import INDEX_PREFIX, PAGE_TO_ROOT, ROOT_KEY, Entry
+from artreg.core.keys import SIGNATURE_NAME, SUMS_NAME
 from artreg.core.manifest import Build, ImageEntry, manifest_key
 from artreg.core.signing import ALLOWED_SIGNERS_KEY, check_command, verify_command
 from artreg.core.tags import Category, encode_tag
@@ -232,7 +233,7 @@ def _pull_lines(site: Site, image: ImageEntry) -> list[tuple[str, str]]:
     ]
 
 
-def _hero(site: Site, latest: Build) -> str:
+def _hero(site: Site, latest: Build | Entry) -> str:
     page = build_dir_href(latest.tag)
     links = "".join(
         f'<li><a class="dl" href="{esc(href(f.key))}">{esc(f.platform)} · {esc(f.name)}</a>'
@@ -241,7 +242,7 @@ def _hero(site: Site, latest: Build) -> str:
     )
     images = "".join(
         f"<li><code>podman pull {registry_host(site)}/{esc(i.repository)}:{esc(i.tag)}</code></li>"
-        for i in latest.images
+        for i in (latest.images if isinstance(latest, Build) else ())
     )
     image_block = f'<h3>Images</h3><ul class="plain">{images}</ul>' if images else ""
     return (
@@ -258,7 +259,7 @@ def render_root_page(
     site: Site,
     sections: Mapping[Category, Section],
     *,
-    latest: Build | None,
+    latest: Build | Entry | None,
     generated: dt.datetime,
     yanks: Yanks | None = None,
 ) -> str:

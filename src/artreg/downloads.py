@@ -1,0 +1,351 @@
+"""Write the download site around a publish: checksums, signature, pages, latest/, feed.
+
+The edge around :mod:`artreg.render.bundle`: reads what it needs (the root
+index, the previous ``_artreg/mirrors.json``, the highest release's manifest),
+signs with ssh-keygen, and writes through the store. Called after a build's
+manifest and the index are written, so ``latest/`` never points at a
+half-published build.
+
+Cost per call: reads 2-3 objects (index.json, mirrors.json, the highest
+release's manifest when it is not the build just published); writes the
+build's SHA256SUMS, its signature and page, then, only when ``latest/``
+moves, one server-side copy per file plus SHA256SUMS (and .sig), and always
+the record, latest.json and the feed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from artreg.config import Config
+from artreg.core import index
+from artreg.core.checksums import signature_key
+from artreg.core.forge import parse_repository
+from artreg.core.index import entry_from_build
+from artreg.core.keys import PAGE_NAME, SIGNATURE_NAME, SUMS_NAME
+from artreg.core.latest import (
+    LATEST_DIR,
+    LATEST_JSON_KEY,
+    RECORD_KEY,
+    Mirror,
+    highest_extra,
+    highest_release,
+    mirror,
+    mirrors_from_record,
+    record_document,
+)
+from artreg.core.manifest import Build, build_from_bytes, manifest_key
+from artreg.core.plan import Action, Kind, Op
+from artreg.core.retention import Decision
+from artreg.core.signing import ALLOWED_SIGNERS_KEY, identity
+from artreg.core.tags import PUBLISHED_CATEGORIES, Category, encode_tag
+from artreg.core.yank import YANKS_KEY, yank_record, yanks_document, yanks_from_document
+from artreg.errors import ArtregError
+from artreg.render.bundle import (
+    HTML_TYPE,
+    JSON_TYPE,
+    SiteObject,
+    build_objects,
+    release_objects,
+    signers_object,
+    sums_of,
+)
+from artreg.render.feed import FEED_KEY
+from artreg.render.site import (
+    Section,
+    Site,
+    Yanks,
+    build_page_key,
+    render_build_page,
+    render_root_page,
+)
+from artreg.signing import SigningKey, sign
+from artreg.stores.base import NotFound, ObjectInfo, PutRequest, Store
+
+SITE_CACHE = "no-cache"
+
+
+@dataclass
+class SiteReport:
+    """What the site writes did: keys, and the same as actions for the apply report."""
+
+    written: list[str] = field(default_factory=list)
+    copied: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    bytes_written: int = 0
+    actions: list[Action] = field(default_factory=list)
+
+
+def site_of(config: Config) -> Site:
+    settings = config.site
+    repository = parse_repository(settings.repository) if settings.repository else None
+    return Site(
+        project=config.project,
+        repository=repository,
+        site_url=settings.site_url,
+        signer=identity(config.project) if settings.signing else None,
+    )
+
+
+def _signing_key(config: Config) -> SigningKey:
+    key_file = config.site.key_file
+    if key_file is not None and config.path is not None:
+        path = Path(key_file).expanduser()
+        key_file = str(path if path.is_absolute() else config.path.parent / path)
+    return SigningKey(key_env=config.site.key_env, key_file=key_file)
+
+
+def _put(store: Store, obj: SiteObject, report: SiteReport, kind: Kind = Kind.LATEST) -> None:
+    store.put(
+        PutRequest(
+            key=obj.key, body=obj.body, content_type=obj.content_type, cache_control=SITE_CACHE
+        )
+    )
+    report.written.append(obj.key)
+    report.bytes_written += len(obj.body)
+    report.actions.append(Action(Op.CREATE, kind, obj.key, len(obj.body), _why(obj.key)))
+
+
+def _why(key: str) -> str:
+    name = key.rsplit("/", 1)[-1]
+    return SITE_REASONS.get(name, "site: latest/ mirror" if "/" in key else "site document")
+
+
+SITE_REASONS = {
+    SUMS_NAME: "site: checksums (sha256sum -c)",
+    SIGNATURE_NAME: "site: signature of SHA256SUMS",
+    PAGE_NAME: "site: build page",
+    LATEST_JSON_KEY: "site: the highest release for scripts",
+    FEED_KEY: "site: Atom feed of releases",
+    RECORD_KEY.rsplit("/", 1)[-1]: "site: the record of latest/ keys artreg wrote",
+    ALLOWED_SIGNERS_KEY.rsplit("/", 1)[-1]: "site: the key that signs SHA256SUMS",
+}
+
+
+def plan_build_site(config: Config, build: Build) -> list[Action]:
+    """What :func:`write_build` will write for ``build`` (for ``plan``; nothing signed yet:
+    the signature's size is known once ssh-keygen made it)."""
+    actions = [
+        Action(Op.CREATE, Kind.SITE, obj.key, len(obj.body), _why(obj.key))
+        for obj in build_objects(site_of(config), build, signature=None)
+    ]
+    if config.site.signing:
+        key = signature_key(encode_tag(build.tag))
+        actions.insert(1, Action(Op.CREATE, Kind.SITE, key, 0, _why(key)))
+    return actions
+
+
+def plan_latest(config: Config, root: index.RootIndex | None, build: Build) -> list[Action]:
+    """What :func:`refresh_latest` will do after publishing ``build`` (for ``plan``): the
+    copies when it becomes the highest release (or extra), then the site documents."""
+    if not moves_latest(build):
+        return []
+    entry = entry_from_build(build)
+    newest = [entry]
+    if root is not None:
+        newest += [e for c in (Category.RELEASE, Category.EXTRA) for e in root.category(c).newest]
+    signed = config.site.signing
+    highest = {LATEST_DIR: highest_release(newest)}
+    if config.site.latest_extras is not None:
+        highest[config.site.latest_extras] = highest_extra(newest, config.convention())
+    actions = [
+        Action(Op.CREATE, Kind.LATEST, dst, 0, f"site: latest/ copy of {src}")
+        for directory, top in highest.items()
+        if top is not None and top.tag == build.tag
+        for dst, src in mirror(entry, directory=directory, signed=signed).copies
+    ]
+    keys = [RECORD_KEY, *([LATEST_JSON_KEY] if highest[LATEST_DIR] else []), FEED_KEY]
+    return actions + [Action(Op.REPLACE, Kind.LATEST, key, 0, _why(key)) for key in keys]
+
+
+def moves_latest(build: Build) -> bool:
+    """Whether publishing or removing ``build`` may change latest/, latest.json or the feed."""
+    return build.category in (Category.RELEASE, Category.EXTRA)
+
+
+def removals_move_latest(decisions: Iterable[Decision]) -> bool:
+    """Whether retention removed a release or an extra build (latest/ may have served it)."""
+    return any(not d.keep and d.category in (Category.RELEASE, Category.EXTRA) for d in decisions)
+
+
+def write_build(
+    store: Store,
+    config: Config,
+    build: Build,
+    report: SiteReport,
+    environ: Mapping[str, str] | None = None,
+) -> None:
+    """The build's SHA256SUMS, signature (when configured) and page."""
+    site = site_of(config)
+    signature = None
+    if config.site.signing:
+        signed = sign(sums_of(build), _signing_key(config), environ)
+        signature = signed.signature
+        signers = signers_object(site.signer or "", signed.public_key)
+        try:
+            current = store.get(signers.key)
+        except NotFound:
+            current = None
+        if current != signers.body:
+            _put(store, signers, report)
+    for obj in build_objects(site, build, signature=signature):
+        _put(store, obj, report, Kind.SITE)
+
+
+def _read_json(store: Store, key: str) -> object:
+    try:
+        return json.loads(store.get(key))
+    except (NotFound, ValueError):
+        return None
+
+
+def refresh_latest(
+    store: Store,
+    config: Config,
+    *,
+    now: dt.datetime,
+    known: Sequence[Build] = (),
+    yanks: Mapping[str, str] | None = None,
+    report: SiteReport | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SiteReport:
+    """Move ``latest/`` (and the extras directory) to the highest builds the root index
+    lists, then write the record, latest.json and the feed, then delete recorded keys the
+    new trees lack. ``known``: manifests already in hand (the builds just published)."""
+    report = report or SiteReport()
+    yanks = dict(read_yanks(store) if yanks is None else yanks)
+    root_doc = _read_json(store, index.ROOT_KEY)
+    if root_doc is None:
+        return report
+    root = index.root_from_document(root_doc)
+    newest = [e for c in (Category.RELEASE, Category.EXTRA) for e in root.category(c).newest]
+    by_tag = {b.tag: b for b in known}
+
+    def manifest(tag: str | None) -> Build | None:
+        if tag is None:
+            return None
+        if tag not in by_tag:
+            by_tag[tag] = build_from_bytes(store.get(manifest_key(tag)), manifest_key(tag))
+        return by_tag[tag]
+
+    latest = highest_release(newest, yanks)
+    extras = None
+    if config.site.latest_extras is not None:
+        extra = highest_extra(newest, config.convention(), yanks)
+        extras = (config.site.latest_extras, manifest(extra.tag if extra else None))
+    previous: dict[str, Mirror] = {
+        m.directory: m for m in mirrors_from_record(_read_json(store, RECORD_KEY))
+    }
+    result = release_objects(
+        site_of(config),
+        [e for e in newest if e.category is Category.RELEASE],
+        latest=manifest(latest.tag if latest else None),
+        previous=previous,
+        generated=now,
+        signed=config.site.signing,
+        yanks=Yanks(yanks),
+        extras=extras,
+    )
+    record, *documents = result.objects
+    _put(store, record, report)  # the record first: every key copied is provably ours
+    owners = {m.directory: by_tag.get(m.tag) for m in result.mirrors}
+    for dst, src in result.plan.copies:
+        _copy(store, config, src, dst, owners.get(dst.split("/", 1)[0]), report, environ)
+    for obj in documents:
+        _put(store, obj, report)
+    if result.plan.deletes:
+        store.delete(list(result.plan.deletes))
+        report.deleted += result.plan.deletes
+        report.actions += [
+            Action(Op.DELETE, Kind.LATEST, key, 0, "site: no longer in latest/")
+            for key in result.plan.deletes
+        ]
+        body = _json(record_document(result.mirrors))
+        _put(store, SiteObject(RECORD_KEY, body, JSON_TYPE), report)
+    return report
+
+
+def _copy(
+    store: Store,
+    config: Config,
+    src: str,
+    dst: str,
+    owner: Build | None,
+    report: SiteReport,
+    environ: Mapping[str, str] | None,
+) -> None:
+    try:
+        store.copy(src, dst)
+    except NotFound:
+        if owner is None:
+            raise
+        # a build published before checksums existed: write its site objects, then copy
+        write_build(store, config, owner, report, environ)
+        store.copy(src, dst)
+    report.copied.append(dst)
+    report.actions.append(Action(Op.CREATE, Kind.LATEST, dst, 0, f"site: latest/ copy of {src}"))
+
+
+def _json(document: object) -> bytes:
+    return (json.dumps(document, indent=1, sort_keys=True) + "\n").encode()
+
+
+def recorded_site_keys(store: Store, listing: Sequence[ObjectInfo]) -> tuple[str, ...]:
+    """Every ``latest`` key the record says artreg wrote (none when it is absent from
+    ``listing`` or unreadable: then no request is made and nothing there is artreg's)."""
+    if not any(info.key == RECORD_KEY for info in listing):
+        return ()
+    return tuple(key for m in mirrors_from_record(_read_json(store, RECORD_KEY)) for key in m.keys)
+
+
+def read_yanks(store: Store) -> dict[str, str]:
+    """tag -> reason of every yanked build (none when the record is absent or not artreg's)."""
+    return {tag: y.reason for tag, y in yanks_from_document(_read_json(store, YANKS_KEY)).items()}
+
+
+def set_yank(
+    store: Store, config: Config, tag: str, reason: str | None, *, now: dt.datetime
+) -> SiteReport:
+    """Yank ``tag`` (``reason`` given) or unyank it (None): the record, the build's page,
+    ``latest/``, ``latest.json``, the feed and the root page follow."""
+    try:
+        build = build_from_bytes(store.get(manifest_key(tag)), manifest_key(tag))
+    except NotFound:
+        raise ArtregError(
+            f"{tag}: no such build on this target; `artreg ls` lists the published ones"
+        ) from None
+    current = yanks_from_document(_read_json(store, YANKS_KEY))
+    if reason is None:
+        if current.pop(tag, None) is None:
+            raise ArtregError(f"{tag}: not yanked")
+    else:
+        current[tag] = yank_record(reason, now)
+    report = SiteReport()
+    _put(store, SiteObject(YANKS_KEY, _json(yanks_document(current)), JSON_TYPE), report)
+    yanks = {t: y.reason for t, y in current.items()}
+    site = site_of(config)
+    signed = store.head(signature_key(encode_tag(tag))) is not None
+    page = render_build_page(site, build, yanked=yanks.get(tag), signed=signed)
+    _put(store, SiteObject(build_page_key(tag), page.encode(), HTML_TYPE), report)
+    refresh_latest(store, config, now=now, yanks=yanks, report=report)
+    root_doc = _read_json(store, index.ROOT_KEY)
+    if root_doc is not None:
+        root = index.root_from_document(root_doc)
+        sections = {
+            c: Section(root.category(c).newest, root.category(c).count, root.category(c).page_ids)
+            for c in PUBLISHED_CATEGORIES
+        }
+        releases = [e for e in sections[Category.RELEASE].rows if e.tag not in yanks]
+        html = render_root_page(
+            site,
+            sections,
+            latest=releases[0] if releases else None,
+            generated=now,
+            yanks=Yanks(yanks),
+        )
+        _put(store, SiteObject(index.HTML_KEY, html.encode(), HTML_TYPE), report)
+    return report
