@@ -283,10 +283,15 @@ def check_references(store: Store) -> list[str]:
             entries(page["entries"], page_key, page["root"])
             if page["next"] is not None:
                 need(resolve(page_key, page["next"]), page_key)
-    if "index.html" in present:
-        for link in _HREF.findall(store.get("index.html").decode()):
-            if "://" not in link:
-                need(resolve("index.html", link), "index.html")
+    # Every page of the site: the root page, the HTML index pages and the build pages; a
+    # link to a directory is served by its index document (S3 websites, artreg serve).
+    pages = [k for k in sorted(present) if k == "index.html" or k.endswith(".html")]
+    for page in pages:
+        for link in _HREF.findall(store.get(page).decode()):
+            if "://" in link or link.startswith(("#", "mailto:")):
+                continue
+            target = resolve(page, link.split("#", 1)[0])
+            need(target + "index.html" if target.endswith("/") or not target else target, page)
     return missing
 
 

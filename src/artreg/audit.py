@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from artreg.core import index
 from artreg.core.index import Entry
 from artreg.core.keys import site_keys
-from artreg.core.latest import LATEST_JSON_KEY, RECORD_KEY
+from artreg.core.latest import FEED_KEY, LATEST_JSON_KEY, RECORD_KEY
 from artreg.core.manifest import ARTREG_DIR, Build, InvalidManifest
 from artreg.core.ownership import (
     INTENTS_PREFIX,
@@ -39,7 +39,6 @@ from artreg.publisher import (
     read_build,
     trusted_root,
 )
-from artreg.render.feed import FEED_KEY
 from artreg.render.site import html_page_key
 from artreg.stores.base import NotFound, ObjectInfo, Store
 

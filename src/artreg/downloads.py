@@ -28,10 +28,13 @@ from artreg.core.forge import parse_repository
 from artreg.core.index import entry_from_build
 from artreg.core.keys import PAGE_NAME, SIGNATURE_NAME, SUMS_NAME
 from artreg.core.latest import (
+    FEED_KEY,
     LATEST_DIR,
     LATEST_JSON_KEY,
     RECORD_KEY,
+    SITE_ROOT_DOCUMENTS,
     Mirror,
+    documents_from_record,
     highest_extra,
     highest_release,
     mirror,
@@ -54,7 +57,6 @@ from artreg.render.bundle import (
     signers_object,
     sums_of,
 )
-from artreg.render.feed import FEED_KEY
 from artreg.render.site import (
     Section,
     Site,
@@ -76,6 +78,7 @@ class SiteReport:
     written: list[str] = field(default_factory=list)
     copied: list[str] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
     bytes_written: int = 0
     actions: list[Action] = field(default_factory=list)
 
@@ -237,9 +240,11 @@ def refresh_latest(
     if config.site.latest_extras is not None:
         extra = highest_extra(newest, config.convention(), yanks)
         extras = (config.site.latest_extras, manifest(extra.tag if extra else None))
-    previous: dict[str, Mirror] = {
-        m.directory: m for m in mirrors_from_record(_read_json(store, RECORD_KEY))
-    }
+    record_doc = _read_json(store, RECORD_KEY)
+    previous: dict[str, Mirror] = {m.directory: m for m in mirrors_from_record(record_doc)}
+    directories = {LATEST_DIR, *previous, *([extras[0]] if extras else [])}
+    blocked = _blocked(store, directories, previous, report)
+    foreign = _foreign_documents(store, record_doc, previous, report)
     result = release_objects(
         site_of(config),
         [e for e in newest if e.category is Category.RELEASE],
@@ -249,6 +254,8 @@ def refresh_latest(
         signed=config.site.signing,
         yanks=Yanks(yanks),
         extras=extras,
+        blocked=blocked,
+        foreign=foreign,
     )
     record, *documents = result.objects
     _put(store, record, report)  # the record first: every key copied is provably ours
@@ -264,9 +271,46 @@ def refresh_latest(
             Action(Op.DELETE, Kind.LATEST, key, 0, "site: no longer in latest/")
             for key in result.plan.deletes
         ]
-        body = _json(record_document(result.mirrors))
+        body = _json(record_document(result.mirrors, set(SITE_ROOT_DOCUMENTS) - foreign))
         _put(store, SiteObject(RECORD_KEY, body, JSON_TYPE), report)
     return report
+
+
+def _blocked(
+    store: Store, directories: Iterable[str], previous: Mapping[str, Mirror], report: SiteReport
+) -> set[str]:
+    """The ``latest`` directories holding a key artreg did not record: left alone, said why
+    (one LIST per directory; a ``latest/`` tree made by hand is never overwritten)."""
+    blocked = set()
+    for directory in sorted(directories):
+        recorded = set(previous[directory].keys) if directory in previous else set()
+        strangers = [i.key for i in store.list(f"{directory}/") if i.key not in recorded]
+        if strangers:
+            blocked.add(directory)
+            shown = ", ".join(strangers[:3]) + (" ..." if len(strangers) > 3 else "")
+            report.notes.append(
+                f"{directory}/ holds keys artreg did not write ({shown}); artreg leaves "
+                f"{directory}/ alone: move them away to get stable {directory}/ URLs"
+            )
+    return blocked
+
+
+def _foreign_documents(
+    store: Store, record_doc: object, previous: Mapping[str, Mirror], report: SiteReport
+) -> set[str]:
+    """``latest.json`` and the feed when they exist and artreg never wrote them.
+
+    A record lists the documents written with it; before the first record (or from an
+    older one without that list), one HEAD each tells."""
+    written = documents_from_record(record_doc)
+    foreign = set()
+    for key in (LATEST_JSON_KEY, FEED_KEY):
+        if key in written or (LATEST_DIR in previous and key == LATEST_JSON_KEY):
+            continue
+        if store.head(key) is not None:
+            foreign.add(key)
+            report.notes.append(f"{key}: not artreg's; left alone (move it away to publish it)")
+    return foreign
 
 
 def _copy(

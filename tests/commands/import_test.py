@@ -8,8 +8,10 @@ nothing; a directory that is not a tag is skipped with a message.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,9 @@ import pytest
 from publishing import Site, check_references, follow_index, make_site
 
 import artreg.stores
-from artreg.core.manifest import manifest_key
+from artreg.core.keys import site_keys
+from artreg.core.manifest import manifest_key, parse_time
+from artreg.core.tags import encode_tag
 from artreg.lease import LEASE_KEY
 from artreg.stores import PutRequest, Store
 
@@ -87,6 +91,10 @@ def test_import_a_garage_tree(
         site.configure()
     store = site.store()
     files = garage_tree(store)
+    if kind == "dir":  # a tree uploaded long ago: v0.1.0's files date from May 2024
+        old = dt.datetime(2024, 5, 1, 12, 0, 7, tzinfo=dt.timezone.utc).timestamp()
+        for platform in PLATFORMS:
+            os.utime(Path(store.root) / f"v0.1.0/{platform}/garage", (old, old))
     before = {info.key: (info.etag, info.last_modified) for info in store.list()}
 
     result = site.run("import", "--target", "test", "--json")
@@ -103,8 +111,12 @@ def test_import_a_garage_tree(
     manifests = {manifest_key(v) for v in VERSIONS}
     pages = {k for k in keys if k.startswith("_artreg/index/")}
     lease = {LEASE_KEY} if site.kind != "dir" or store.supports_conditional_writes() else set()
-    assert set(keys) == manifests | pages | {"index.json", "index.html"} | lease
-    assert len(pages) == 4 + 1  # 40 releases and 10 extras, 10 per page
+    # Each build's SHA256SUMS and page (unsigned), and the site's documents; latest/ holds
+    # keys artreg did not write (NOT_TAGS), so it is left alone: no copies.
+    built = {k for v in VERSIONS for k in site_keys(v) if not k.endswith(".sig")}
+    documents = {"_artreg/mirrors.json", "latest.json", "releases.xml"}
+    assert set(keys) == manifests | pages | {"index.json", "index.html"} | lease | built | documents
+    assert len([p for p in pages if p.endswith(".json")]) == 4 + 1  # 40 + 10, 10 per page
     writes = {
         op: n
         for op, n in report["requests"].items()
@@ -118,6 +130,9 @@ def test_import_a_garage_tree(
     for version in VERSIONS:
         manifest = json.loads(store.get(manifest_key(version)))
         assert manifest["tag"] == version
+        # Each build keeps its history: published when its files were, not today.
+        uploaded = max(t for k, (_, t) in before.items() if k.startswith(encode_tag(version) + "/"))
+        assert parse_time(manifest["published"]) == uploaded.replace(microsecond=0), version
         assert manifest["category"] == ("release" if version in RELEASES else "extra")
         assert {f["platform"] for f in manifest["files"]} == set(PLATFORMS)
         for file in manifest["files"]:
@@ -155,6 +170,10 @@ LEFT_ALONE = {
     "v0.9.0/x86_64-unknown-linux-musl/garage+debug": b"a name that breaks URLs\n",
     "v0.9.0/a/b/c/d/garage": b"four platform segments\n",
     "_other/x": b"another tool's\n",
+    # a version with hand-made checksums: artreg writes its own SHA256SUMS there, so the
+    # whole version stays someone else's
+    "v0.8.0/x86_64-unknown-linux-musl/garage": b"garage v0.8.0\n",
+    "v0.8.0/SHA256SUMS": b"0000  x86_64-unknown-linux-musl/garage\n",
 }
 
 
@@ -180,6 +199,10 @@ def test_import_adopts_what_it_can_and_gc_leaves_the_rest_alone(
     assert result.json()["imported"] == ["v0.9.0"]
     assert "artreg: skipped latest/: not a tag under this convention; left alone" in result.err
     refused = result.json()["refused"]
+    assert any(
+        line.startswith("skipped v0.8.0/: 'v0.8.0/SHA256SUMS' is not artreg's") for line in refused
+    ), refused
+    assert "artreg: latest/ holds keys artreg did not write" in result.err
     for key in ("v0.9.0/<script>/garage", "v0.9.0/a/b/c/d/garage"):
         assert any(line.startswith(f"skipped {key!r}: platform ") for line in refused), refused
     assert any("garage+debug" in line and "file name" in line for line in refused), refused
@@ -208,4 +231,5 @@ def test_import_adopts_what_it_can_and_gc_leaves_the_rest_alone(
     else:
         assert {k: store.get(k) for k in planted} == planted
     html = store.get("index.html").decode()
-    assert "<script>" not in html and "latest" not in html
+    assert "<script>" not in html and "latest/" not in html
+    assert "v0.8.0" not in html  # the version with hand-made checksums stays unlisted

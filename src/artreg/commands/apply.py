@@ -349,6 +349,7 @@ def _publish(prepared: Prepared, progress: Progress, *, lease_held: bool) -> Rep
         # latest/, latest.json and the feed: once the build is indexed
         refresh_latest(store, prepared.config, now=prepared.now, known=added, report=site)
     report.count(site.actions)
+    report.notes += site.notes
     return report
 
 

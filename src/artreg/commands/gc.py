@@ -92,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         if removals_move_latest(report.retention):  # latest/ may have served a removed build
             site = refresh_latest(store, config, now=job.now)
             report.count(site.actions)
+            report.notes += site.notes
     requests = dict(sorted(store.requests.items()))
     if args.json:
         out = {

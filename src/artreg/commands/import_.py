@@ -14,14 +14,15 @@ import hashlib
 import json
 import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from artreg.artifacts import guess_content_type
 from artreg.commands import open_target
 from artreg.core.index import HTML_KEY, ROOT_KEY
-from artreg.core.keys import key_problem, split_file_key
+from artreg.core.keys import key_problem, site_keys, split_file_key
 from artreg.core.manifest import ARTREG_DIR, Build, FileEntry
-from artreg.core.tags import Convention, classify, decode_tag
+from artreg.core.tags import Convention, classify, decode_tag, encode_tag
+from artreg.downloads import SiteReport, moves_latest, refresh_latest, write_build
 from artreg.lease import default_holder
 from artreg.publisher import INDEX_CACHE, JSON_TYPE, read_state
 from artreg.reconcile import Job, Report, reconcile
@@ -30,7 +31,7 @@ from artreg.stores import ObjectInfo, PreconditionFailed, PutRequest, Store
 
 
 def discover(
-    listing: Sequence[ObjectInfo], convention: Convention
+    listing: Sequence[ObjectInfo], convention: Convention, managed: Iterable[str] = ()
 ) -> tuple[dict[str, list[ObjectInfo]], list[str], list[str]]:
     """Group keys ``<version>/<platform>/<file>`` by version.
 
@@ -59,6 +60,18 @@ def discover(
             refused.append(f"skipped {key!r}: {problem}; left alone")
             continue
         groups[tag].append(info)
+    # A build's SHA256SUMS, signature and page are artreg's names in its directory: a
+    # directory already holding one (hand-made checksums, a page) stays someone else's.
+    present = {info.key for info in listing}
+    for tag in sorted(set(groups) - set(managed)):
+        taken = [key for key in site_keys(tag) if key in present]
+        if taken:
+            del groups[tag]
+            refused.append(
+                f"skipped {encode_tag(tag)}/: {', '.join(repr(k) for k in taken)} is not "
+                "artreg's and artreg writes its own there; left alone (move it away to import "
+                "this version)"
+            )
     return dict(groups), sorted(skipped), refused
 
 
@@ -93,17 +106,20 @@ def run(args: argparse.Namespace) -> int:
     config, target, store = open_target(args.config, args.target)
     convention = config.convention()
     state = read_state(store, convention)
-    groups, skipped, refused = discover(store.list(""), convention)
+    groups, skipped, refused = discover(store.list(""), convention, state.manifests)
     new = {tag: objs for tag, objs in groups.items() if tag not in state.manifests}
     builds = [build_for(store, tag, objs, convention) for tag, objs in sorted(new.items())]
     if args.dry_run:
         for build in builds:
             print(f"  + {build.key}  {counted(len(build.files), 'file')}  ({build.category})")
     report = Report()
+    site = SiteReport()
     etags: dict[str, str] = {}
     if builds and not args.dry_run:
         conditional = store.supports_conditional_writes()
         for build in builds:
+            if build.tag not in state.manifests:  # its SHA256SUMS and page, before its manifest
+                write_build(store, config, build, site)
             request = PutRequest(
                 key=build.key,
                 body=build.to_bytes(),
@@ -115,13 +131,14 @@ def run(args: argparse.Namespace) -> int:
             except PreconditionFailed:
                 continue  # another run imported or published it meanwhile
         added = [b for b in builds if b.tag in etags]
+        now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
         reconcile(
             Job(
                 store=store,
                 config=config,
                 target=target,
                 original=state,
-                now=dt.datetime.now(dt.timezone.utc).replace(microsecond=0),
+                now=now,
                 gc=False,
                 allow_mass_delete=False,
                 holder=default_holder("artreg import"),
@@ -131,6 +148,10 @@ def run(args: argparse.Namespace) -> int:
             added=added,
             etags=etags,
         )
+        if any(moves_latest(b) for b in added):  # latest/, latest.json and the feed
+            refresh_latest(store, config, now=now, known=added, report=site)
+    for note in [*report.notes, *site.notes]:
+        print(f"artreg: {note}", file=sys.stderr)
     for version in skipped:
         print(
             f"artreg: skipped {version}/: not a tag under this convention; left alone",

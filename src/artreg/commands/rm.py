@@ -10,6 +10,7 @@ index is brought up to date, then the files; ``latest/`` follows.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from artreg.commands import open_target
 from artreg.commands.apply import parse_now
@@ -56,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     report = Report()
     reconcile(job, report, conditional=store.supports_conditional_writes())
     store.delete(keys[1:])
-    refresh_latest(store, config, now=now)
+    for note in refresh_latest(store, config, now=now).notes:
+        print(f"artreg: {note}", file=sys.stderr)
     print(f"{args.tag} removed from {target.name}: {len(keys)} deleted")
     for problem in report.problems:
         print(f"artreg: error: {problem}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import sys
 
 from artreg.commands import open_target
 from artreg.core.manifest import parse_time
@@ -21,6 +22,8 @@ def run(args: argparse.Namespace) -> int:
     now = parse_time(args.now) if args.now else dt.datetime.now(dt.timezone.utc)
     reason = args.reason if args.command == "yank" else None
     report = set_yank(store, config, args.tag, reason, now=now)
+    for note in report.notes:
+        print(f"artreg: {note}", file=sys.stderr)
     verb = "yanked" if reason is not None else "unyanked"
     print(
         f"{args.tag} {verb} on {target.name}: {len(report.written)} written, "

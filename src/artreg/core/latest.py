@@ -36,6 +36,9 @@ LATEST_JSON_KEY = "latest.json"
 LATEST_DIR = "latest"
 RECORD_KIND = "artreg.mirrors"
 RECORD_KEY = f"{ARTREG_DIR}/mirrors.json"
+FEED_KEY = "releases.xml"
+# The site's documents at the target root; written unless one exists that artreg did not write.
+SITE_ROOT_DOCUMENTS = (LATEST_JSON_KEY, FEED_KEY)
 LATEST_DIRECTORY = re.compile(r"latest(?:-[A-Za-z0-9._-]{1,56})?")
 
 
@@ -171,17 +174,28 @@ def latest_document(
     }
 
 
-def record_document(mirrors: Iterable[Mirror]) -> dict[str, Any]:
+def record_document(mirrors: Iterable[Mirror], documents: Iterable[str] = ()) -> dict[str, Any]:
     """``_artreg/mirrors.json``: every ``latest`` tree artreg wrote, key by key (the proof
-    of ownership GC and verify go by)."""
+    of ownership GC and verify go by), and the site documents it writes (``documents``)."""
     return {
         "schemaVersion": LATEST_SCHEMA_VERSION,
         "kind": RECORD_KIND,
+        "documents": sorted(documents),
         "mirrors": [
             {"directory": m.directory, "tag": m.tag, "copies": [list(pair) for pair in m.copies]}
             for m in mirrors
         ],
     }
+
+
+def documents_from_record(doc: object) -> frozenset[str]:
+    """The site documents a record says artreg writes (none when unreadable)."""
+    if not isinstance(doc, Mapping) or doc.get("kind") != RECORD_KIND:
+        return frozenset()
+    listed = doc.get("documents", ())
+    if not isinstance(listed, list):
+        return frozenset()
+    return frozenset(str(k) for k in listed if k in SITE_ROOT_DOCUMENTS)
 
 
 def directory_problem(directory: str) -> str | None:

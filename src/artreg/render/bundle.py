@@ -13,14 +13,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from artreg.core.checksums import build_sums, signature_key, sums_key
 from artreg.core.index import Entry, entry_from_build
 from artreg.core.latest import (
+    FEED_KEY,
     LATEST_DIR,
     LATEST_JSON_KEY,
     RECORD_KEY,
+    SITE_ROOT_DOCUMENTS,
     Mirror,
     MirrorPlan,
     latest_document,
@@ -31,7 +34,7 @@ from artreg.core.latest import (
 from artreg.core.manifest import Build
 from artreg.core.signing import ALLOWED_SIGNERS_KEY, allowed_signers
 from artreg.core.tags import encode_tag
-from artreg.render.feed import FEED_KEY, render_feed
+from artreg.render.feed import render_feed
 from artreg.render.site import Site, Yanks, build_page_key, render_build_page
 
 HTML_TYPE = "text/html; charset=utf-8"
@@ -90,10 +93,14 @@ def release_objects(
     signed: bool = False,
     yanks: Yanks | None = None,
     extras: tuple[str, Build | None] | None = None,
+    blocked: AbstractSet[str] = frozenset(),
+    foreign: AbstractSet[str] = frozenset(),
 ) -> ReleaseObjects:
     """The objects that follow the releases: ``latest`` is the highest release not yanked
     (its manifest), ``previous`` the recorded mirrors by directory, ``extras`` the
-    configured directory and the highest extra build."""
+    configured directory and the highest extra build. ``blocked``: directories holding
+    keys artreg did not write, left as they are (no copy, no delete); ``foreign``: site
+    documents (``latest.json``, the feed) that exist and are not artreg's: not written."""
     wanted: dict[str, Build | None] = {LATEST_DIR: latest}
     if extras is not None:
         wanted[extras[0]] = extras[1]
@@ -101,8 +108,10 @@ def release_objects(
         wanted.setdefault(directory, None)  # a directory no longer configured is emptied
     copies: list[tuple[str, str]] = []
     deletes: list[str] = []
-    mirrors: list[Mirror] = []
+    mirrors: list[Mirror] = [previous[d] for d in wanted if d in blocked and d in previous]
     for directory, build in wanted.items():
+        if directory in blocked:
+            continue
         target = (
             None
             if build is None
@@ -122,10 +131,11 @@ def release_objects(
         for m in previous.values()
         if any(c[0] in deletes for c in m.copies)
     ]
-    objects = [SiteObject(RECORD_KEY, _json(record_document(recorded)), JSON_TYPE)]
-    if latest is None and LATEST_DIR in previous:
+    documents = set(SITE_ROOT_DOCUMENTS) - set(foreign)
+    objects = [SiteObject(RECORD_KEY, _json(record_document(recorded, documents)), JSON_TYPE)]
+    if latest is None and LATEST_DIR in previous and LATEST_JSON_KEY not in foreign:
         deletes.append(LATEST_JSON_KEY)  # written with the recorded latest/: provably ours
-    if latest is not None:
+    if latest is not None and LATEST_JSON_KEY not in foreign:
         document = latest_document(entry_from_build(latest), latest.images, signed=signed)
         objects.append(SiteObject(LATEST_JSON_KEY, _json(document), JSON_TYPE))
     feed = render_feed(
@@ -135,7 +145,8 @@ def release_objects(
         yanked=(yanks or Yanks()).reasons,
         base_url=site.site_url,
     )
-    objects.append(SiteObject(FEED_KEY, feed, ATOM_TYPE))
+    if FEED_KEY not in foreign:
+        objects.append(SiteObject(FEED_KEY, feed, ATOM_TYPE))
     return ReleaseObjects(MirrorPlan(tuple(copies), tuple(deletes)), tuple(objects), tuple(mirrors))
 
 

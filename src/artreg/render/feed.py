@@ -17,11 +17,11 @@ from xml.sax.saxutils import escape as _escape
 from xml.sax.saxutils import quoteattr as _quoteattr
 
 from artreg.core.index import Entry
+from artreg.core.latest import FEED_KEY
 from artreg.core.manifest import format_time
 from artreg.core.tags import Category, encode_tag
 from artreg.render.html import href, human_size
 
-FEED_KEY = "releases.xml"
 DEFAULT_FEED_ENTRIES = 30
 ATOM_NS = "http://www.w3.org/2005/Atom"
 _NAMESPACE = uuid.UUID("6f6b2b3e-8b0f-5f2d-9d5e-617274726567")  # fixed: ids never change
