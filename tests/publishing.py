@@ -285,7 +285,18 @@ def check_references(store: Store) -> list[str]:
                 need(resolve(page_key, page["next"]), page_key)
     # Every page of the site: the root page, the HTML index pages and the build pages; a
     # link to a directory is served by its index document (S3 websites, artreg serve).
-    pages = [k for k in sorted(present) if k == "index.html" or k.endswith(".html")]
+    # A build's page is reachable once its manifest is (a crash before it leaves the page
+    # unlinked: the next run publishes the build).
+    pages = [
+        k
+        for k in sorted(present)
+        if k == "index.html"
+        or (k.startswith(INDEX_PREFIX) and k.endswith(".html"))
+        or (
+            k.endswith("/index.html")
+            and f"{BUILDS_PREFIX}{k.removesuffix('/index.html')}.json" in present
+        )
+    ]
     for page in pages:
         for link in _HREF.findall(store.get(page).decode()):
             if "://" in link or link.startswith(("#", "mailto:")):
@@ -311,7 +322,9 @@ def published_state(store: Store) -> dict[str, Any]:
     }
     # index.html links the pages by id: ids aside, it must be the same page.
     html = re.sub(
-        rb"_artreg/index/(\w+)/\d+\.json", rb"_artreg/index/\1/N.json", everything["index.html"]
+        rb"_artreg/index/(\w+)/\d+\.(json|html)",
+        rb"_artreg/index/\1/N.\2",
+        everything["index.html"],
     )
     root = json.loads(everything["index.json"])
     linked = {
@@ -319,6 +332,7 @@ def published_state(store: Store) -> dict[str, Any]:
         for summary in root["categories"].values()
         for link in summary["pages"]
     }
+    linked |= {key.removesuffix(".json") + ".html" for key in linked}  # their HTML twins
     summaries = {
         category: {k: v for k, v in summary.items() if k not in ("first", "pages", "starts")}
         for category, summary in root["categories"].items()

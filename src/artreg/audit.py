@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from artreg.core import index
 from artreg.core.index import Entry
-from artreg.core.keys import site_keys
+from artreg.core.keys import PAGE_NAME, SIGNATURE_NAME, SUMS_NAME, site_keys
 from artreg.core.latest import FEED_KEY, LATEST_JSON_KEY, RECORD_KEY
 from artreg.core.manifest import ARTREG_DIR, Build, InvalidManifest
 from artreg.core.ownership import (
@@ -42,6 +42,7 @@ from artreg.publisher import (
 from artreg.render.site import html_page_key
 from artreg.stores.base import NotFound, ObjectInfo, Store
 
+SITE_WHAT = {SUMS_NAME: "checksums", SIGNATURE_NAME: "signature", PAGE_NAME: "page"}
 # The download site's documents (the build pages and checksums belong to their builds).
 SITE_DOCUMENTS = (LATEST_JSON_KEY, FEED_KEY, RECORD_KEY, ALLOWED_SIGNERS_KEY, YANKS_KEY)
 
@@ -154,6 +155,8 @@ class Findings:
     hashed: int = 0
     images: int = 0
     left_alone: list[str] = field(default_factory=list)  # keys artreg did not write
+    # builds whose SHA256SUMS, signature or page is missing (``--repair`` writes them)
+    unsited: list[Build] = field(default_factory=list)
 
 
 def verify_target(
@@ -167,6 +170,7 @@ def verify_target(
     grace: dt.timedelta,
     convention: Convention,
     repositories: Iterable[str] = (),
+    signed: bool = False,
 ) -> Findings:
     """Every check of ``artreg verify``, problems collected, nothing written."""
     found = Findings()
@@ -200,6 +204,19 @@ def verify_target(
                         f"{file.key}: sha256 {digest} stored, the manifest of {tag} says "
                         f"{file.sha256}"
                     )
+    for tag, build in sorted(builds.items()):
+        missing = [
+            key
+            for key in site_keys(tag)
+            if key not in objects and (signed or not key.endswith(SIGNATURE_NAME))
+        ]
+        for key in missing:
+            found.problems.append(
+                f"{key}: missing (the download site's {SITE_WHAT[key.rsplit('/', 1)[-1]]} of "
+                f"{tag}); `artreg verify --repair` writes it"
+            )
+        if missing:
+            found.unsited.append(build)
     # Builds recorded under another category than the configuration now gives their
     # tags: the index keeps them under the recorded one; the disagreement is reported.
     found_recorded = {

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,9 +38,12 @@ from artreg.core.latest import (
     documents_from_record,
     highest_extra,
     highest_release,
+    made_from,
     mirror,
     mirrors_from_record,
     record_document,
+    record_is_complete,
+    record_made_from,
 )
 from artreg.core.manifest import Build, build_from_bytes, manifest_key
 from artreg.core.plan import Action, Kind, Op
@@ -51,6 +55,7 @@ from artreg.errors import ArtregError
 from artreg.render.bundle import (
     HTML_TYPE,
     JSON_TYPE,
+    ReleaseObjects,
     SiteObject,
     build_objects,
     release_objects,
@@ -161,8 +166,9 @@ def plan_latest(config: Config, root: index.RootIndex | None, build: Build) -> l
         if top is not None and top.tag == build.tag
         for dst, src in mirror(entry, directory=directory, signed=signed).copies
     ]
-    keys = [RECORD_KEY, *([LATEST_JSON_KEY] if highest[LATEST_DIR] else []), FEED_KEY]
-    return actions + [Action(Op.REPLACE, Kind.LATEST, key, 0, _why(key)) for key in keys]
+    record = Action(Op.REPLACE, Kind.LATEST, RECORD_KEY, 0, _why(RECORD_KEY))
+    keys = [*([LATEST_JSON_KEY] if highest[LATEST_DIR] else []), FEED_KEY]
+    return [record, *actions, *(Action(Op.REPLACE, Kind.LATEST, k, 0, _why(k)) for k in keys)]
 
 
 def moves_latest(build: Build) -> bool:
@@ -242,23 +248,31 @@ def refresh_latest(
         extras = (config.site.latest_extras, manifest(extra.tag if extra else None))
     record_doc = _read_json(store, RECORD_KEY)
     previous: dict[str, Mirror] = {m.directory: m for m in mirrors_from_record(record_doc)}
-    directories = {LATEST_DIR, *previous, *([extras[0]] if extras else [])}
-    blocked = _blocked(store, directories, previous, report)
     foreign = _foreign_documents(store, record_doc, previous, report)
-    result = release_objects(
-        site_of(config),
-        [e for e in newest if e.category is Category.RELEASE],
-        latest=manifest(latest.tag if latest else None),
-        previous=previous,
-        generated=now,
-        signed=config.site.signing,
-        yanks=Yanks(yanks),
-        extras=extras,
-        blocked=blocked,
-        foreign=foreign,
-    )
+
+    def plan(blocked: AbstractSet[str]) -> ReleaseObjects:
+        return release_objects(
+            site_of(config),
+            [e for e in newest if e.category is Category.RELEASE],
+            latest=manifest(latest.tag if latest else None),
+            previous=previous,
+            generated=now,
+            signed=config.site.signing,
+            yanks=Yanks(yanks),
+            extras=extras,
+            blocked=blocked,
+            foreign=foreign,
+            sources=made_from(newest, yanks),
+        )
+
+    result = plan(frozenset())
+    blocked = _blocked(store, result.plan.copies, previous, report)
+    if blocked:
+        result = plan(blocked)
     record, *documents = result.objects
-    _put(store, record, report)  # the record first: every key copied is provably ours
+    moving = bool(result.plan.copies or result.plan.deletes)
+    if moving:  # the record first (not complete): every key copied is provably ours
+        _put(store, record, report)
     owners = {m.directory: by_tag.get(m.tag) for m in result.mirrors}
     for dst, src in result.plan.copies:
         _copy(store, config, src, dst, owners.get(dst.split("/", 1)[0]), report, environ)
@@ -271,20 +285,55 @@ def refresh_latest(
             Action(Op.DELETE, Kind.LATEST, key, 0, "site: no longer in latest/")
             for key in result.plan.deletes
         ]
-        body = _json(record_document(result.mirrors, set(SITE_ROOT_DOCUMENTS) - foreign))
+    if not moving:  # last: it says the documents were made from these builds
+        _put(store, record, report)
+    else:  # the trees are whole: the final record
+        documents_written = set(SITE_ROOT_DOCUMENTS) - foreign
+        sources = made_from(newest, yanks)
+        body = _json(record_document(result.mirrors, documents_written, sources=sources))
         _put(store, SiteObject(RECORD_KEY, body, JSON_TYPE), report)
     return report
 
 
+def latest_is_current(store: Store, config: Config, root: index.RootIndex | None) -> bool:
+    """Whether ``latest/`` (and the extras directory) serve the highest builds ``root``
+    lists, whole: false after a run stopped between the index and the end of the site
+    writes (two GETs: the record and the yanks)."""
+    if root is None:
+        return True
+    doc = _read_json(store, RECORD_KEY)
+    newest = [e for c in (Category.RELEASE, Category.EXTRA) for e in root.category(c).newest]
+    yanks = read_yanks(store)
+    wanted = {LATEST_DIR: highest_release(newest, yanks)}
+    if config.site.latest_extras is not None:
+        wanted[config.site.latest_extras] = highest_extra(newest, config.convention(), yanks)
+    recorded = {m.directory: m.tag for m in mirrors_from_record(doc)}
+    if doc is None:
+        return all(top is None for top in wanted.values())
+    if record_made_from(doc) != made_from(newest, yanks):
+        return False  # the feed and latest.json were made from other builds
+    return record_is_complete(doc) and all(
+        recorded.get(d) == (top.tag if top else None) for d, top in wanted.items()
+    )
+
+
 def _blocked(
-    store: Store, directories: Iterable[str], previous: Mapping[str, Mirror], report: SiteReport
+    store: Store,
+    copies: Sequence[tuple[str, str]],
+    previous: Mapping[str, Mirror],
+    report: SiteReport,
 ) -> set[str]:
-    """The ``latest`` directories holding a key artreg did not record: left alone, said why
-    (one LIST per directory; a ``latest/`` tree made by hand is never overwritten)."""
+    """The ``latest`` directories where a copy would overwrite a key artreg did not write:
+    left alone, said why (one LIST per directory that moves; a file made by hand under
+    ``latest/`` is never overwritten, one beside the mirrored files stays as it is)."""
     blocked = set()
-    for directory in sorted(directories):
+    targets: dict[str, set[str]] = {}
+    for dst, _ in copies:
+        targets.setdefault(dst.split("/", 1)[0], set()).add(dst)
+    for directory, keys in sorted(targets.items()):
         recorded = set(previous[directory].keys) if directory in previous else set()
-        strangers = [i.key for i in store.list(f"{directory}/") if i.key not in recorded]
+        present = {i.key for i in store.list(f"{directory}/")}
+        strangers = sorted((keys & present) - recorded)
         if strangers:
             blocked.add(directory)
             shown = ", ".join(strangers[:3]) + (" ..." if len(strangers) > 3 else "")

@@ -23,7 +23,7 @@ from artreg.artifacts import LocalFile
 from artreg.config import Config, TagRules
 from artreg.core import index
 from artreg.core.index import Entry, PageList, PageSet, ParsedPage, RootIndex
-from artreg.core.keys import site_keys
+from artreg.core.keys import SIGNATURE_NAME, site_keys
 from artreg.core.manifest import (
     BUILDS_PREFIX,
     Build,
@@ -418,6 +418,7 @@ class RetentionPlan:
     decisions: list[Decision] = field(default_factory=list)
     removed: dict[str, Entry] = field(default_factory=dict)
     brakes: list[Brake] = field(default_factory=list)
+    signed: bool = False  # the builds' SHA256SUMS have signatures to delete too
 
     def steps(self) -> list[Step]:
         """Deletes of the removed builds: manifests, then files (index first, elsewhere)."""
@@ -430,7 +431,8 @@ class RetentionPlan:
             for file in entry.files:
                 steps.append(Step(Action(Op.DELETE, Kind.FILE, file.key, file.size, why)))
             # its SHA256SUMS, signature and page (a delete of an absent key is a no-op)
-            steps += [Step(Action(Op.DELETE, Kind.SITE, key, 0, why)) for key in site_keys(tag)]
+            site = [k for k in site_keys(tag) if self.signed or not k.endswith(SIGNATURE_NAME)]
+            steps += [Step(Action(Op.DELETE, Kind.SITE, key, 0, why)) for key in site]
         return steps
 
 
@@ -450,6 +452,7 @@ def plan_retention(
     max_fraction: float,
     added: Sequence[Build],
     now: dt.datetime,
+    signed: bool = False,
 ) -> RetentionPlan:
     """Retention over the listing plus ``added``; reads pages only when something may expire.
 
@@ -457,7 +460,7 @@ def plan_retention(
     (with ``expire_after``) its oldest build, the last entry of its last page, is
     past the limit: a no-op run costs at most one page GET per category.
     """
-    plan = RetentionPlan()
+    plan = RetentionPlan(signed=signed)
     by_rule = retention_rules(rules)
     for category in PUBLISHED_CATEGORIES:
         rule = by_rule[category]

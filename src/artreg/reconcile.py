@@ -116,6 +116,7 @@ class Job:
             max_fraction=self.config.gc.max_delete_fraction,
             added=added,
             now=self.now,
+            signed=self.config.site.signing,
         )
 
 

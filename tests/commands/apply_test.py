@@ -78,22 +78,32 @@ def test_second_identical_apply_writes_nothing(site: Site) -> None:
     site.write_build("one")
     plan = site.run("plan", "--tag", "v1.0.0", "--now", NOW, "--detailed-exitcode")
     assert plan.code == 2, plan.err
-    lines = [line.split()[:2] for line in plan.out.splitlines() if line.startswith("  + ")]
+    lines = [line.split()[:2] for line in plan.out.splitlines() if line.startswith("  ")]
     expected = [
         "v1.0.0/linux/amd64/app",
         "v1.0.0/linux/arm64/app",
+        "v1.0.0/SHA256SUMS",  # the download site: the build's checksums and page
+        "v1.0.0/index.html",
         "_artreg/builds/v1.0.0.json",
         "_artreg/index/release/1.json",
+        "_artreg/index/release/1.html",
         "index.html",
         "index.json",
+        "_artreg/mirrors.json",  # after the index: latest/ serves the new release
+        "latest/linux/amd64/app",
+        "latest/linux/arm64/app",
+        "latest/SHA256SUMS",
+        "latest.json",
+        "releases.xml",
     ]
-    assert lines == [["+", key] for key in expected]
+    assert [key for _, key in lines] == expected
     assert site.snapshot() == {}  # plan wrote nothing
 
     first = site.apply("v1.0.0")
     assert first["build"] == "published"
-    assert keys_written(first) == expected
-    assert writes(first) == with_lease(site, 6)
+    # the latest/ record: before the copies (naming them) and after (complete)
+    assert keys_written(first) == [*expected, "_artreg/mirrors.json"]
+    assert writes(first) == {**with_lease(site, 13), "CopyObject": 3}
 
     second = site.apply("v1.0.0", at(13))
     assert second["build"] == "unchanged"
@@ -130,12 +140,15 @@ def test_changed_dev_file_uploads_only_it(site: Site) -> None:
     assert report["build"] == "published"
     assert keys_written(report) == [
         f"{DEV_A}/linux/amd64/app",
+        f"{DEV_A}/SHA256SUMS",
+        f"{DEV_A}/index.html",
         f"_artreg/builds/{DEV_A}.json",
         "_artreg/index/dev/1.json",
+        "_artreg/index/dev/1.html",
         "index.html",
         "index.json",
-    ]
-    assert writes(report) == with_lease(site, 5)
+    ]  # a dev build does not move latest/ or the feed
+    assert writes(report) == with_lease(site, 8)
     snapshot = site.snapshot()
     assert snapshot[f"{DEV_A}/linux/amd64/app"] == b"rebuilt amd64\n"
     assert f"{DEV_A} linux/amd64\n".encode() not in snapshot.values()  # the old bytes are gone
@@ -155,14 +168,17 @@ def test_dev_build_that_drops_a_file_deletes_it(site: Site) -> None:
     report = site.apply(DEV_A, at(3))
     assert keys_written(report) == [
         f"{DEV_A}/linux/amd64/app",
+        f"{DEV_A}/SHA256SUMS",
+        f"{DEV_A}/index.html",
         f"_artreg/builds/{DEV_A}.json",
         "_artreg/index/dev/1.json",
+        "_artreg/index/dev/1.html",
         "index.html",
         "index.json",
     ]
     deletes = [a["key"] for a in report["actions"] if a["op"] == "delete"]
     assert deletes == [f"{DEV_A}/linux/arm64/app"]
-    assert writes(report) == with_lease(site, 5, 1)
+    assert writes(report) == with_lease(site, 8, 1)
     assert f"{DEV_A}/linux/arm64/app" not in site.snapshot()
     assert check_references(site.store()) == []
 
@@ -317,7 +333,8 @@ def test_crash_after_any_write_leaves_no_dangling_reference_and_converges(
     expected = published_state(reference.store())
     assert expected["orphan pages"] == []
     assert check_references(reference.store()) == []
-    assert 8 <= len(done) <= 12, done  # with the intent record's put and delete
+    # with the intent record's put and delete, and the download site's writes
+    assert 8 <= len(done) <= 22, done
 
     for budget in range(len(done)):
         site = template.clone(tmp_path / f"k{budget}")
@@ -337,7 +354,12 @@ def test_crash_after_any_write_leaves_no_dangling_reference_and_converges(
             k for k in leftovers if not k.startswith((tag + "/", "_artreg/intents/"))
         } == set(), (budget, done)
         state["objects"] = {k: v for k, v in state["objects"].items() if k not in leftovers}
-        assert state == expected, (budget, done)
+        differing = sorted(
+            k
+            for k in {*state["objects"], *expected["objects"]}
+            if state["objects"].get(k) != expected["objects"].get(k)
+        )
+        assert state == expected, (budget, done, differing)
         if leftovers:
             gc = site.run("gc", "--target", "test", "--now", FINAL)
             assert gc.code == 0, gc.err
@@ -581,9 +603,11 @@ def test_plus_in_tag_is_published_under_an_encoded_key_and_downloads(
     site.publish("v1.0.0", now=at(1))
     report = site.publish("v1.0.0+build.5", now=at(2))
     assert report["category"] == "extra"
-    assert keys_written(report)[:3] == [
+    assert keys_written(report)[:5] == [
         "v1.0.0_build.5/linux/amd64/app",
         "v1.0.0_build.5/linux/arm64/app",
+        "v1.0.0_build.5/SHA256SUMS",
+        "v1.0.0_build.5/index.html",
         "_artreg/builds/v1.0.0_build.5.json",
     ]
     if site.backend is None:

@@ -133,6 +133,10 @@ DAMAGES = [
         "unindexed manifest",
         _unindexed,
         lambda site: [
+            "v1.2.0/SHA256SUMS: missing (the download site's checksums of v1.2.0); "
+            "`artreg verify --repair` writes it",
+            "v1.2.0/index.html: missing (the download site's page of v1.2.0); "
+            "`artreg verify --repair` writes it",
             "index.json: the release fingerprint does not match the manifests listed in the bucket",
             "release index: v1.2.0 is published but not indexed",
         ],
@@ -190,6 +194,10 @@ def test_repair_on_s3_leaves_file_damage_reported(
     assert code == 1
     assert lines == [
         f"{FILE}: missing (listed in the manifest of v1.1.0)",
+        "v1.2.0/SHA256SUMS: missing (the download site's checksums of v1.2.0); "
+        "`artreg verify --repair` writes it",
+        "v1.2.0/index.html: missing (the download site's page of v1.2.0); "
+        "`artreg verify --repair` writes it",
         "index.json: the release fingerprint does not match the manifests listed in the bucket",
         "release index: v1.2.0 is published but not indexed",
         "_artreg/index/dev/2.json: missing (listed in index.json)",

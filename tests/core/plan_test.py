@@ -24,10 +24,19 @@ T1 = dt.datetime(2025, 6, 1, 10, tzinfo=dt.timezone.utc)
 T2 = dt.datetime(2025, 6, 1, 11, tzinfo=dt.timezone.utc)
 DEV = "d" * 40
 # Invariant 1 of the design, spelled out here rather than read from the code under test.
-# index.json last: it is the commit point (see core/plan.py).
+# index.json is the commit point (see core/plan.py); only latest/ and the feed follow it.
 # An intent record is written before the files it names and deleted after them.
-WRITE_ORDER = (Kind.INTENT, Kind.FILE, Kind.MANIFEST, Kind.PAGE, Kind.HTML, Kind.ROOT)
-DELETE_ORDER = (Kind.PAGE, Kind.MANIFEST, Kind.FILE, Kind.INTENT)
+WRITE_ORDER = (
+    Kind.INTENT,
+    Kind.FILE,
+    Kind.SITE,
+    Kind.MANIFEST,
+    Kind.PAGE,
+    Kind.HTML,
+    Kind.ROOT,
+    Kind.LATEST,
+)
+DELETE_ORDER = (Kind.LATEST, Kind.PAGE, Kind.MANIFEST, Kind.FILE, Kind.SITE, Kind.INTENT)
 
 
 def build(tag: str, category: Category, when: dt.datetime, **files: str) -> Build:
@@ -210,13 +219,17 @@ def test_order_actions_example() -> None:
     assert [(a.op, a.kind) for a in order_actions(given_order)] == [
         (Op.CREATE, Kind.INTENT),
         (Op.CREATE, Kind.FILE),
+        (Op.CREATE, Kind.SITE),  # a build's SHA256SUMS and page go with its files
         (Op.CREATE, Kind.MANIFEST),
         (Op.CREATE, Kind.PAGE),
         (Op.CREATE, Kind.HTML),
         (Op.CREATE, Kind.ROOT),
+        (Op.CREATE, Kind.LATEST),  # latest/ follows the index
+        (Op.DELETE, Kind.LATEST),
         (Op.DELETE, Kind.PAGE),
         (Op.DELETE, Kind.MANIFEST),
         (Op.DELETE, Kind.FILE),
+        (Op.DELETE, Kind.SITE),
         (Op.DELETE, Kind.INTENT),
         (Op.DELETE, Kind.ROOT),
         (Op.DELETE, Kind.HTML),

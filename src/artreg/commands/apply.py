@@ -19,6 +19,7 @@ from artreg.core.plan import BuildChange, Kind, Op, plan_build
 from artreg.core.tags import Category, classify
 from artreg.downloads import (
     SiteReport,
+    latest_is_current,
     moves_latest,
     plan_build_site,
     plan_latest,
@@ -272,7 +273,7 @@ def publish(prepared: Prepared, progress: Progress) -> Report:
     change = prepared.change
     images = prepared.images.steps()
     if not (images or prepared.steps or prepared.index.steps or prepared.retention.removed):
-        return Report()
+        return _finish_site(prepared)
     new_release = change.changed and change.build.category is Category.RELEASE
     if new_release and store.supports_conditional_writes():
         with Lease(store, prepared.job.holder):
@@ -280,6 +281,19 @@ def publish(prepared: Prepared, progress: Progress) -> Report:
                 return Report()
             return _publish(prepared, progress, lease_held=True)
     return _publish(prepared, progress, lease_held=False)
+
+
+def _finish_site(prepared: Prepared) -> Report:
+    """Nothing to publish: finish ``latest/`` if a run stopped before it was whole."""
+    report = Report()
+    config, store = prepared.config, prepared.store
+    if moves_latest(prepared.change.build) and not latest_is_current(
+        store, config, prepared.state.root
+    ):
+        site = refresh_latest(store, config, now=prepared.now)
+        report.count(site.actions)
+        report.notes += ["latest/ was not up to date (a run stopped early?): finished", *site.notes]
+    return report
 
 
 def _published_meanwhile(prepared: Prepared) -> bool:
@@ -328,7 +342,8 @@ def _publish(prepared: Prepared, progress: Progress, *, lease_held: bool) -> Rep
     site = SiteReport()
     if change.changed:  # the build's SHA256SUMS, signature and page, with its files
         write_build(store, prepared.config, change.build, site)
-    if change.changed:
+        report.count(site.actions)
+        site = SiteReport()
         etag = _write_manifest(prepared, conditional)
         if etag is not None:
             added = [change.build]
@@ -345,10 +360,12 @@ def _publish(prepared: Prepared, progress: Progress, *, lease_held: bool) -> Rep
     )
     if intent is not None:
         store.delete([intent.key])  # the manifest now proves what the record did
-    if (added and moves_latest(change.build)) or removals_move_latest(report.retention):
-        # latest/, latest.json and the feed: once the build is indexed
+    # latest/, latest.json and the feed once the build is indexed (also when its manifest
+    # was written by a run that stopped and this run wrote the index)
+    indexed = moves_latest(change.build) and (bool(added) or report.index_written > 0)
+    if indexed or removals_move_latest(report.retention):
         refresh_latest(store, prepared.config, now=prepared.now, known=added, report=site)
-    report.count(site.actions)
+    report.count(site.actions)  # after the index, in the order they were made
     report.notes += site.notes
     return report
 

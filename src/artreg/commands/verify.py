@@ -10,7 +10,8 @@ import sys
 from artreg.audit import verify_target
 from artreg.commands import open_target
 from artreg.core.index import HTML_KEY, ROOT_KEY
-from artreg.core.manifest import ARTREG_DIR
+from artreg.core.manifest import ARTREG_DIR, Build
+from artreg.downloads import SiteReport, latest_is_current, refresh_latest, write_build
 from artreg.lease import default_holder
 from artreg.oci.gc import declared_repositories
 from artreg.publisher import read_state
@@ -45,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     repositories = declared_repositories(config)
     left_alone: list[str] = []
+    unsited: list[Build] = []
 
     def check() -> tuple[list[str], str]:
         state = read_state(store, config.convention())
@@ -58,8 +60,16 @@ def run(args: argparse.Namespace) -> int:
             grace=config.gc.grace_period,
             convention=config.convention(),
             repositories=repositories,
+            signed=config.site.signing,
         )
         left_alone[:] = found.left_alone
+        unsited[:] = found.unsited
+        if state.root is not None and not latest_is_current(store, config, state.root):
+            found.problems.append(
+                "latest/, latest.json or releases.xml: not made from the builds the index "
+                "lists (a run stopped early?); `artreg verify --repair` or the next apply "
+                "brings them up to date"
+            )
         summary = (
             f"{counted(found.builds, 'build')}, {counted(found.files, 'file')}"
             f"{f' ({found.hashed} re-hashed)' if args.deep else ''}, "
@@ -86,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
             rebuild=True,
         )
         reconcile(job, Report(), conditional=store.supports_conditional_writes())
+        site = SiteReport()
+        for build in unsited:  # e.g. published before artreg wrote a download site
+            write_build(store, config, build, site)
+        refresh_latest(store, config, now=job.now, report=site)
         repaired = True
         before = problems
         problems, summary = check()

@@ -174,18 +174,51 @@ def latest_document(
     }
 
 
-def record_document(mirrors: Iterable[Mirror], documents: Iterable[str] = ()) -> dict[str, Any]:
+def made_from(newest: Iterable[Entry], yanked: Iterable[str] = ()) -> list[str]:
+    """What the site documents are made from: the newest release and extra builds (tag and
+    publish time) and the yanks. A record made from other inputs is out of date."""
+    builds = sorted(f"{e.tag}@{format_time(e.published)}" for e in newest)
+    return builds + sorted(f"yanked:{tag}" for tag in yanked)
+
+
+def record_made_from(doc: object) -> list[str] | None:
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("madeFrom"), list):
+        return None
+    return [str(item) for item in doc["madeFrom"]]
+
+
+def record_document(
+    mirrors: Iterable[Mirror],
+    documents: Iterable[str] = (),
+    *,
+    complete: bool = True,
+    sources: Sequence[str] = (),
+) -> dict[str, Any]:
     """``_artreg/mirrors.json``: every ``latest`` tree artreg wrote, key by key (the proof
-    of ownership GC and verify go by), and the site documents it writes (``documents``)."""
+    of ownership GC and verify go by), and the site documents it writes (``documents``).
+
+    Written ``complete: false`` before the copies that move a tree and rewritten
+    ``complete: true`` after them: a run that stops in between is finished by the next."""
     return {
         "schemaVersion": LATEST_SCHEMA_VERSION,
         "kind": RECORD_KIND,
+        "complete": complete,
+        "madeFrom": list(sources),
         "documents": sorted(documents),
         "mirrors": [
             {"directory": m.directory, "tag": m.tag, "copies": [list(pair) for pair in m.copies]}
             for m in mirrors
         ],
     }
+
+
+def record_is_complete(doc: object) -> bool:
+    """Whether the record says its trees were written whole (an absent flag: older, whole)."""
+    return (
+        isinstance(doc, Mapping)
+        and doc.get("kind") == RECORD_KIND
+        and doc.get("complete", True) is True
+    )
 
 
 def documents_from_record(doc: object) -> frozenset[str]:

@@ -95,6 +95,7 @@ def release_objects(
     extras: tuple[str, Build | None] | None = None,
     blocked: AbstractSet[str] = frozenset(),
     foreign: AbstractSet[str] = frozenset(),
+    sources: Sequence[str] = (),
 ) -> ReleaseObjects:
     """The objects that follow the releases: ``latest`` is the highest release not yanked
     (its manifest), ``previous`` the recorded mirrors by directory, ``extras`` the
@@ -132,7 +133,9 @@ def release_objects(
         if any(c[0] in deletes for c in m.copies)
     ]
     documents = set(SITE_ROOT_DOCUMENTS) - set(foreign)
-    objects = [SiteObject(RECORD_KEY, _json(record_document(recorded, documents)), JSON_TYPE)]
+    whole = not copies and not deletes  # nothing moves: the record is final at once
+    body = _json(record_document(recorded, documents, complete=whole, sources=sources))
+    objects = [SiteObject(RECORD_KEY, body, JSON_TYPE)]
     if latest is None and LATEST_DIR in previous and LATEST_JSON_KEY not in foreign:
         deletes.append(LATEST_JSON_KEY)  # written with the recorded latest/: provably ours
     if latest is not None and LATEST_JSON_KEY not in foreign:

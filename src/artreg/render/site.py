@@ -286,11 +286,15 @@ def render_root_page(
     )
     title = f"{esc(site.project)} downloads"
     hero = _hero(site, latest) if latest is not None else ""
+    # The feed and latest.json follow the releases: written once there is one.
+    feed = f' <a href="{FEED_HREF}">Atom feed</a> ·' if latest is not None else ""
+    latest_json = (
+        f' <a href="{LATEST_JSON_HREF}">{LATEST_JSON_HREF}</a>,' if latest is not None else ""
+    )
     body = f"""<header>
 <h1>{title}</h1>
-<p class="meta">Updated {time_html(generated)} · <a href="{FEED_HREF}">Atom feed</a> ·
-for scripts: <a href="{LATEST_JSON_HREF}">{LATEST_JSON_HREF}</a>,
-<a href="{ROOT_KEY}">{ROOT_KEY}</a></p>
+<p class="meta">Updated {time_html(generated)} ·{feed}
+for scripts:{latest_json} <a href="{ROOT_KEY}">{ROOT_KEY}</a></p>
 </header>
 <main>
 {hero}
@@ -303,6 +307,8 @@ for scripts: <a href="{LATEST_JSON_HREF}">{LATEST_JSON_HREF}</a>,
     head = (
         f'<link rel="alternate" type="application/atom+xml" title="{esc(site.project)} releases" '
         f'href="{FEED_HREF}">\n'
+        if latest is not None
+        else ""
     )
     return _document(title, body, head=head)
 
