@@ -1,12 +1,13 @@
 # artreg: `make demo` runs the main job on the local directory target,
-# `make test` installs everything the suite needs and runs it.
+# `make test` installs everything the suite needs and runs it,
+# `make schema` regenerates src/artreg/artreg.schema.json from src/artreg/config/keys.py.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: test demo check pytest deps system-deps bench clean
+.PHONY: test demo check pytest deps system-deps bench clean schema
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +36,11 @@ pytest: deps system-deps
 	PATH="$(CURDIR)/$(BIN):$(CURDIR)/node_modules/.bin:$$PATH" $(BIN)/pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 test: check pytest
+
+# The JSON Schema is generated from the description of the keys; tests/config/schema_test.py
+# fails when the shipped file is stale.
+schema: deps
+	$(BIN)/python -m artreg.config.schema > src/artreg/artreg.schema.json
 
 demo: $(DEMO_STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" ARTREG_DEMO_COMMAND="$(BIN)/artreg" bash scripts/demo.sh

@@ -1,6 +1,6 @@
 """Broken ``artreg.toml`` snippets and the exact problems the loader reports for each.
 
-Shared by config_test (the loader's messages) and schema_test (the JSON Schema must
+Shared by config/load_test (the loader's messages) and schema_test (the JSON Schema must
 reject the snippets it can express, flagged ``schema=True``).
 """
 

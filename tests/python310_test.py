@@ -20,8 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 # Tests that start no S3 server: the core, the config, and the commands on dir targets.
 SUBSET = (
     "tests/core",
-    "tests/config_test.py",
-    "tests/config_discovery_test.py",
+    "tests/config",
     "tests/commands/lint_test.py",
     "tests/commands/classify_test.py",
     "tests/commands/target_choice_test.py",

@@ -33,7 +33,15 @@ from artreg.core.manifest import (
 )
 from artreg.core.ownership import Intent, make_intent
 from artreg.core.plan import DELETE_ORDER, Action, BuildChange, Kind, Op, order_actions
-from artreg.core.retention import Brake, Candidate, Decision, RetentionRule, brakes, decide
+from artreg.core.retention import (
+    Brake,
+    Candidate,
+    Decision,
+    RetentionRule,
+    brakes,
+    decide,
+    may_delete,
+)
 from artreg.core.tags import (
     PUBLISHED_CATEGORIES,
     Category,
@@ -398,17 +406,7 @@ def category_entries(
 
 def retention_rules(rules: TagRules) -> dict[Category, RetentionRule]:
     """The retention part of each category's rule."""
-    return {
-        category: RetentionRule(
-            keep_forever=rule.keep_forever,
-            keep_last=rule.keep_last,
-            expire_after=rule.expire_after,
-            protect=rule.protect,
-            allow_expire=rule.allow_expire,
-        )
-        for category in PUBLISHED_CATEGORIES
-        for rule in (rules.rule(category),)
-    }
+    return {category: rules.rule(category).retention() for category in PUBLISHED_CATEGORIES}
 
 
 @dataclass
@@ -436,12 +434,6 @@ class RetentionPlan:
         return steps
 
 
-def _may_delete(rule: RetentionRule, category: Category) -> bool:
-    if category is Category.RELEASE and not rule.allow_expire:
-        return False
-    return not rule.keep_forever and (rule.keep_last is not None or rule.expire_after is not None)
-
-
 def plan_retention(
     store: Store,
     state: TargetState,
@@ -464,7 +456,7 @@ def plan_retention(
     by_rule = retention_rules(rules)
     for category in PUBLISHED_CATEGORIES:
         rule = by_rule[category]
-        if not _may_delete(rule, category):
+        if not may_delete(rule, category):
             continue
         news = [b for b in added if b.category is category]
         listed = state.etags(category)

@@ -7,7 +7,7 @@ import random
 from hypothesis import given
 from hypothesis import strategies as st
 
-from artreg.core.retention import Candidate, RetentionRule, brakes, decide
+from artreg.core.retention import Candidate, RetentionRule, brakes, decide, may_delete
 from artreg.core.tags import Category, Convention
 
 NOW = dt.datetime(2026, 11, 30, tzinfo=dt.timezone.utc)
@@ -156,3 +156,14 @@ def test_properties(
     # Applying the decision twice deletes nothing more.
     kept = [b for b in builds if b.tag not in deleted]
     assert all(d.keep for d in decide(kept, rules, NOW, V))
+
+
+@given(candidate_sets(), rules_strategy)
+def test_a_rule_that_may_not_delete_keeps_every_build(
+    builds: list[Candidate], rule: RetentionRule
+) -> None:
+    # may_delete is the one "kept forever" rule the planner, the docs and decide share.
+    rules = dict.fromkeys(Category, rule)
+    for decision in decide(builds, rules, NOW, V):
+        if not may_delete(rule, decision.category):
+            assert decision.keep, decision

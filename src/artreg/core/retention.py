@@ -28,6 +28,21 @@ class RetentionRule:
     allow_expire: bool = False
 
 
+def kept_forever(rule: RetentionRule) -> bool:
+    """True when the rule itself deletes nothing: keep = 'forever', or no limit set."""
+    return rule.keep_forever or (rule.keep_last is None and rule.expire_after is None)
+
+
+def may_delete(rule: RetentionRule, category: Category) -> bool:
+    """True when retention may delete builds of ``category`` under ``rule``.
+
+    Releases are kept forever unless ``allow_expire`` says otherwise.
+    """
+    if category is Category.RELEASE and not rule.allow_expire:
+        return False
+    return not kept_forever(rule)
+
+
 @dataclass(frozen=True)
 class Candidate:
     """What retention needs to know of a published build."""
@@ -115,7 +130,7 @@ def _decide_one(
         return keep(f"protected by {where}.protect {pattern!r}")
     if build.category is Category.RELEASE and not rule.allow_expire:
         return keep("releases are kept forever")
-    if rule.keep_forever or (rule.keep_last is None and rule.expire_after is None):
+    if kept_forever(rule):
         return keep(f"{where}.keep = 'forever'")
     if rule.keep_last is not None and rank < rule.keep_last:
         return keep(f"one of the newest {rule.keep_last} ({where}.keep_last)")

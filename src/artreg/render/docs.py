@@ -6,34 +6,24 @@ document cannot claim something the linter does not enforce.
 
 from __future__ import annotations
 
-import datetime as dt
-
 from artreg.config import Config, Rule
+from artreg.core.durations import describe_duration
+from artreg.core.retention import kept_forever
 from artreg.core.tags import PUBLISHED_CATEGORIES, Category, Convention, classify
 
 _SAMPLE_COMMIT = "02e8eb167efa1f08d69fe7f8e6192cde726c45aa"
 
 
-def format_duration(delta: dt.timedelta) -> str:
-    """``30 days``, ``12 hours``: the largest whole unit."""
-    seconds = int(delta.total_seconds())
-    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0 and seconds >= size:
-            count = seconds // size
-            return f"{count} {unit}{'s' if count != 1 else ''}"
-    return f"{seconds} seconds"
-
-
 def describe_retention(rule: Rule) -> str:
     """The retention rule of a category, in words."""
-    if rule.keep_forever or (rule.keep_last is None and rule.expire_after is None):
+    if kept_forever(rule.retention()):
         text = "kept forever"
     else:
         parts = []
         if rule.keep_last is not None:
             parts.append(f"it is not one of the newest {rule.keep_last}")
         if rule.expire_after is not None:
-            parts.append(f"it was published more than {format_duration(rule.expire_after)} ago")
+            parts.append(f"it was published more than {describe_duration(rule.expire_after)} ago")
         text = "deleted only when " + " and ".join(parts)
     if rule.protect:
         text += "; never deleted: " + ", ".join(f"`{p}`" for p in rule.protect)
