@@ -25,11 +25,9 @@ from artreg.core.ownership import Intent
 from artreg.core.plan import Action, Kind, summarize
 from artreg.core.retention import Decision
 from artreg.errors import ArtregError
-from artreg.lease import Lease
 from artreg.oci.gc import ImageSweep, declared_repositories, execute_sweep, plan_sweep
-from artreg.publisher import (
+from artreg.publish.engine import (
     RetentionPlan,
-    Step,
     TargetState,
     execute_index,
     index_is_current,
@@ -41,7 +39,9 @@ from artreg.publisher import (
     read_state,
     write_intent,
 )
+from artreg.publish.lease import Lease
 from artreg.stores.base import PreconditionFailed, Store
+from artreg.stores.steps import Step
 
 # Rounds of re-listing before a convergent (no conditional writes) run gives up.
 MAX_ROUNDS = 12
@@ -225,7 +225,12 @@ def reconcile(
     with guard:
         for round_number in range(1, MAX_ROUNDS + 1):
             report.rounds = round_number
-            fresh = read_state(store, convention)
+            # Under the lease the first round plans from the listing the run began with:
+            # the root is written only if its etag is still the one listed (If-Match), so
+            # a target changed since makes the write fail and the next round re-lists.
+            # One listing per run when nobody else writes.
+            reuse = conditional and round_number == 1
+            fresh = job.original if reuse else read_state(store, convention)
             state = _as_before(fresh, job.original, [b.tag for b in added])
             retention = job.retention(state, added)
             if retention.brakes and not job.allow_mass_delete:
