@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,13 @@ from artreg.core.ownership import Intent
 from artreg.core.plan import BuildChange, Kind, Op, plan_build
 from artreg.core.tags import Category, classify
 from artreg.errors import ArtregError, InvalidTag
-from artreg.oci.publish import ImagesPlan, plan_images, publish_images, read_images
+from artreg.oci.publish import (
+    ImageSource,
+    ImagesPlan,
+    plan_images,
+    publish_images,
+    read_images,
+)
 from artreg.publish.artifacts import LocalFile, resolve_files
 from artreg.publish.engine import (
     IndexPlan,
@@ -122,6 +129,59 @@ def prepare(
     now = settings.now
     ref = detect_build_ref(settings.tag, os.environ, base)
     notes = [ref.note] if ref.note is not None else []  # a CI run publishing a dev build
+    build, files, images = _local_build(config, ref, base, now, notes)
+    state = read_state(store, config.convention())
+    existing = read_build(store, build.key) if ref.tag in state.manifests else None
+    change = plan_build(build, existing)
+    image_plan = plan_images(store, images, ref.tag, config.convention())
+    steps = build_steps(change, files)
+    if change.changed:  # the build's checksums, signature and page; then latest/ and the feed
+        site = [
+            *plan_build_site(config, change.build),
+            *plan_latest(config, state.root, change.build),
+        ]
+        steps += [Step(action) for action in site]
+    added = [change.build] if change.changed else []
+    job = Job(
+        store=store,
+        config=config,
+        target=target,
+        original=state,
+        now=now,
+        gc=settings.gc,
+        allow_mass_delete=settings.allow_mass_delete,
+        holder=default_holder(f"artreg apply {ref.tag}"),
+    )
+    prepared = Prepared(
+        config, target, store, ref, files, state, change, steps, RetentionPlan(), IndexPlan(), now,
+        job, images=image_plan, notes=notes,
+    )  # fmt: skip
+    prepared.retention = job.retention(state, added)
+    if not show_index:  # ``plan`` shows the whole plan first, then the brake (show_brakes)
+        check_brakes(prepared.retention, job.allow_mass_delete)
+    if not show_index and (added or prepared.retention.removed or image_plan.steps()):
+        return prepared
+    if show_index and job.gc and prepared.retention.removed:
+        prepared.image_sweep = _image_sweep(prepared, images)
+    # A manifest's etag is known only once the store has written it (it is not
+    # always the md5 of the bytes): the root shown by ``plan`` carries a stand-in.
+    unwritten = {b.tag: UNWRITTEN_ETAG for b in added}
+    prepared.index = plan_index(
+        store,
+        state,
+        config,
+        added=added,
+        added_etags=unwritten,
+        removed=prepared.retention.removed,
+        now=now,
+    )
+    return prepared
+
+
+def _local_build(
+    config: Config, ref: BuildRef, base: Path, now: dt.datetime, notes: list[str]
+) -> tuple[Build, tuple[LocalFile, ...], tuple[ImageSource, ...]]:
+    """The build to publish, from the files and images on disk (hashed, checked)."""
     verdict = classify(ref.tag, config.convention())
     if not verdict.valid:
         raise InvalidTag(ref.tag, f"{verdict.reason} (from {ref.origin})", verdict.suggestion)
@@ -149,74 +209,23 @@ def prepare(
         files=tuple(f.to_file_entry() for f in files),
         images=tuple(source.entry(ref.tag) for source in images),
     )
-    state = read_state(store, config.convention())
-    existing = read_build(store, build.key) if ref.tag in state.manifests else None
-    change = plan_build(build, existing)
-    image_plan = plan_images(store, images, ref.tag, config.convention())
-    steps = build_steps(change, files)
-    if change.changed:  # the build's checksums, signature and page; then latest/ and the feed
-        site = [
-            *plan_build_site(config, change.build),
-            *plan_latest(config, state.root, change.build),
-        ]
-        steps += [Step(action) for action in site]
-    added = [change.build] if change.changed else []
-    prepared = Prepared(
-        config,
-        target,
-        store,
-        ref,
-        files,
-        state,
-        change,
-        steps,
-        RetentionPlan(),
-        IndexPlan(),
-        now,
-        Job(
-            store=store,
-            config=config,
-            target=target,
-            original=state,
-            now=now,
-            gc=settings.gc,
-            allow_mass_delete=settings.allow_mass_delete,
-            holder=default_holder(f"artreg apply {ref.tag}"),
-        ),
-        images=image_plan,
-        notes=notes,
-    )
-    prepared.retention = prepared.job.retention(state, added)
-    if not show_index:  # ``plan`` shows the whole plan first, then the brake (show_brakes)
-        check_brakes(prepared.retention, prepared.job.allow_mass_delete)
-    if not show_index and (added or prepared.retention.removed or image_plan.steps()):
-        return prepared
+    return build, files, images
+
+
+def _image_sweep(prepared: Prepared, images: Sequence[ImageSource]) -> list[Step]:
+    """For ``plan``: the image deletions after retention, this build's images pinned."""
+    pinned = {
+        digest
+        for source in images
+        for digest in (
+            source.image.digest,
+            *(c.digest for c in source.image.children),
+            *(b.digest for b in source.image.blobs),
+        )
+    }
     removed = prepared.retention.removed
-    if show_index and prepared.job.gc and removed:
-        pinned = {
-            digest
-            for source in images
-            for digest in (
-                source.image.digest,
-                *(c.digest for c in source.image.children),
-                *(b.digest for b in source.image.blobs),
-            )
-        }
-        builds = (set(state.manifests) | {build.tag}) - set(removed)
-        prepared.image_sweep = prepared.job.image_sweep(builds, removed, pinned).steps()
-    # A manifest's etag is known only once the store has written it (it is not
-    # always the md5 of the bytes): the root shown by ``plan`` carries a stand-in.
-    unwritten = {b.tag: UNWRITTEN_ETAG for b in added}
-    prepared.index = plan_index(
-        store,
-        state,
-        config,
-        added=added,
-        added_etags=unwritten,
-        removed=prepared.retention.removed,
-        now=now,
-    )
-    return prepared
+    builds = (set(prepared.state.manifests) | {prepared.change.build.tag}) - set(removed)
+    return prepared.job.image_sweep(builds, removed, pinned).steps()
 
 
 def all_steps(prepared: Prepared) -> list[Step]:
