@@ -19,7 +19,7 @@ import re
 import shutil
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,7 +32,7 @@ from artreg.config import Target
 from artreg.core import ci
 from artreg.core.index import INDEX_PREFIX
 from artreg.core.manifest import BUILDS_PREFIX, build_from_bytes, manifest_key
-from artreg.lease import LEASE_KEY
+from artreg.publish.lease import LEASE_KEY
 from artreg.stores import NotFound, Store, open_store
 
 KINDS = ("dir", "moto", "s3rver", "rgw")
@@ -77,6 +77,9 @@ class Site:
     newest: int | None = None
     extra_toml: str = ""
     commands: list[list[str]] = field(default_factory=list)
+    # How the commands run by ``run`` open the store (None: artreg.stores.open_store):
+    # tests inject a counting, failing or recording store here.
+    open_store: Callable[[Target, Path], Store] | None = None
     _reader: Store | None = field(default=None, repr=False)
 
     @property
@@ -129,7 +132,7 @@ class Site:
         self.commands.append(argv)
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = main(argv)
+            code = main(argv, open_store=self.open_store)
         return Run(code, out.getvalue(), err.getvalue())
 
     def apply(self, tag: str, now: str = NOW, *extra: str) -> dict[str, Any]:

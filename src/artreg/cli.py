@@ -31,6 +31,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 if TYPE_CHECKING:
+    from artreg.commands import StoreOpener
+
     _Sub = argparse._SubParsersAction[_Parser]
 
 
@@ -81,6 +83,7 @@ def _add_publish_options(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="let retention delete more than gc.max_delete_fraction of a category",
     )
+    parser.add_argument("--no-gc", action="store_true", help="publish without applying retention")
 
 
 def _lint(sub: _Sub) -> None:
@@ -146,7 +149,6 @@ def _plan(sub: _Sub) -> None:
 def _apply(sub: _Sub) -> None:
     apply = sub.add_parser("apply", help="publish the build and update the index")
     _add_publish_options(apply)
-    apply.add_argument("--no-gc", action="store_true", help="publish without applying retention")
     apply.add_argument(
         "--quiet", "-q", action="store_true", help="no progress output (warnings still shown)"
     )
@@ -279,13 +281,18 @@ def _terminated(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # so cleanup (temporary files, the lease) runs as for Ctrl-C
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point: parse, dispatch, and turn errors into exit codes."""
+def main(argv: Sequence[str] | None = None, *, open_store: StoreOpener | None = None) -> int:
+    """Entry point: parse, dispatch, and turn errors into exit codes.
+
+    ``open_store``: how commands open the target's store (tests pass their own);
+    by default :func:`artreg.stores.open_store`.
+    """
     if argv is None:  # the real command line (not a test calling main in-process)
         signal.signal(signal.SIGTERM, _terminated)
     argv = list(sys.argv[1:] if argv is None else argv)
     first = next((arg for arg in argv if not arg.startswith("-")), None)
     args = build_parser(first if first in _COMMANDS else None).parse_args(argv)
+    args.open_store = open_store
     try:
         module = importlib.import_module(f"artreg.commands.{_COMMANDS[args.command][0]}")
         code: int = module.run(args)

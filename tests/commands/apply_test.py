@@ -39,11 +39,11 @@ from publishing import (
 )
 from servers import S3Backend, free_port
 
-import artreg.commands.apply
+import artreg.publish.apply
 from artreg.cli import main
 from artreg.config import Target
-from artreg.serve import make_server
-from artreg.stores import PutRequest, Store, StoreError
+from artreg.serve.server import make_server
+from artreg.stores import PutRequest, Store, StoreError, open_store
 
 INTENT_NAME = re.compile(r"_artreg/intents/[^/]+\.json")
 DEV_A = "a" * 40
@@ -291,16 +291,17 @@ FINAL = at(10)
 def _run_with_budget(
     site: Site, tag: str, monkeypatch: pytest.MonkeyPatch, budget: int | None
 ) -> tuple[int, list[str], str]:
-    real_open_store = artreg.commands.apply.open_store
     made: list[FailingStore] = []
 
     def failing_open_store(target: Target, base: Path) -> FailingStore:
-        made.append(FailingStore(real_open_store(target, base), budget))
+        made.append(FailingStore(open_store(target, base), budget))
         return made[-1]
 
-    with monkeypatch.context() as patch:
-        patch.setattr(artreg.commands.apply, "open_store", failing_open_store)
+    site.open_store = failing_open_store
+    try:
         result = site.run("apply", "--tag", tag, "--now", FINAL)
+    finally:
+        site.open_store = None
     (store,) = made
     return result.code, store.done, result.err
 
@@ -424,7 +425,7 @@ def _unknown_target(site: Site) -> BadInput:
 
 def _file_changes_while_uploading(site: Site) -> BadInput:
     site.configure(files=[("linux/amd64", "out/amd64/app")])
-    real = artreg.commands.apply.resolve_files
+    real = artreg.publish.apply.resolve_files
 
     def resolve_then_rebuild(*args: Any, **kwargs: Any) -> Any:
         resolved = real(*args, **kwargs)
@@ -460,7 +461,7 @@ def test_bad_input_is_one_clear_error_and_writes_nothing(
     argv = [x for pair in options.items() for x in pair]
     commands = ["plan", "apply"]
     if bad.resolve_files is not None:
-        monkeypatch.setattr(artreg.commands.apply, "resolve_files", bad.resolve_files)
+        monkeypatch.setattr(artreg.publish.apply, "resolve_files", bad.resolve_files)
         commands = ["apply"]  # plan uploads nothing: the change is only seen on upload
     with no_change(site):
         for command in commands:

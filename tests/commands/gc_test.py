@@ -30,9 +30,8 @@ from publishing import (
 )
 from s3proxy import Reply, Rule, precondition_failed
 
-import artreg.commands.apply
-import artreg.commands.gc
 import artreg.stores
+from artreg.config import Target
 from artreg.core.manifest import Build, FileEntry, format_time, manifest_key
 from artreg.core.tags import Category
 from artreg.stores import PutRequest, Store, StoreError
@@ -112,22 +111,16 @@ def html_rows(store: Store) -> dict[str, list[str]]:
     return parser.rows
 
 
-@pytest.fixture
-def opened(monkeypatch: pytest.MonkeyPatch) -> list[Store]:
-    """Every store the in-process commands open, to read their request counters."""
+def opened_by(site: Site) -> list[Store]:
+    """Every store the commands ``site`` runs open (injected), to read their counters."""
     stores: list[Store] = []
-    original = artreg.stores.open_store
 
-    def recording(*args: Any, **kwargs: Any) -> Store:
-        store: Store = original(*args, **kwargs)
+    def recording(target: Target, base: Path) -> Store:
+        store: Store = artreg.stores.open_store(target, base)
         stores.append(store)
         return store
 
-    # Commands import open_store at module level or look it up at call time: patch both.
-    monkeypatch.setattr(artreg.stores, "open_store", recording)
-    for module in (artreg.commands.apply, artreg.commands.gc):
-        if hasattr(module, "open_store"):
-            monkeypatch.setattr(module, "open_store", recording)
+    site.open_store = recording
     return stores
 
 
@@ -212,7 +205,8 @@ def test_sixty_dev_builds_over_ninety_days(s3_site: Site) -> None:
     assert again.json()["deleted"] == 0
 
 
-def test_dry_run_and_plan_write_nothing(dir_site: Site, opened: list[Store]) -> None:
+def test_dry_run_and_plan_write_nothing(dir_site: Site) -> None:
+    opened = opened_by(dir_site)
     site = dir_site
     published = seed_history(site, count=40, via_cli=1)
     opened.clear()
@@ -233,7 +227,8 @@ def test_dry_run_and_plan_write_nothing(dir_site: Site, opened: list[Store]) -> 
     assert writes_of(opened) == {}, [dict(s.requests) for s in opened]
 
 
-def test_dry_run_on_s3_writes_nothing(s3_site: Site, opened: list[Store]) -> None:
+def test_dry_run_on_s3_writes_nothing(s3_site: Site) -> None:
+    opened = opened_by(s3_site)
     published = seed_history(s3_site, count=36, via_cli=1)
     opened.clear()
     args = ("--target", "test", "--now", format_time(END))
@@ -345,10 +340,9 @@ def orphan_site(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Site
 
 def crash_after_uploads(site: Site, tag: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run a real ``apply`` that dies when it writes the build manifest (files uploaded)."""
-    real = artreg.commands.apply.open_store
 
     def dying(target: Any, base: Path) -> Store:
-        store: Store = real(target, base)
+        store: Store = artreg.stores.open_store(target, base)
         put = store.put
 
         def put_or_die(req: PutRequest, **conditions: Any) -> str:
@@ -360,9 +354,11 @@ def crash_after_uploads(site: Site, tag: str, monkeypatch: pytest.MonkeyPatch) -
         return store
 
     site.write_build(f"crashed {tag}")
-    with monkeypatch.context() as patch:
-        patch.setattr(artreg.commands.apply, "open_store", dying)
+    site.open_store = dying
+    try:
         result = site.run("apply", "--target", "test", "--tag", tag, "--now", NOW_TEXT)
+    finally:
+        site.open_store = None
     assert result.code == 1 and "injected crash" in result.err, result.err
 
 
@@ -562,12 +558,11 @@ def test_foreign_objects_survive_every_command(shared_site: Site) -> None:
 class KeyRecorder:
     """Every key any store opened by a command is asked about (get, head, put, delete, list)."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, site: Site) -> None:
         self.keys: list[str] = []
-        original = artreg.stores.open_store
 
         def opening(*args: Any, **kwargs: Any) -> Store:
-            store: Store = original(*args, **kwargs)
+            store: Store = artreg.stores.open_store(*args, **kwargs)
             for name in ("get", "head", "list"):
                 setattr(store, name, self._spy(getattr(store, name), lambda a: [a[0]] if a else []))
             put, put_many, delete = store.put, store.put_many, store.delete
@@ -576,8 +571,7 @@ class KeyRecorder:
             store.delete = self._spy(delete, lambda a: list(a[0]))  # type: ignore[method-assign]
             return store
 
-        monkeypatch.setattr(artreg.stores, "open_store", opening)
-        monkeypatch.setattr(artreg.commands.apply, "open_store", opening)
+        site.open_store = opening
 
     def _spy(self, method: Any, keys: Any) -> Any:
         def spied(*args: Any, **kwargs: Any) -> Any:
@@ -608,7 +602,7 @@ def test_a_manifest_claiming_other_keys_is_invalid_and_never_acted_on(
     dev["files"].append({**dev["files"][0], "key": EVIL[3]})
     planted = json.dumps(dev).encode()
     store.put(PutRequest(manifest_key(dev_tag(1)), planted, "application/json"))
-    recorder = KeyRecorder(monkeypatch)
+    recorder = KeyRecorder(site)
     time.sleep(1.1)
 
     verify = site.run("verify", "--target", "test")

@@ -20,10 +20,11 @@ import pytest
 from publishing import Site, check_references, follow_index, make_site
 
 import artreg.stores
+from artreg.config import Target
 from artreg.core.keys import site_keys
 from artreg.core.manifest import manifest_key, parse_time
 from artreg.core.tags import encode_tag
-from artreg.lease import LEASE_KEY
+from artreg.publish.lease import LEASE_KEY
 from artreg.stores import PutRequest, Store
 
 PLATFORMS = (
@@ -56,14 +57,12 @@ def garage_tree(store: Store) -> dict[str, bytes]:
     return files
 
 
-@pytest.fixture
-def put_keys(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
-    """(store description, key) of every put made by stores the command opens."""
+def recording_puts(site: Site) -> list[tuple[str, str]]:
+    """(store description, key) of every put made by the stores ``site``'s commands open."""
     recorded: list[tuple[str, str]] = []
-    original = artreg.stores.open_store
 
-    def opening(*args: Any, **kwargs: Any) -> Store:
-        store: Store = original(*args, **kwargs)
+    def opening(target: Target, base: Path) -> Store:
+        store: Store = artreg.stores.open_store(target, base)
         put = store.put
 
         def recording(req: PutRequest, **conditions: Any) -> str:
@@ -73,18 +72,12 @@ def put_keys(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
         store.put = recording  # type: ignore[method-assign]
         return store
 
-    monkeypatch.setattr(artreg.stores, "open_store", opening)
-    import artreg.commands.import_ as command
-
-    if hasattr(command, "open_store"):
-        monkeypatch.setattr(command, "open_store", opening)
+    site.open_store = opening
     return recorded
 
 
 @pytest.mark.parametrize("kind", ["dir", "moto"])
-def test_import_a_garage_tree(
-    request: pytest.FixtureRequest, tmp_path: Path, kind: str, put_keys: list[tuple[str, str]]
-) -> None:
+def test_import_a_garage_tree(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> None:
     site: Site = make_site(request, tmp_path, kind, page_size=PAGE_SIZE)
     if kind == "dir":  # s3 sites already live under _releases/
         site.target = site.target.__class__(name="test", type="dir", path="public/_releases")
@@ -97,6 +90,7 @@ def test_import_a_garage_tree(
             os.utime(Path(store.root) / f"v0.1.0/{platform}/garage", (old, old))
     before = {info.key: (info.etag, info.last_modified) for info in store.list()}
 
+    put_keys = recording_puts(site)
     result = site.run("import", "--target", "test", "--json")
     assert result.code == 0, result.err
     report = result.json()

@@ -33,7 +33,7 @@ from artreg.oci.image import OCI_INDEX, OCI_MANIFEST, InvalidOciTag
 from artreg.oci.layout import read_image
 from artreg.oci.publish import ImageSource, plan_images, publish_images
 from artreg.oci.verify import verify_image
-from artreg.serve import make_server
+from artreg.serve.server import make_server
 from artreg.stores import open_store
 from artreg.stores.dir import DirStore
 
@@ -387,7 +387,7 @@ def test_staging_leaves_nothing_and_cleans_a_killed_runs_leftovers(
     private.mkdir()
     monkeypatch.setenv("TMPDIR", str(private))
     monkeypatch.setattr("tempfile.tempdir", None)
-    monkeypatch.setattr("artreg.scratch._swept", set())  # a new process
+    monkeypatch.setattr("artreg.stores.scratch._swept", set())  # a new process
     leftover = private / "artreg-scratch-oci-killed"
     leftover.mkdir()
     (leftover / "1").write_bytes(b"x" * 1024)

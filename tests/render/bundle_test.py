@@ -18,7 +18,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
-from signing_test import keygen
+from sshkeys import keygen
 
 from artreg.core.index import entry_from_build
 from artreg.core.latest import (
@@ -31,10 +31,10 @@ from artreg.core.latest import (
 from artreg.core.manifest import Build, FileEntry, ImageEntry
 from artreg.core.signing import identity, verify_command
 from artreg.core.tags import Category, Convention, encode_tag
+from artreg.publish.signing import SigningKey, sign
 from artreg.render.bundle import build_objects, release_objects, signers_object, sums_of
 from artreg.render.site import Site, Yanks
-from artreg.serve import BucketWebsiteServer, make_server
-from artreg.signing import SigningKey, sign
+from artreg.serve.server import BucketWebsiteServer, make_server
 
 T0 = dt.datetime(2025, 5, 1, tzinfo=dt.timezone.utc)
 PLATFORMS = ("linux/amd64", "linux/arm64")

@@ -18,7 +18,7 @@ from fuzzing import fuzz
 from hostile import mutated, raw_bytes
 from hypothesis import given
 
-from artreg.serve import make_server
+from artreg.serve.server import make_server
 from artreg.stores import PutRequest
 from artreg.stores.dir import META_DIR, DirStore
 

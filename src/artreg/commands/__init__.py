@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -13,10 +17,14 @@ from artreg.config import (
     load_config,
     resolve_target,
 )
+from artreg.core.manifest import parse_time
 from artreg.errors import ArtregError
 
 if TYPE_CHECKING:
+    from artreg.publish.session import Publisher
     from artreg.stores import Store
+
+    StoreOpener = Callable[[Target, Path], Store]
 
 
 def config_path(config_arg: str | None) -> Path:
@@ -63,10 +71,48 @@ def config_dir(config: Config) -> Path:
     return config.path.parent if config.path is not None else Path()
 
 
-def open_target(config_arg: str | None, target_name: str | None) -> tuple[Config, Target, Store]:
-    """Load the configuration, pick the target and open its store."""
+def open_target(args: argparse.Namespace) -> tuple[Config, Target, Store]:
+    """Load the configuration (``--config``), pick the target (``--target``) and open its
+    store with ``args.open_store`` (what :func:`artreg.cli.main` was given: tests inject
+    a store there), by default :func:`artreg.stores.open_store`."""
     from artreg.stores import open_store  # not for lint/classify: keep their start-up lean
 
-    config = load_required(config_arg)
-    target = resolve_target(config, target_name)
-    return config, target, open_store(target, config_dir(config))
+    config = load_required(args.config)
+    target = resolve_target(config, args.target)
+    opener: StoreOpener = args.open_store or open_store
+    return config, target, opener(target, config_dir(config))
+
+
+def open_session(args: argparse.Namespace) -> Publisher:
+    """The :class:`~artreg.publish.session.Publisher` of this run (see :func:`open_target`)."""
+    from artreg.publish.session import Publisher
+
+    config, target, store = open_target(args)
+    return Publisher(config, target, store)
+
+
+def parse_now(text: str | None) -> dt.datetime:
+    """``--now`` or the clock, in UTC, whole seconds (what documents record)."""
+    if text is None:
+        return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    try:
+        return parse_time(text).replace(microsecond=0)
+    except ValueError:
+        raise ArtregError(
+            f"--now: expected an ISO-8601 instant like 2026-11-30T12:00:00Z, got {text!r}"
+        ) from None
+
+
+def show_brakes(lines: list[str], command: str) -> None:
+    """After a full plan (``plan``, ``gc --dry-run``): the brake that would stop the real run."""
+    if not lines:
+        return
+    print(
+        f"artreg: the mass-delete brake would stop `{command}` before any write:", file=sys.stderr
+    )
+    for line in lines:
+        print(f"artreg:   {line}", file=sys.stderr)
+    print(
+        f"artreg: to proceed, check the deletions above, then run `{command} --allow-mass-delete`",
+        file=sys.stderr,
+    )

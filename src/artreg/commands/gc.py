@@ -7,23 +7,23 @@ import datetime as dt
 import json
 import sys
 
-from artreg.audit import Deletion, all_entries, builds_of, judge_target
-from artreg.commands import open_target
-from artreg.commands.apply import brake_lines, check_brakes, parse_now, show_brakes
+from artreg.commands import open_target, parse_now, show_brakes
 from artreg.core.ownership import Judged, Verdict
 from artreg.core.plan import SYMBOLS, Action, Op
-from artreg.downloads import refresh_latest, removals_move_latest
 from artreg.errors import ArtregError
-from artreg.lease import default_holder
 from artreg.oci.gc import declared_repositories
-from artreg.publisher import describe_reclassified, read_state
-from artreg.reconcile import Job, Report, reconcile
+from artreg.publish.apply import brake_lines, check_brakes
+from artreg.publish.audit import Deletion, all_entries, builds_of, judge_target
+from artreg.publish.engine import describe_reclassified, read_state
+from artreg.publish.lease import default_holder
+from artreg.publish.reconcile import Job, Report, reconcile
+from artreg.publish.site import refresh_latest, removals_move_latest
 from artreg.render.counts import counted
 from artreg.render.html import human_size
 
 
 def run(args: argparse.Namespace) -> int:
-    config, target, store = open_target(args.config, args.target)
+    config, target, store = open_target(args)
     now = parse_now(args.now)
     state = read_state(store, config.convention())
     warned = [describe_reclassified(t, c, config.convention()) for t, c in state.recorded.items()]

@@ -16,18 +16,19 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from artreg.artifacts import guess_content_type
 from artreg.commands import open_target
 from artreg.core.index import HTML_KEY, ROOT_KEY
 from artreg.core.keys import key_problem, site_keys, split_file_key
 from artreg.core.manifest import ARTREG_DIR, Build, FileEntry
 from artreg.core.tags import Convention, classify, decode_tag, encode_tag
-from artreg.downloads import SiteReport, moves_latest, refresh_latest, write_build
-from artreg.lease import default_holder
-from artreg.publisher import INDEX_CACHE, JSON_TYPE, read_state
-from artreg.reconcile import Job, Report, reconcile
+from artreg.publish.artifacts import guess_content_type
+from artreg.publish.engine import INDEX_CACHE, read_state
+from artreg.publish.lease import default_holder
+from artreg.publish.reconcile import Job, Report, reconcile
+from artreg.publish.site import SiteReport, moves_latest, refresh_latest, write_build
 from artreg.render.counts import counted
 from artreg.stores import ObjectInfo, PreconditionFailed, PutRequest, Store
+from artreg.stores.steps import JSON_TYPE
 
 
 def discover(
@@ -103,7 +104,7 @@ def build_for(
 
 
 def run(args: argparse.Namespace) -> int:
-    config, target, store = open_target(args.config, args.target)
+    config, target, store = open_target(args)
     convention = config.convention()
     state = read_state(store, convention)
     groups, skipped, refused = discover(store.list(""), convention, state.manifests)

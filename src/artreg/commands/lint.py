@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from artreg.artifacts import empty_file_warnings
 from artreg.commands import config_dir, config_path, load_optional
 from artreg.config import Config
 from artreg.core.tags import Convention, classify
 from artreg.errors import ArtregError, ConfigError
+from artreg.publish.artifacts import empty_file_warnings
 from artreg.render.counts import counted
 
 
@@ -71,7 +71,7 @@ def _target_problems(config: Config, name: str) -> list[str]:
     # Imported here: plain `lint` runs in git hooks and must not load the store stack.
     from artreg.commands import config_dir
     from artreg.config import resolve_target
-    from artreg.publisher import describe_reclassified, find_reclassified, read_state
+    from artreg.publish.engine import describe_reclassified, find_reclassified, read_state
     from artreg.stores import open_store
 
     store = open_store(resolve_target(config, name), config_dir(config))

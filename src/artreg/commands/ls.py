@@ -10,13 +10,13 @@ from artreg.commands import open_target
 from artreg.core.index import Entry, entry_from_build, sort_entries
 from artreg.core.manifest import InvalidManifest
 from artreg.core.tags import PUBLISHED_CATEGORIES, Category
-from artreg.publisher import describe_reclassified, read_build, read_state
+from artreg.publish.engine import describe_reclassified, read_build, read_state
 from artreg.render.html import human_size
 from artreg.stores import NotFound
 
 
 def run(args: argparse.Namespace) -> int:
-    config, _, store = open_target(args.config, args.target)
+    config, _, store = open_target(args)
     state = read_state(store, config.convention())
     wanted = [Category(args.category)] if args.category else list(PUBLISHED_CATEGORIES)
     listing: dict[Category, list[Entry]] = {category: [] for category in wanted}

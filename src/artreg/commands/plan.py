@@ -6,16 +6,25 @@ import argparse
 import json
 import sys
 
-from artreg.commands.apply import Prepared, all_steps, brake_lines, prepare, show_brakes
+from artreg.commands import open_session, parse_now, show_brakes
 from artreg.core.plan import SYMBOLS, summarize
-from artreg.render.counts import counted
+from artreg.publish.apply import ApplySettings, Prepared, all_steps, brake_lines
+from artreg.render.counts import written
 from artreg.render.html import human_size
 
 EXIT_CHANGES = 2
 
 
 def run(args: argparse.Namespace) -> int:
-    prepared = prepare(args, show_index=True)
+    settings = ApplySettings(
+        tag=args.tag,
+        now=parse_now(args.now),
+        gc=not args.no_gc,
+        allow_mass_delete=args.allow_mass_delete,
+    )
+    prepared = open_session(args).prepare(settings, show_index=True)
+    for note in prepared.notes:
+        print(f"artreg: {note}", file=sys.stderr)
     try:
         return _show(args, prepared)
     finally:
@@ -56,8 +65,8 @@ def _show(args: argparse.Namespace, prepared: Prepared) -> int:
             print("  no changes: the target is up to date")
         print(
             f"Plan: {summary.uploaded} to upload ({human_size(summary.uploaded_bytes)}), "
-            f"{counted(summary.index_written, 'index file')} and "
-            f"{counted(summary.site_written, 'site file')} to write, {summary.deleted} to delete."
+            f"{written(summary.index_written, summary.site_written)} to write, "
+            f"{summary.deleted} to delete."
         )
     if brakes:
         show_brakes(brakes, "artreg apply")

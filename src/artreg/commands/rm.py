@@ -12,20 +12,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from artreg.commands import open_target
-from artreg.commands.apply import parse_now
+from artreg.commands import open_target, parse_now
 from artreg.core.yank import plan_removal
 from artreg.errors import ArtregError
-from artreg.lease import default_holder
-from artreg.publisher import read_build, read_state
-from artreg.reconcile import Job, Report, reconcile
+from artreg.publish.engine import read_build, read_state
+from artreg.publish.lease import default_holder
+from artreg.publish.reconcile import Job, Report, reconcile
 from artreg.stores.base import NotFound
 
 
 def run(args: argparse.Namespace) -> int:
-    from artreg.downloads import refresh_latest
+    from artreg.publish.site import refresh_latest
 
-    config, target, store = open_target(args.config, args.target)
+    config, target, store = open_target(args)
     now = parse_now(args.now)
     state = read_state(store, config.convention())
     info = state.manifests.get(args.tag)

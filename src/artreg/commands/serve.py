@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
             f"with `artreg apply --target {target.name}`"
         )
 
-    from artreg.serve import make_server
+    from artreg.serve.server import make_server
 
     host = getattr(args, "host", None) or DEFAULT_HOST
     port = getattr(args, "port", None)

@@ -7,15 +7,15 @@ import datetime as dt
 import json
 import sys
 
-from artreg.audit import verify_target
 from artreg.commands import open_target
 from artreg.core.index import HTML_KEY, ROOT_KEY
 from artreg.core.manifest import ARTREG_DIR, Build
-from artreg.downloads import SiteReport, latest_is_current, refresh_latest, write_build
-from artreg.lease import default_holder
 from artreg.oci.gc import declared_repositories
-from artreg.publisher import read_state
-from artreg.reconcile import Job, Report, reconcile
+from artreg.publish.audit import verify_target
+from artreg.publish.engine import read_state
+from artreg.publish.lease import default_holder
+from artreg.publish.reconcile import Job, Report, reconcile
+from artreg.publish.site import SiteReport, latest_is_current, refresh_latest, write_build
 from artreg.render.counts import counted
 
 
@@ -27,7 +27,7 @@ def _never_published(keys: list[str]) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    config, target, store = open_target(args.config, args.target)
+    config, target, store = open_target(args)
     clock_now = dt.datetime.now(dt.timezone.utc)
     if _never_published([info.key for info in store.list("")]):
         # A fresh target is not a damaged one: CI may verify before the first release.

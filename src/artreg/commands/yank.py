@@ -16,9 +16,9 @@ from artreg.core.manifest import parse_time
 
 
 def run(args: argparse.Namespace) -> int:
-    from artreg.downloads import set_yank
+    from artreg.publish.site import set_yank
 
-    config, target, store = open_target(args.config, args.target)
+    config, target, store = open_target(args)
     now = parse_time(args.now) if args.now else dt.datetime.now(dt.timezone.utc)
     reason = args.reason if args.command == "yank" else None
     report = set_yank(store, config, args.tag, reason, now=now)

@@ -15,7 +15,7 @@ from artreg.config.values import (
     KeyPath,
     format_key_path,
 )
-from artreg.workspace import dir_target_problem
+from artreg.config.workspace import dir_target_problem
 
 _TARGET = keys.TARGET.key
 

@@ -33,8 +33,6 @@ from artreg.core.plan import Action, Kind, Op
 from artreg.core.tags import Convention
 from artreg.oci.image import sha256_digest
 from artreg.oci.publish import (
-    JSON_TYPE,
-    MUTABLE_CACHE,
     blob_key,
     holds,
     manifest_key,
@@ -42,8 +40,8 @@ from artreg.oci.publish import (
     tags_list_body,
     tags_list_key,
 )
-from artreg.publisher import Step
 from artreg.stores.base import NotFound, ObjectInfo, PutRequest, Store
+from artreg.stores.steps import JSON_TYPE, MUTABLE_CACHE, Step
 
 
 def declared_repositories(config: Config) -> list[str]:

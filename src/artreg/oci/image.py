@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from artreg.errors import ArtregError
-from artreg.scratch import ScratchDir
 from artreg.stores.base import FileSlice
+from artreg.stores.scratch import ScratchDir
 
 # Manifests (what a registry serves under /manifests/).
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

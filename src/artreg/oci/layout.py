@@ -64,7 +64,7 @@ from artreg.oci.image import (
     sha256_digest,
 )
 from artreg.render.counts import counted
-from artreg.scratch import ScratchDir
+from artreg.stores.scratch import ScratchDir
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION_MAJOR = "1."

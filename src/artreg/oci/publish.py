@@ -52,15 +52,18 @@ from artreg.oci.image import (
     sha256_digest,
 )
 from artreg.oci.layout import read_image
-from artreg.publisher import Step
 from artreg.stores.base import NotFound, ObjectInfo, PutRequest, Store
+from artreg.stores.steps import (
+    IMMUTABLE_CACHE,
+    JSON_TYPE,
+    MUTABLE_CACHE,
+    OCTET_TYPE,
+    Step,
+)
 
 REGISTRY_ROOT_KEY = "v2/index.html"
 REGISTRY_ROOT_BODY = b"{}\n"
-JSON_TYPE = "application/json"
-BLOB_TYPE = "application/octet-stream"
-IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
-MUTABLE_CACHE = "no-cache"  # tags move (dev, extra, aliases); tags/list changes every build
+BLOB_TYPE = OCTET_TYPE
 OCI_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]{0,127}")
 LATEST = "latest"
 

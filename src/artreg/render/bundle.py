@@ -36,11 +36,7 @@ from artreg.core.signing import ALLOWED_SIGNERS_KEY, allowed_signers
 from artreg.core.tags import encode_tag
 from artreg.render.feed import render_feed
 from artreg.render.site import Site, Yanks, build_page_key, render_build_page
-
-HTML_TYPE = "text/html; charset=utf-8"
-JSON_TYPE = "application/json"
-TEXT_TYPE = "text/plain; charset=utf-8"
-ATOM_TYPE = "application/atom+xml"
+from artreg.stores.steps import ATOM_TYPE, HTML_TYPE, JSON_TYPE, TEXT_TYPE
 
 
 @dataclass(frozen=True)

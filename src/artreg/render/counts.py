@@ -18,3 +18,9 @@ def plural(noun: str, count: int) -> str:
 def counted(count: int, noun: str) -> str:
     """``count`` and ``noun`` agreeing: ``counted(1, "index file")`` -> ``1 index file``."""
     return f"{count} {plural(noun, count)}"
+
+
+def written(index_files: int, site_files: int) -> str:
+    """ "3 index files" or "3 index files and 8 site files" (the download site's, when any)."""
+    text = counted(index_files, "index file")
+    return f"{text} and {counted(site_files, 'site file')}" if site_files else text

@@ -37,8 +37,8 @@ __all__ = [
 def open_store(target: Target, base_dir: Path) -> Store:
     """The store for ``target``; a dir target's path is relative to ``base_dir``."""
     if target.type == "dir":
+        from artreg.config.workspace import dir_target_problem
         from artreg.stores.dir import DirStore
-        from artreg.workspace import dir_target_problem
 
         if not target.path:
             raise StoreError(

@@ -14,7 +14,7 @@ operation walks down from the root one directory at a time with
 ``.artreg-meta`` or its ``tmp``, or a loop) is reported as
 :class:`LinkInTarget` before anything is read, written or removed through it.
 
-Temporary files are locked by their writer (see :mod:`artreg.scratch`): the
+Temporary files are locked by their writer (see :mod:`artreg.stores.scratch`): the
 first write of a store removes those a killed run left behind.
 """
 
@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 from artreg.core.jsondoc import Malformed, parse
-from artreg.scratch import lock_fd, sweep
 from artreg.stores.base import (
     DELETE_BATCH,
     LIST_PAGE,
@@ -55,6 +54,7 @@ from artreg.stores.base import (
     utc,
     validate_key,
 )
+from artreg.stores.scratch import lock_fd, sweep
 
 META_DIR = ".artreg-meta"
 _OBJECTS = "objects"

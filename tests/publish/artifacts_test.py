@@ -15,8 +15,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from artreg import artifacts
-from artreg.artifacts import (
+from artreg.config import Artifact, FileSpec
+from artreg.core.manifest import FileEntry
+from artreg.errors import ArtregError
+from artreg.publish import artifacts
+from artreg.publish.artifacts import (
     ArtifactFilesError,
     GlobTooBroad,
     LocalFile,
@@ -26,9 +29,6 @@ from artreg.artifacts import (
     resolve_files,
     to_file_entries,
 )
-from artreg.config import Artifact, FileSpec
-from artreg.core.manifest import FileEntry
-from artreg.errors import ArtregError
 
 TAG = "v1.0.0"
 

@@ -13,7 +13,7 @@ from hostile import mutated, raw_bytes
 from hypothesis import given
 
 from artreg.errors import ArtregError
-from artreg.lease import (
+from artreg.publish.lease import (
     DEFAULT_TTL,
     LEASE_KEY,
     TTL_ENV,

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from artreg.scratch import SCRATCH_PREFIX, ScratchDir
+from artreg.stores.scratch import SCRATCH_PREFIX, ScratchDir
 
 # Makes a scratch directory (with a file in it), says where, then waits or dies.
 _MAKER = """
 import os, signal, sys
 from artreg.cli import _terminated
-from artreg.scratch import ScratchDir
+from artreg.stores.scratch import ScratchDir
 if sys.argv[1] == "term":  # as artreg's main does
     signal.signal(signal.SIGTERM, _terminated)
 try:

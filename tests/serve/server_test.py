@@ -28,7 +28,7 @@ from servers import S3Backend
 from artreg.cli import main as cli_main
 from artreg.commands.serve import run
 from artreg.errors import ArtregError
-from artreg.serve import BucketWebsiteServer, key_for_path, make_server
+from artreg.serve.server import BucketWebsiteServer, key_for_path, make_server
 from artreg.stores import PutRequest
 from artreg.stores.dir import META_DIR, DirStore
 

@@ -19,7 +19,6 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
-from artreg.artifacts import LocalFile
 from artreg.config import Config, TagRules
 from artreg.core import index
 from artreg.core.index import Entry, PageList, PageSet, ParsedPage, RootIndex
@@ -50,8 +49,9 @@ from artreg.core.tags import (
     decode_tag,
     unsafe_reason,
 )
-from artreg.downloads import read_yanks, site_of
 from artreg.errors import ArtregError
+from artreg.publish.artifacts import LocalFile
+from artreg.publish.site import read_yanks, site_of
 from artreg.render.site import (
     Section,
     Yanks,
@@ -60,12 +60,17 @@ from artreg.render.site import (
     render_root_page,
 )
 from artreg.stores.base import NotFound, ObjectInfo, PreconditionFailed, PutRequest, Store
+from artreg.stores.steps import (
+    HTML_TYPE,
+    IMMUTABLE_CACHE,
+    JSON_TYPE,
+    MUTABLE_CACHE,
+    OTHER_CACHE,
+    Step,
+)
 
-INDEX_CACHE = "no-cache"
-RELEASE_CACHE = "public, max-age=31536000, immutable"
-OTHER_CACHE = "public, max-age=3600"
-JSON_TYPE = "application/json"
-HTML_TYPE = "text/html; charset=utf-8"
+INDEX_CACHE = MUTABLE_CACHE
+RELEASE_CACHE = IMMUTABLE_CACHE
 HTML_RELEASE_ROWS = 1000
 HTML_OTHER_ROWS = 50
 
@@ -225,14 +230,6 @@ def write_intent(store: Store, intent: Intent) -> None:
 def read_build(store: Store, key: str) -> Build:
     """The manifest at ``key``, checked (see core.manifest); raises InvalidManifest, NotFound."""
     return build_at(store.get(key), key, f"{store.description}: {key}")
-
-
-@dataclass
-class Step:
-    """An action with what it needs to be carried out."""
-
-    action: Action
-    request: PutRequest | None = None
 
 
 @dataclass
@@ -913,10 +910,15 @@ def execute_index(
                     store.put(step.request, if_match=root_etag)
                 committed = True
                 continue
+            # An index page's HTML twin is not restored (no read before each write): it
+            # only lists builds whose files and manifests are written, and the next run
+            # rewrites it with its JSON page.
+            twin = step.action.kind is Kind.PAGE and step.action.key.endswith(".html")
             if (
                 step.action.kind in (Kind.PAGE, Kind.HTML)
                 and step.action.op is Op.REPLACE
                 and not committed
+                and not twin
             ):
                 key = step.action.key
                 before = previous.get(key)

@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
@@ -25,11 +25,10 @@ from artreg.core.ownership import Intent
 from artreg.core.plan import Action, Kind, summarize
 from artreg.core.retention import Decision
 from artreg.errors import ArtregError
-from artreg.lease import Lease
 from artreg.oci.gc import ImageSweep, declared_repositories, execute_sweep, plan_sweep
-from artreg.publisher import (
+from artreg.publish.engine import (
+    IndexPlan,
     RetentionPlan,
-    Step,
     TargetState,
     execute_index,
     index_is_current,
@@ -41,7 +40,9 @@ from artreg.publisher import (
     read_state,
     write_intent,
 )
+from artreg.publish.lease import Lease
 from artreg.stores.base import PreconditionFailed, Store
+from artreg.stores.steps import Step
 
 # Rounds of re-listing before a convergent (no conditional writes) run gives up.
 MAX_ROUNDS = 12
@@ -191,6 +192,73 @@ def _drop_journal_if_nothing_deleted(store: Store, journal: Intent) -> None:
         pass
 
 
+def _write_round(
+    job: Job,
+    steps: Sequence[Step],
+    state: TargetState,
+    plan: IndexPlan,
+    retention: RetentionPlan,
+    conditional: bool,
+) -> bool:
+    """One round's writes and deletes; False when the root changed under us (nothing
+    deleted then: writes come first), so the round is to be planned again."""
+    store = job.store
+    # Retention deletes a build's manifest before its files: a crash between the
+    # two would leave files nothing proves artreg wrote. The intent record does.
+    journal = None
+    if retention.removed:
+        journal = new_intent(
+            job.holder,
+            {
+                tag: [*(f.key for f in e.files), *site_keys(tag)]
+                for tag, e in retention.removed.items()
+            },
+        )
+        write_intent(store, journal)
+    try:
+        execute_index(
+            store, steps, root_etag=state.root_etag, locked=conditional, previous=plan.previous
+        )
+    except PreconditionFailed:
+        if journal is not None:
+            store.delete([journal.key])
+        return False
+    except Exception:
+        if journal is not None:
+            _drop_journal_if_nothing_deleted(store, journal)
+        raise
+    if journal is not None:
+        store.delete([journal.key])
+    return True
+
+
+def _plan_round(
+    job: Job,
+    report: Report,
+    state: TargetState,
+    added: Sequence[Build],
+    etags: Mapping[str, str],
+    rebuild: bool,
+) -> tuple[RetentionPlan, IndexPlan]:
+    """Retention (unless its brake trips: then none, and a problem) and the index."""
+    retention = job.retention(state, added)
+    if retention.brakes and not job.allow_mass_delete:
+        report.problems += [b.describe() for b in retention.brakes]
+        retention = RetentionPlan()
+    plan = plan_index(
+        job.store,
+        state,
+        job.config,
+        added=added,
+        added_etags=etags,
+        removed=retention.removed,
+        now=job.now,
+        rebuild=rebuild,
+    )
+    report.notes += plan.notes
+    return retention, plan
+
+
 def reconcile(
     job: Job,
     report: Report,
@@ -225,58 +293,21 @@ def reconcile(
     with guard:
         for round_number in range(1, MAX_ROUNDS + 1):
             report.rounds = round_number
-            fresh = read_state(store, convention)
+            # Under the lease the first round plans from the listing the run began with:
+            # the root is written only if its etag is still the one listed (If-Match), so
+            # a target changed since makes the write fail and the next round re-lists.
+            # One listing per run when nobody else writes.
+            reuse = conditional and round_number == 1
+            fresh = job.original if reuse else read_state(store, convention)
             state = _as_before(fresh, job.original, [b.tag for b in added])
-            retention = job.retention(state, added)
-            if retention.brakes and not job.allow_mass_delete:
-                report.problems += [b.describe() for b in retention.brakes]
-                retention = RetentionPlan()
-            plan = plan_index(
-                store,
-                state,
-                job.config,
-                added=added,
-                added_etags=etags,
-                removed=retention.removed,
-                now=job.now,
-                rebuild=rebuild,
-            )
-            report.notes += plan.notes
+            retention, plan = _plan_round(job, report, state, added, etags, rebuild)
             left_out |= plan.left_out
             steps = ordered([*plan.steps, *retention.steps(), *pending])
-            # Retention deletes a build's manifest before its files: a crash between the
-            # two would leave files nothing proves artreg wrote. The intent record does.
-            journal = None
-            if retention.removed:
-                journal = new_intent(
-                    job.holder,
-                    {
-                        tag: [*(f.key for f in e.files), *site_keys(tag)]
-                        for tag, e in retention.removed.items()
-                    },
-                )
-                write_intent(store, journal)
-            try:
-                execute_index(
-                    store,
-                    steps,
-                    root_etag=state.root_etag,
-                    locked=conditional,
-                    previous=plan.previous,
-                )
-            except PreconditionFailed:
+            if not _write_round(job, steps, state, plan, retention, conditional):
                 # execute_index saw the root changed (else it raises RootRefused).
                 others += 1
                 report.notes.append("the root index changed under our lease: re-reading")
-                if journal is not None:
-                    store.delete([journal.key])  # nothing was deleted: writes come first
                 continue
-            except Exception:
-                if journal is not None:
-                    _drop_journal_if_nothing_deleted(store, journal)
-                raise
-            if journal is not None:
-                store.delete([journal.key])
             report.count([s.action for s in steps])
             report.retention += retention.decisions
             removed.update(retention.removed)
@@ -300,8 +331,7 @@ def reconcile(
             raise ArtregError(_unsettled(store.description, conditional, others))
         # Image tags, manifests and blobs last: the build manifests no longer refer to them.
         if job.gc and (job.sweep_images or removed):
-            builds = set(fresh.manifests) - set(removed)
-            sweep = job.image_sweep(builds, removed)
+            sweep = job.image_sweep(set(fresh.manifests) - set(removed), removed)
             execute_sweep(store, sweep)
             report.count([s.action for s in sweep.steps()])
             report.notes += sweep.notes

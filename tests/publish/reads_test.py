@@ -20,13 +20,11 @@ from typing import Any
 import pytest
 from publishing import Site, follow_index, make_site
 
-import artreg.commands.apply
-import artreg.publisher
 from artreg.config import Target
 from artreg.core.index import INDEX_PREFIX
 from artreg.core.manifest import Build, FileEntry
 from artreg.core.tags import Category
-from artreg.stores import PutRequest, Store
+from artreg.stores import PutRequest, Store, open_store
 
 SEEDED = 5_000
 PAGE_SIZE = 100
@@ -74,17 +72,18 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def counted_apply(
     site: Site, monkeypatch: pytest.MonkeyPatch, tag: str, now: str, seed: str | None = None
 ) -> tuple[CountingStore, dict[str, Any]]:
-    real_open_store = artreg.commands.apply.open_store
     made: list[CountingStore] = []
 
     def counting_open_store(target: Target, base: Path) -> CountingStore:
-        made.append(CountingStore(real_open_store(target, base)))
+        made.append(CountingStore(open_store(target, base)))
         return made[-1]
 
-    with monkeypatch.context() as patch:
-        patch.setattr(artreg.commands.apply, "open_store", counting_open_store)
-        site.write_build(seed if seed is not None else tag)
+    site.write_build(seed if seed is not None else tag)
+    site.open_store = counting_open_store
+    try:
         result = site.run("apply", "--target", "test", "--tag", tag, "--now", now, "--json")
+    finally:
+        site.open_store = None
     assert result.code == 0, result.err
     (store,) = made
     report: dict[str, Any] = result.json()
@@ -93,7 +92,11 @@ def counted_apply(
 
 
 def page_writes(report: dict[str, Any]) -> list[str]:
-    return [a["key"] for a in report["actions"] if a["kind"] == "page" and a["op"] != "delete"]
+    """The JSON index pages written; each has its HTML twin, written with it."""
+    pages = [a["key"] for a in report["actions"] if a["kind"] == "page" and a["op"] != "delete"]
+    json_pages = [k for k in pages if k.endswith(".json")]
+    assert sorted(pages) == sorted([*json_pages, *(k[: -len("json")] + "html" for k in json_pages)])
+    return json_pages
 
 
 def test_a_publish_into_5000_builds_reads_at_most_two_pages(

@@ -1,26 +1,15 @@
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from sshkeys import keygen
 
 from artreg.core.signing import InvalidSigningKey, allowed_signers, verify_command
-from artreg.signing import SigningKey, sign
+from artreg.publish.signing import SigningKey, sign
 
 SUMS = b"a" * 64 + b"  linux/amd64/app\n"
-
-
-def keygen(tmp_path: Path, name: str = "key", passphrase: str = "") -> Path:
-    binary = shutil.which("ssh-keygen")
-    if binary is None:
-        pytest.fail("ssh-keygen (openssh-client) is not installed")
-    path = tmp_path / name
-    subprocess.run(
-        [binary, "-q", "-t", "ed25519", "-N", passphrase, "-C", "ci", "-f", str(path)], check=True
-    )
-    return path
 
 
 def verify(directory: Path, principal: str = "garage") -> subprocess.CompletedProcess[bytes]:

@@ -1,6 +1,6 @@
 """The download site written around real publishes on the dir target, moto and s3rver.
 
-Builds are published by ``artreg apply`` (in process); :mod:`artreg.downloads`
+Builds are published by ``artreg apply`` (in process); :mod:`artreg.publish.site`
 then writes the site objects and moves ``latest/`` through the same stores.
 Reads go over HTTP (``artreg serve`` for the dir target, anonymous GETs on the
 S3 servers) with curl, sha256sum and ssh-keygen.
@@ -20,13 +20,13 @@ import feedparser
 import pytest
 from publishing import Site, make_site
 from render.site_test import tidy_errors
-from signing_test import keygen
+from sshkeys import keygen
 
 from artreg.core.signing import verify_command
 from artreg.core.tags import encode_tag
-from artreg.serve import make_server
+from artreg.serve.server import make_server
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 HISTORY = [
     ("v1.0.0", "2025-05-01T00:00:00Z"),
     ("v1.1.0", "2025-05-02T00:00:00Z"),

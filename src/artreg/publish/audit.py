@@ -27,20 +27,20 @@ from artreg.core.plan import Action, Kind, Op
 from artreg.core.signing import ALLOWED_SIGNERS_KEY
 from artreg.core.tags import PUBLISHED_CATEGORIES, Convention
 from artreg.core.yank import YANKS_KEY
-from artreg.downloads import recorded_site_keys
-from artreg.lease import LEASE_KEY
 from artreg.oci.publish import REGISTRY_ROOT_KEY
 from artreg.oci.verify import verify_images
-from artreg.publisher import (
-    Step,
+from artreg.publish.engine import (
     TargetState,
     category_entries,
     describe_reclassified,
     read_build,
     trusted_root,
 )
+from artreg.publish.lease import LEASE_KEY
+from artreg.publish.site import recorded_site_keys
 from artreg.render.site import html_page_key
 from artreg.stores.base import NotFound, ObjectInfo, Store
+from artreg.stores.steps import Step
 
 SITE_WHAT = {SUMS_NAME: "checksums", SIGNATURE_NAME: "signature", PAGE_NAME: "page"}
 # The download site's documents (the build pages and checksums belong to their builds).

@@ -11,7 +11,7 @@ import pytest
 
 from artreg.core import ci
 from artreg.errors import ArtregError
-from artreg.source import BuildRef, detect_build_ref
+from artreg.publish.source import BuildRef, detect_build_ref
 
 SHA_CI = "c" * 40
 SHA_GH = "d" * 40

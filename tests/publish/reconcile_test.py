@@ -1,4 +1,4 @@
-"""Crash safety and concurrency of the index loop (``artreg.reconcile``), with real processes.
+"""Crash safety and concurrency of the index loop (``publish.reconcile``), with real processes.
 
 - Crash: ``artreg apply`` publishing into a target where retention deletes
   almost every build is SIGKILLed at random moments (fixed seed). After each
@@ -37,7 +37,7 @@ from artreg.cli import main
 from artreg.config import Target
 from artreg.core.manifest import Build, FileEntry, format_time
 from artreg.core.tags import Category
-from artreg.lease import LEASE_KEY, TTL_ENV
+from artreg.publish.lease import LEASE_KEY, TTL_ENV
 from artreg.stores import PutRequest, Store, open_store
 
 ARTREG = [sys.executable, "-m", "artreg"]

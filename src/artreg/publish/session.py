@@ -1,0 +1,86 @@
+"""One run against one target: the :class:`Publisher` session the commands drive.
+
+Built once from (config, target, store, clock), it owns the decisions every
+command used to re-make: whether the store honours conditional writes (asked
+once), who holds the lease, and the time. Commands parse their arguments into
+settings, call it, and print.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from artreg.config import Config, Target
+from artreg.publish.apply import ApplySettings, Prepared, prepare, publish
+from artreg.publish.engine import TargetState, read_state
+from artreg.publish.lease import default_holder
+from artreg.publish.reconcile import Job, Report
+from artreg.render.progress import Progress
+from artreg.stores.base import Store
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class Publisher:
+    """A session: plans, publishes, and gives the other commands their job and state."""
+
+    config: Config
+    target: Target
+    store: Store
+    clock: Callable[[], dt.datetime] = field(default=utc_now)
+
+    @property
+    def base(self) -> Path:
+        """The directory relative paths in the configuration start from."""
+        return self.config.path.parent if self.config.path is not None else Path()
+
+    @functools.cached_property
+    def conditional(self) -> bool:
+        """Whether the store honours conditional writes (probed once per session)."""
+        return self.store.supports_conditional_writes()
+
+    def state(self) -> TargetState:
+        """The target as listed now: the build manifests and the root index."""
+        return read_state(self.store, self.config.convention())
+
+    def job(
+        self,
+        state: TargetState,
+        command: str,
+        *,
+        now: dt.datetime | None = None,
+        gc: bool = False,
+        allow_mass_delete: bool = False,
+        rebuild: bool = False,
+        sweep_images: bool = False,
+    ) -> Job:
+        """What the index and retention phase needs, for ``command`` (the lease holder)."""
+        return Job(
+            store=self.store,
+            config=self.config,
+            target=self.target,
+            original=state,
+            now=(now or self.clock()).replace(microsecond=0),
+            gc=gc,
+            allow_mass_delete=allow_mass_delete,
+            holder=default_holder(command),
+            rebuild=rebuild,
+            sweep_images=sweep_images,
+        )
+
+    def prepare(self, settings: ApplySettings, *, show_index: bool = False) -> Prepared:
+        """Read, hash and plan the build ``settings`` name; writes nothing."""
+        return prepare(
+            self.config, self.target, self.store, settings, base=self.base, show_index=show_index
+        )
+
+    def publish(self, prepared: Prepared, progress: Progress) -> Report:
+        """Carry out ``prepared``: files, manifest, index, retention, the site."""
+        return publish(prepared, progress)
