@@ -11,7 +11,7 @@ from artreg.core.ownership import Judged, Verdict
 from artreg.core.plan import SYMBOLS, Action, Op
 from artreg.errors import ArtregError
 from artreg.publish.apply import brake_lines
-from artreg.publish.collect import Collection, collect, plan_collection
+from artreg.publish.collect import Collection
 from artreg.publish.reconcile import Report
 from artreg.publish.session import Publisher
 from artreg.render.counts import counted
@@ -20,8 +20,7 @@ from artreg.render.html import human_size
 
 def run(args: argparse.Namespace) -> int:
     session = open_session(args)
-    plan = plan_collection(
-        session,
+    plan = session.plan_collection(
         now=parse_now(args.now),
         allow_mass_delete=args.allow_mass_delete,
         dry_run=args.dry_run,
@@ -43,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         raise ArtregError(
             f"the mass-delete brake stopped this run before any write:\n  {plan.mass}"
         )
-    report = collect(session, plan)
+    report = session.collect(plan)
     _summary(args, session, plan, report)
     for note in dict.fromkeys(n for n in [*plan.notes, *report.notes] if n not in plan.warnings):
         print(f"artreg: {note}", file=sys.stderr)

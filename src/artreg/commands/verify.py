@@ -7,13 +7,12 @@ import json
 import sys
 
 from artreg.commands import open_session
-from artreg.publish.verify import verify
 from artreg.render.counts import counted
 
 
 def run(args: argparse.Namespace) -> int:
     session = open_session(args)
-    result = verify(session, deep=args.deep, repair=args.repair)
+    result = session.verify(deep=args.deep, repair=args.repair)
     name = session.target.name
     if result.never_published:
         if args.json:
