@@ -3,137 +3,81 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import sys
 
-from artreg.commands import open_target, parse_now, show_brakes
+from artreg.commands import open_session, parse_now, show_brakes
 from artreg.core.ownership import Judged, Verdict
 from artreg.core.plan import SYMBOLS, Action, Op
 from artreg.errors import ArtregError
-from artreg.oci.gc import declared_repositories
-from artreg.publish.apply import brake_lines, check_brakes
-from artreg.publish.audit import Deletion, all_entries, builds_of, judge_target
-from artreg.publish.engine import describe_reclassified, read_state
-from artreg.publish.lease import default_holder
-from artreg.publish.reconcile import Job, Report, reconcile
-from artreg.publish.site import refresh_latest, removals_move_latest
+from artreg.publish.apply import brake_lines
+from artreg.publish.collect import Collection
+from artreg.publish.reconcile import Report
+from artreg.publish.session import Publisher
 from artreg.render.counts import counted
 from artreg.render.html import human_size
 
 
 def run(args: argparse.Namespace) -> int:
-    config, target, store = open_target(args)
-    now = parse_now(args.now)
-    state = read_state(store, config.convention())
-    warned = [describe_reclassified(t, c, config.convention()) for t, c in state.recorded.items()]
-    for warning in sorted(warned):
-        print(f"artreg: {warning}", file=sys.stderr)
-    job = Job(
-        store=store,
-        config=config,
-        target=target,
-        original=state,
-        now=now,
-        gc=True,
+    session = open_session(args)
+    plan = session.plan_collection(
+        now=parse_now(args.now),
         allow_mass_delete=args.allow_mass_delete,
-        holder=default_holder("artreg gc"),
-        sweep_images=True,
+        dry_run=args.dry_run,
     )
-    retention = job.retention(state, ())
-    if not args.dry_run:
-        check_brakes(retention, args.allow_mass_delete)
-    page_size = config.index.page_size
-    notes: list[str] = []
-    entries = all_entries(store, state, page_size, notes)
-    listing = store.list("")
-    builds = builds_of(state, entries)
-    # A listed manifest that could not be read holds its build's keys: gc leaves
-    # them alone and says so (in the notes), and exits 1, as verify does.
-    held = sorted(tag for tag, keys in builds.items() if keys is None)
-    ownership = judge_target(
-        store,
-        state,
-        builds,
-        listing,
-        repositories=declared_repositories(config),
-        clock_now=dt.datetime.now(dt.timezone.utc),
-        grace=config.gc.grace_period,
-    )
-    orphans = [Deletion(j).step() for j in ownership.deletions]
-    young = len(ownership.of(Verdict.YOUNG))
-    left_alone = [j for j in ownership.judged if j.verdict in (Verdict.FOREIGN, Verdict.HELD)]
-    planned = [*retention.steps(), *orphans]
-    # Image tags, manifests and blobs as they would be after the retention above.
-    images = job.image_sweep(set(state.manifests) - set(retention.removed), retention.removed)
-    deleting = [s for s in [*planned, *images.steps()] if s.action.op is Op.DELETE]
-    mass = mass_delete_line(
-        len(deleting), ownership.owned, config.gc.max_delete_fraction, args.allow_mass_delete
-    )
+    for warning in plan.warnings:
+        print(f"artreg: {warning}", file=sys.stderr)
     if args.dry_run:
-        actions = [s.action for s in [*planned, *images.steps()]]
+        actions = [s.action for s in [*plan.planned, *plan.images.steps()]]
         # The category brakes say more precisely what trips; the whole-run one otherwise.
-        brakes = brake_lines(retention, args.allow_mass_delete) or ([mass] if mass else [])
-        _show(args, actions, young + images.young, store.requests, brakes, left_alone)
-        for note in [*dict.fromkeys(notes), *images.notes]:
+        brakes = brake_lines(plan.retention, args.allow_mass_delete) or (
+            [plan.mass] if plan.mass else []
+        )
+        _show(args, actions, plan.young, session.store.requests, brakes, plan.left_alone)
+        for note in [*dict.fromkeys(plan.notes), *plan.images.notes]:
             print(f"artreg: {note}", file=sys.stderr)
         show_brakes(brakes, "artreg gc")
-        return 1 if brakes or held else 0
-    if mass:
-        raise ArtregError(f"the mass-delete brake stopped this run before any write:\n  {mass}")
-    report = Report()
-    if planned or images.steps():
-        reconcile(
-            job,
-            report,
-            conditional=store.supports_conditional_writes(),
-            stale=orphans,
+        return 1 if brakes or plan.held else 0
+    if plan.mass:
+        raise ArtregError(
+            f"the mass-delete brake stopped this run before any write:\n  {plan.mass}"
         )
-        if removals_move_latest(report.retention):  # latest/ may have served a removed build
-            site = refresh_latest(store, config, now=job.now)
-            report.count(site.actions)
-            report.notes += site.notes
-    requests = dict(sorted(store.requests.items()))
+    report = session.collect(plan)
+    _summary(args, session, plan, report)
+    for note in dict.fromkeys(n for n in [*plan.notes, *report.notes] if n not in plan.warnings):
+        print(f"artreg: {note}", file=sys.stderr)
+    for problem in report.problems:
+        print(f"artreg: error: {problem}", file=sys.stderr)
+    return 1 if report.problems or plan.held else 0
+
+
+def _summary(
+    args: argparse.Namespace, session: Publisher, plan: Collection, report: Report
+) -> None:
+    requests = dict(sorted(session.store.requests.items()))
     if args.json:
         out = {
-            "target": target.name,
+            "target": session.target.name,
             "mode": report.mode,
             "deleted": report.deleted,
             "indexWritten": report.index_written,
             "actions": [a.to_json() for a in report.actions],
-            "youngOrphans": young + images.young,
-            "leftAlone": [j.key for j in left_alone],
+            "youngOrphans": plan.young,
+            "leftAlone": [j.key for j in plan.left_alone],
             "requests": requests,
         }
         json.dump(out, sys.stdout, indent=1)
         sys.stdout.write("\n")
-    else:
-        kept = sum(1 for d in report.retention if d.keep)
-        total = sum(n for op, n in requests.items() if not op.startswith("probe:"))
-        print(
-            f"gc {target.name}: {report.deleted} deleted, "
-            f"{counted(report.index_written, 'index file')} written, "
-            f"{counted(kept, 'build')} kept by rules, "
-            f"{counted(young + images.young, 'young orphan')} left for later, "
-            f"{counted(len(left_alone), 'object')} not artreg's left alone, "
-            f"{counted(total, 'request')}"
-        )
-    for note in dict.fromkeys(n for n in [*notes, *report.notes] if n not in warned):
-        print(f"artreg: {note}", file=sys.stderr)
-    for problem in report.problems:
-        print(f"artreg: error: {problem}", file=sys.stderr)
-    return 1 if report.problems or held else 0
-
-
-def mass_delete_line(deleting: int, owned: int, max_fraction: float, allowed: bool) -> str | None:
-    """The brake over every deletion of a gc run, orphans included, against what artreg wrote."""
-    if allowed or deleting <= max_fraction * owned:
-        return None
-    return (
-        f"gc would delete {deleting} of the {owned} objects artreg wrote in this target "
-        f"(build files, manifests, orphans and images), more than the {max_fraction:.0%} "
-        "allowed in one run (gc.max_delete_fraction); check `artreg gc --dry-run`, then re-run "
-        "with --allow-mass-delete"
+        return
+    kept = sum(1 for d in report.retention if d.keep)
+    total = sum(n for op, n in requests.items() if not op.startswith("probe:"))
+    print(
+        f"gc {session.target.name}: {report.deleted} deleted, "
+        f"{counted(report.index_written, 'index file')} written, "
+        f"{counted(kept, 'build')} kept by rules, "
+        f"{counted(plan.young, 'young orphan')} left for later, "
+        f"{counted(len(plan.left_alone), 'object')} not artreg's left alone, "
+        f"{counted(total, 'request')}"
     )
 
 

@@ -117,8 +117,13 @@ class TargetState:
         return self._fingerprints[category]
 
 
-def read_state(store: Store, convention: Convention) -> TargetState:
+def read_state(
+    store: Store, convention: Convention, listing: Sequence[ObjectInfo] | None = None
+) -> TargetState:
     """LIST the manifests and GET the root index (a missing or broken root is noted).
+
+    ``listing``: every key of the target, listed by the caller: the manifests are
+    taken from it instead of a second LIST.
 
     A build keeps the category it was published with: where the configuration
     now classifies its tag otherwise (or rejects it), the root's
@@ -128,7 +133,8 @@ def read_state(store: Store, convention: Convention) -> TargetState:
     manifests: dict[str, ObjectInfo] = {}
     categories: dict[str, Category] = {}
     unreadable: dict[str, ObjectInfo] = {}
-    for info in store.list(BUILDS_PREFIX):
+    listed = store.list(BUILDS_PREFIX) if listing is None else listing
+    for info in (i for i in listed if i.key.startswith(BUILDS_PREFIX)):
         name = info.key[len(BUILDS_PREFIX) :]
         tag = decode_tag(name[: -len(".json")], convention) if name.endswith(".json") else ""
         verdict = classify(tag, convention) if tag and "/" not in name else None

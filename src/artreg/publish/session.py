@@ -13,6 +13,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from artreg.config import Config, Target
 from artreg.publish.apply import ApplySettings, Prepared, prepare, publish
@@ -21,6 +22,10 @@ from artreg.publish.lease import default_holder
 from artreg.publish.reconcile import Job, Report
 from artreg.render.progress import Progress
 from artreg.stores.base import Store
+
+if TYPE_CHECKING:  # these modules take a session: imported where they are called
+    from artreg.publish.collect import Collection
+    from artreg.publish.verify import Verification
 
 
 def utc_now() -> dt.datetime:
@@ -84,3 +89,23 @@ class Publisher:
     def publish(self, prepared: Prepared, progress: Progress) -> Report:
         """Carry out ``prepared``: files, manifest, index, retention, the site."""
         return publish(prepared, progress)
+
+    def plan_collection(
+        self, *, now: dt.datetime, allow_mass_delete: bool, dry_run: bool
+    ) -> Collection:
+        """What ``gc`` would delete (one listing); writes nothing."""
+        from artreg.publish.collect import plan_collection
+
+        return plan_collection(self, now=now, allow_mass_delete=allow_mass_delete, dry_run=dry_run)
+
+    def collect(self, collection: Collection) -> Report:
+        """Carry out a collection (retention, orphans, images, then latest/)."""
+        from artreg.publish.collect import collect
+
+        return collect(self, collection)
+
+    def verify(self, *, deep: bool, repair: bool) -> Verification:
+        """Check the target against its manifests; with ``repair``, rewrite the index."""
+        from artreg.publish.verify import verify
+
+        return verify(self, deep=deep, repair=repair)
