@@ -219,20 +219,54 @@ def judge(
     ``image_repositories``: the repositories artreg.toml declares.
     """
     items = list(listing)
-    present = {item.key: item for item in items}
-    referenced: dict[str, str] = {}
-    held: set[str] = set()
-    for tag, keys in builds.items():
-        if keys is None:
-            held.add(f"{encode_tag(tag)}/")
-            continue
-        for key in keys:
-            if (
-                owned_key_problem(tag, key) is None
-            ):  # the caller's builds are valid; belt and braces
-                referenced.setdefault(key, f"listed by {manifest_key(tag)}")
+    referenced, held = _listed_by_manifests(builds)
     manifests = {manifest_key(tag) for tag in builds}
     trees = tuple(f"v2/{repository}/" for repository in image_repositories)
+    named = _named_by_intents(intents)
+
+    def one(item: Listed) -> Judged:
+        key = item.key
+        if key in referenced:
+            return Judged(item, Verdict.KEEP, referenced[key])
+        if key in manifests:
+            return Judged(item, Verdict.KEEP, "a build manifest")
+        if key in documents:
+            return Judged(item, Verdict.KEEP, "an artreg document in use")
+        if key.startswith(trees):
+            return Judged(item, Verdict.KEEP, "in a declared image repository (swept by images)")
+        if key.startswith(held):
+            return Judged(item, Verdict.HELD, "under a build whose manifest is invalid")
+        if key in named:
+            return _unused(item, named[key], grace)
+        if _PAGE_KEY.fullmatch(key):
+            return _unused(item, "an index page the root no longer links", grace)
+        if _PROBE_KEY.fullmatch(key):
+            return _unused(item, "a conditional-write probe left by a run", grace)
+        return Judged(item, Verdict.FOREIGN, "not artreg's")
+
+    out = Ownership([one(item) for item in items])
+    _settle_intents(out, intents, {item.key for item in items}, grace)
+    return out
+
+
+def _listed_by_manifests(
+    builds: Mapping[str, Sequence[str] | None],
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Key -> why (the manifest listing it), and the directories of invalid manifests."""
+    referenced: dict[str, str] = {}
+    held: list[str] = []
+    for tag, keys in builds.items():
+        if keys is None:
+            held.append(f"{encode_tag(tag)}/")
+            continue
+        for key in keys:
+            if owned_key_problem(tag, key) is None:  # valid builds already; belt and braces
+                referenced.setdefault(key, f"listed by {manifest_key(tag)}")
+    return referenced, tuple(held)
+
+
+def _named_by_intents(intents: Mapping[str, Intent | None]) -> dict[str, str]:
+    """Key -> why (the readable intent record naming it)."""
     named: dict[str, str] = {}
     for record, intent in sorted(intents.items()):
         if intent is None:
@@ -241,35 +275,17 @@ def judge(
             for key in keys:
                 if owned_key_problem(tag, key) is None:
                     named.setdefault(key, f"named by the intent record {record}")
+    return named
 
-    def is_held(key: str) -> bool:
-        return any(key.startswith(prefix) for prefix in held)
 
-    out = Ownership()
-    verdicts: dict[str, Verdict] = {}
-    for item in items:
-        key = item.key
-        if key in referenced:
-            judged = Judged(item, Verdict.KEEP, referenced[key])
-        elif key in manifests:
-            judged = Judged(item, Verdict.KEEP, "a build manifest")
-        elif key in documents:
-            judged = Judged(item, Verdict.KEEP, "an artreg document in use")
-        elif key.startswith(trees):
-            judged = Judged(item, Verdict.KEEP, "in a declared image repository (swept by images)")
-        elif is_held(key):
-            judged = Judged(item, Verdict.HELD, "under a build whose manifest is invalid")
-        elif key in named:
-            judged = _unused(item, named[key], grace)
-        elif _PAGE_KEY.fullmatch(key):
-            judged = _unused(item, "an index page the root no longer links", grace)
-        elif _PROBE_KEY.fullmatch(key):
-            judged = _unused(item, "a conditional-write probe left by a run", grace)
-        else:
-            judged = Judged(item, Verdict.FOREIGN, "not artreg's")
-        verdicts[key] = judged.verdict
-        out.judged.append(judged)
-    # An intent record goes once every key it names is gone, in use, or going now.
+def _settle_intents(
+    out: Ownership,
+    intents: Mapping[str, Intent | None],
+    present: AbstractSet[str],
+    grace: dt.timedelta,
+) -> None:
+    """An intent record goes once every key it names is gone, in use, or going now."""
+    verdicts = {j.key: j.verdict for j in out.judged}
     for n, judged in enumerate(out.judged):
         intent = intents.get(judged.key)
         if intent is None or _INTENT_KEY.fullmatch(judged.key) is None:
@@ -289,7 +305,6 @@ def judge(
             out.judged[n] = Judged(judged.listed, Verdict.DELETE, why + ", all its keys settled")
         else:
             out.judged[n] = Judged(judged.listed, Verdict.KEEP, why + ", keys still pending")
-    return out
 
 
 def _unused(item: Listed, why: str, grace: dt.timedelta) -> Judged:

@@ -159,22 +159,15 @@ class Findings:
     unsited: list[Build] = field(default_factory=list)
 
 
-def verify_target(
+def _check_manifests(
     store: Store,
     state: TargetState,
-    listing: Sequence[ObjectInfo],
-    *,
-    page_size: int,
+    objects: Mapping[str, ObjectInfo],
     deep: bool,
-    clock_now: dt.datetime,
-    grace: dt.timedelta,
-    convention: Convention,
-    repositories: Iterable[str] = (),
-    signed: bool = False,
-) -> Findings:
-    """Every check of ``artreg verify``, problems collected, nothing written."""
-    found = Findings()
-    objects = {info.key: info for info in listing}
+    found: Findings,
+) -> dict[str, Build]:
+    """Every listed manifest read; each file it lists present with its size (and digest
+    with ``deep``). Returns the valid builds."""
     builds: dict[str, Build] = {}
     for key in state.unreadable:
         found.problems.append(f"{key}: under {ARTREG_DIR}/builds/ but names no valid tag")
@@ -204,6 +197,13 @@ def verify_target(
                         f"{file.key}: sha256 {digest} stored, the manifest of {tag} says "
                         f"{file.sha256}"
                     )
+    return builds
+
+
+def _check_site(
+    builds: Mapping[str, Build], objects: Mapping[str, ObjectInfo], signed: bool, found: Findings
+) -> None:
+    """Each build's SHA256SUMS, signature (when signing) and page exist."""
     for tag, build in sorted(builds.items()):
         missing = [
             key
@@ -217,6 +217,26 @@ def verify_target(
             )
         if missing:
             found.unsited.append(build)
+
+
+def verify_target(
+    store: Store,
+    state: TargetState,
+    listing: Sequence[ObjectInfo],
+    *,
+    page_size: int,
+    deep: bool,
+    clock_now: dt.datetime,
+    grace: dt.timedelta,
+    convention: Convention,
+    repositories: Iterable[str] = (),
+    signed: bool = False,
+) -> Findings:
+    """Every check of ``artreg verify``, problems collected, nothing written."""
+    found = Findings()
+    objects = {info.key: info for info in listing}
+    builds = _check_manifests(store, state, objects, deep, found)
+    _check_site(builds, objects, signed, found)
     # Builds recorded under another category than the configuration now gives their
     # tags: the index keeps them under the recorded one; the disagreement is reported.
     found_recorded = {

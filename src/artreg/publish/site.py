@@ -26,7 +26,7 @@ from artreg.config import Config
 from artreg.core import index
 from artreg.core.checksums import signature_key
 from artreg.core.forge import parse_repository
-from artreg.core.index import entry_from_build
+from artreg.core.index import Entry, entry_from_build
 from artreg.core.keys import PAGE_NAME, SIGNATURE_NAME, SUMS_NAME
 from artreg.core.latest import (
     FEED_KEY,
@@ -231,6 +231,29 @@ def refresh_latest(
         return report
     root = index.root_from_document(root_doc)
     newest = [e for c in (Category.RELEASE, Category.EXTRA) for e in root.category(c).newest]
+    planned = _plan_latest(store, config, newest, yanks, known, now, report)
+    _write_latest(store, config, planned, report, environ)
+    return report
+
+
+@dataclass
+class _LatestPlan:
+    result: ReleaseObjects
+    owners: dict[str, Build | None]  # directory -> the build it will serve
+    documents: set[str]  # the site documents artreg writes (none that are someone else's)
+    sources: list[str]  # what they are made from (see core.latest.made_from)
+
+
+def _plan_latest(
+    store: Store,
+    config: Config,
+    newest: Sequence[Entry],
+    yanks: Mapping[str, str],
+    known: Sequence[Build],
+    now: dt.datetime,
+    report: SiteReport,
+) -> _LatestPlan:
+    """Reads the record and the manifests of the highest builds; plans copies and writes."""
     by_tag = {b.tag: b for b in known}
 
     def manifest(tag: str | None) -> Build | None:
@@ -248,6 +271,7 @@ def refresh_latest(
     record_doc = _read_json(store, RECORD_KEY)
     previous: dict[str, Mirror] = {m.directory: m for m in mirrors_from_record(record_doc)}
     foreign = _foreign_documents(store, record_doc, previous, report)
+    sources = made_from(newest, yanks)
 
     def plan(blocked: AbstractSet[str]) -> ReleaseObjects:
         return release_objects(
@@ -257,24 +281,37 @@ def refresh_latest(
             previous=previous,
             generated=now,
             signed=config.site.signing,
-            yanks=Yanks(yanks),
+            yanks=Yanks(dict(yanks)),
             extras=extras,
             blocked=blocked,
             foreign=foreign,
-            sources=made_from(newest, yanks),
+            sources=sources,
         )
 
     result = plan(frozenset())
     blocked = _blocked(store, result.plan.copies, previous, report)
     if blocked:
         result = plan(blocked)
+    owners = {m.directory: by_tag.get(m.tag) for m in result.mirrors}
+    return _LatestPlan(result, owners, set(SITE_ROOT_DOCUMENTS) - foreign, sources)
+
+
+def _write_latest(
+    store: Store,
+    config: Config,
+    planned: _LatestPlan,
+    report: SiteReport,
+    environ: Mapping[str, str] | None,
+) -> None:
+    """The record (before the copies when a tree moves), copies, documents, deletes."""
+    result = planned.result
     record, *documents = result.objects
     moving = bool(result.plan.copies or result.plan.deletes)
     if moving:  # the record first (not complete): every key copied is provably ours
         _put(store, record, report)
-    owners = {m.directory: by_tag.get(m.tag) for m in result.mirrors}
     for dst, src in result.plan.copies:
-        _copy(store, config, src, dst, owners.get(dst.split("/", 1)[0]), report, environ)
+        owner = planned.owners.get(dst.split("/", 1)[0])
+        _copy(store, config, src, dst, owner, report, environ)
     for obj in documents:
         _put(store, obj, report)
     if result.plan.deletes:
@@ -287,11 +324,8 @@ def refresh_latest(
     if not moving:  # last: it says the documents were made from these builds
         _put(store, record, report)
     else:  # the trees are whole: the final record
-        documents_written = set(SITE_ROOT_DOCUMENTS) - foreign
-        sources = made_from(newest, yanks)
-        body = _json(record_document(result.mirrors, documents_written, sources=sources))
-        _put(store, SiteObject(RECORD_KEY, body, JSON_TYPE), report)
-    return report
+        doc = record_document(result.mirrors, planned.documents, sources=planned.sources)
+        _put(store, SiteObject(RECORD_KEY, _json(doc), JSON_TYPE), report)
 
 
 def latest_is_current(store: Store, config: Config, root: index.RootIndex | None) -> bool:

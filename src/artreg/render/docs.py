@@ -141,7 +141,13 @@ def render_convention(config: Config) -> str:
     for category in (Category.RELEASE, Category.EXTRA, Category.DEV):
         lines += [_row(tag, convention) for tag in examples[category]]
     lines += [_row(tag, convention) for tag in _invalid_examples(convention)]
-    lines += [
+    lines += _rules_and_releases(p)
+    return "\n".join(lines)
+
+
+def _rules_and_releases(p: str) -> list[str]:
+    """The closing sections: what any tag may hold, ordering, cutting a release, URLs."""
+    return [
         "",
         "Whatever the rules say, a tag is at most 128 characters of letters, digits,"
         " `.`, `_`, `-` and `+`, starting with a letter, digit or `_`: no `/`, no `..`,"
@@ -171,4 +177,3 @@ def render_convention(config: Config) -> str:
         f" `{p}1.4.1+hotfix.2` is published as `{p}1.4.1_hotfix.2`.",
         "",
     ]
-    return "\n".join(lines)

@@ -358,16 +358,32 @@ def render_build_page(
     signed: bool = False,
 ) -> str:
     """``<encoded tag>/index.html``: files, checksums, verification and pull commands."""
-    build_dir = encode_tag(build.tag)
     tag = esc(build.tag)
     heading = f"<del>{tag}</del>" if yanked is not None else tag
-    title = f"{esc(site.project)} {tag}"
     banner = ""
     if yanked is not None:
         banner = (
             f'<p class="banner"><strong>Yanked:</strong> {esc(yanked)}. '
             "The files stay downloadable; the latest links and the feed no longer offer it.</p>"
         )
+    css = ' class="yanked"' if yanked is not None else ""
+    body = f"""<header{css}>
+<p class="meta"><a href="{BUILD_TO_ROOT}">{esc(site.project)} downloads</a></p>
+<h1>{esc(site.project)} {heading}</h1>
+<p class="meta">{" · ".join(_build_facts(site, build))}</p>
+{banner}
+</header>
+<main>
+<h2>Files</h2>
+{_files_table(build)}
+{chr(10).join(_verify_lines(site, signed))}
+{_images_block(site, build)}
+</main>"""
+    return _document(f"{esc(site.project)} {tag}", body, script=True)
+
+
+def _build_facts(site: Site, build: Build) -> list[str]:
+    """Published when, what category, the commit and tag links, the manifest."""
     facts = [f"Published {time_html(build.published)}", f"{esc(build.category.value)} build"]
     repository = site.repository
     if build.commit is not None:
@@ -383,6 +399,12 @@ def render_build_page(
     facts.append(
         f'<a href="{esc(BUILD_TO_ROOT + href(manifest_key(build.tag)))}">manifest (JSON)</a>'
     )
+    return facts
+
+
+def _files_table(build: Build) -> str:
+    """One row per file: platform, link, size, full SHA-256 with a copy control."""
+    build_dir = encode_tag(build.tag)
     rows = []
     for n, f in enumerate(sorted(build.files, key=lambda f: f.key), start=1):
         relative = relative_path(build_dir, f.key)
@@ -392,12 +414,16 @@ def render_build_page(
             f'<span class="size">{human_size(f.size)}</span><br>'
             f"{_copyable(f'sha{n}', esc(f.sha256), block=False)}</td></tr>"
         )
-    files = (
+    if not rows:
+        return '<p class="empty">No files.</p>'
+    return (
         '<table class="builds files"><thead><tr><th>Platform</th><th>File and SHA-256</th>'
         f"</tr></thead><tbody>\n{chr(10).join(rows)}\n</tbody></table>"
-        if rows
-        else '<p class="empty">No files.</p>'
     )
+
+
+def _verify_lines(site: Site, signed: bool) -> list[str]:
+    """The ``sha256sum -c`` line, and the signature check when the sums are signed."""
     verify = [
         "<h2>Verify a download</h2>",
         f'<p>In the directory holding the downloaded files and <a href="{SUMS_NAME}">'
@@ -412,24 +438,14 @@ def render_build_page(
             "file, downloaded next to it:</p>",
             _copyable("verify", esc(verify_command(site.signer, "allowed_signers"))),
         ]
+    return verify
+
+
+def _images_block(site: Site, build: Build) -> str:
+    """``podman pull``/``docker pull`` by tag and by digest, per image."""
     images = []
     for n, image in enumerate(build.images, start=1):
         images.append(f"<h3><code>{esc(image.repository)}</code></h3>")
         for m, (label, command) in enumerate(_pull_lines(site, image), start=1):
             images.append(f'<p class="meta">{label}</p>{_copyable(f"pull{n}-{m}", command)}')
-    image_block = "<h2>Images</h2>\n" + "\n".join(images) if images else ""
-    body = f"""<header>
-<p class="meta"><a href="{BUILD_TO_ROOT}">{esc(site.project)} downloads</a></p>
-<h1>{esc(site.project)} {heading}</h1>
-<p class="meta">{" · ".join(facts)}</p>
-{banner}
-</header>
-<main>
-<h2>Files</h2>
-{files}
-{chr(10).join(verify)}
-{image_block}
-</main>"""
-    css = ' class="yanked"' if yanked is not None else ""
-    body = body.replace("<header>", f"<header{css}>", 1)
-    return _document(title, body, script=True)
+    return "<h2>Images</h2>\n" + "\n".join(images) if images else ""
