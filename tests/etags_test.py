@@ -36,8 +36,9 @@ from publishing import (
 from servers import S3Backend, Server
 
 from artreg.core.index import ROOT_KEY
+from artreg.errors import PreconditionFailed
 from artreg.oci.verify import verify_image
-from artreg.stores import PreconditionFailed, PutRequest, open_store
+from artreg.stores import PutRequest, open_store
 from artreg.stores.dir import META_DIR, DirStore
 from artreg.stores.s3 import S3Store
 

@@ -10,8 +10,8 @@ from fuzzing import fuzz
 from hostile import HOSTILE_TOKENS, json_values, raw_bytes
 from hypothesis import given
 
-from artreg.core.jsondoc import MAX_DEPTH, Fields, Malformed, load, parse
-from artreg.errors import ArtregError
+from artreg.core.jsondoc import MAX_DEPTH, Fields, load, parse
+from artreg.errors import ArtregError, Malformed
 
 
 class Planted(ArtregError):

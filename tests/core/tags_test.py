@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 from artreg.core.tags import (
     Category,
     Convention,
-    PatternError,
     classify,
     compile_pattern,
     decode_tag,
@@ -26,6 +25,7 @@ from artreg.core.tags import (
     suggest,
     unsafe_reason,
 )
+from artreg.errors import PatternError
 
 V = Convention()
 BARE = Convention(prefix="")

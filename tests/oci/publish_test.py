@@ -29,7 +29,8 @@ from servers import S3Backend
 from artreg.cli import main
 from artreg.core.manifest import build_from_bytes
 from artreg.core.tags import Convention
-from artreg.oci.image import OCI_INDEX, OCI_MANIFEST, InvalidOciTag
+from artreg.errors import InvalidOciTag
+from artreg.oci.image import OCI_INDEX, OCI_MANIFEST
 from artreg.oci.layout import read_image
 from artreg.oci.publish import ImageSource, plan_images, publish_images
 from artreg.oci.verify import verify_image

@@ -12,7 +12,7 @@ from oci.builder import build_image
 
 from artreg.core.manifest import Build, FileEntry, ImageEntry, build_from_bytes
 from artreg.core.tags import Category, Convention
-from artreg.oci.image import InvalidOciTag
+from artreg.errors import InvalidOciTag
 from artreg.oci.layout import read_image
 from artreg.oci.publish import (
     ImageSource,

@@ -17,11 +17,9 @@ from hypothesis import strategies as st
 
 from artreg.config import Artifact, FileSpec
 from artreg.core.manifest import FileEntry
-from artreg.errors import ArtregError
+from artreg.errors import ArtifactFilesError, ArtregError, GlobTooBroad
 from artreg.publish import artifacts
 from artreg.publish.artifacts import (
-    ArtifactFilesError,
-    GlobTooBroad,
     LocalFile,
     glob_paths,
     guess_content_type,

@@ -11,7 +11,8 @@ from s3proxy import Reply, Rule, header, precondition_failed
 from servers import S3Backend
 
 from artreg.config import Target
-from artreg.stores import PutRequest, StoreError, open_store
+from artreg.errors import StoreError
+from artreg.stores import PutRequest, open_store
 from artreg.stores.s3 import S3Store
 
 

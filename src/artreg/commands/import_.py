@@ -21,13 +21,14 @@ from artreg.core.index import HTML_KEY, ROOT_KEY
 from artreg.core.keys import key_problem, site_keys, split_file_key
 from artreg.core.manifest import ARTREG_DIR, Build, FileEntry
 from artreg.core.tags import Convention, classify, decode_tag, encode_tag
+from artreg.errors import PreconditionFailed
 from artreg.publish.artifacts import guess_content_type
 from artreg.publish.engine import INDEX_CACHE, read_state
 from artreg.publish.lease import default_holder
 from artreg.publish.reconcile import Job, Report, reconcile
 from artreg.publish.site import SiteReport, moves_latest, refresh_latest, write_build
 from artreg.render.counts import counted
-from artreg.stores import ObjectInfo, PreconditionFailed, PutRequest, Store
+from artreg.stores import ObjectInfo, PutRequest, Store
 from artreg.stores.steps import JSON_TYPE
 
 

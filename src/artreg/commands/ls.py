@@ -8,11 +8,10 @@ import sys
 
 from artreg.commands import open_target
 from artreg.core.index import Entry, entry_from_build, sort_entries
-from artreg.core.manifest import InvalidManifest
 from artreg.core.tags import PUBLISHED_CATEGORIES, Category
+from artreg.errors import InvalidManifest, NotFound
 from artreg.publish.engine import describe_reclassified, read_build, read_state
 from artreg.render.html import human_size
-from artreg.stores import NotFound
 
 
 def run(args: argparse.Namespace) -> int:

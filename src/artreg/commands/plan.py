@@ -6,13 +6,12 @@ import argparse
 import json
 import sys
 
+from artreg.cli import EXIT_CHANGES
 from artreg.commands import open_session, parse_now, show_brakes
 from artreg.core.plan import SYMBOLS, summarize
 from artreg.publish.apply import ApplySettings, Prepared, all_steps, brake_lines
 from artreg.render.counts import written
 from artreg.render.html import human_size
-
-EXIT_CHANGES = 2
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from artreg.errors import ArtregError
+from artreg.errors import ArtregError, Malformed
 
 # Our documents nest five deep; unknown members may nest a little more.
 MAX_DEPTH = 32
@@ -69,10 +69,6 @@ def _depth_exceeds(document: object, limit: int) -> bool:
             if type(child) is dict or type(child) is list
         ]
     return False
-
-
-class Malformed(ValueError):
-    """Bytes that are not a bounded, strict JSON document (the message says why)."""
 
 
 def parse(body: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH) -> object:

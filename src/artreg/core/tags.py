@@ -20,6 +20,8 @@ from typing import Any
 import re2  # type: ignore[import-untyped]
 import semver
 
+from artreg.errors import PatternError
+
 DEFAULT_PREFIX = "v"
 DEFAULT_DEV_MATCH = r"[0-9a-f]{40}"
 MAX_TAG_LENGTH = 128
@@ -37,10 +39,6 @@ _LOOSE_VERSION = re.compile(
     r"(?:-(?P<pre>[0-9A-Za-z.-]+)|(?P<pre_joined>[A-Za-z][0-9A-Za-z.-]*))?"
     r"(?:\+(?P<build>[0-9A-Za-z.-]+))?"
 )
-
-
-class PatternError(ValueError):
-    """A ``tags.*.match`` pattern RE2 cannot compile; the message says why."""
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from artreg.errors import (
+    BlobMissing,
+    BlobSizeMismatch,
+    DigestMismatch,
+    ImageError,
+    ImageFormatError,
+    TruncatedArchive,
+    UnknownMediaType,
+)
 from artreg.oci.image import (
     CONFIG_TYPES,
     INDEX_TYPES,
@@ -52,15 +61,8 @@ from artreg.oci.image import (
     READ_CHUNK,
     SHA256_DIGEST,
     Blob,
-    BlobMissing,
-    BlobSizeMismatch,
-    DigestMismatch,
     Image,
-    ImageError,
-    ImageFormatError,
     Manifest,
-    TruncatedArchive,
-    UnknownMediaType,
     sha256_digest,
 )
 from artreg.render.counts import counted

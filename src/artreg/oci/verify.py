@@ -11,8 +11,9 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from artreg.core.jsondoc import Malformed, parse
+from artreg.core.jsondoc import parse
 from artreg.core.manifest import Build
+from artreg.errors import Malformed, NotFound
 from artreg.oci.image import (
     INDEX_TYPES,
     MANIFEST_TYPES,
@@ -30,7 +31,7 @@ from artreg.oci.publish import (
     tags_list_key,
 )
 from artreg.render.counts import counted
-from artreg.stores.base import NotFound, ObjectInfo, Store
+from artreg.stores.base import ObjectInfo, Store
 
 _MAX_DEPTH = 4
 

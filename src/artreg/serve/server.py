@@ -43,7 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from artreg.core.jsondoc import Malformed, parse
+from artreg.core.jsondoc import parse
+from artreg.errors import Malformed
 from artreg.stores.dir import (
     _OBJECTS,
     _SIDECAR_MAX,

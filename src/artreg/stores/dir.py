@@ -38,16 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg.core.jsondoc import Malformed, parse
+from artreg.core.jsondoc import parse
+from artreg.errors import LinkInTarget, Malformed, NotFound, PreconditionFailed, StoreError
 from artreg.stores.base import (
     DELETE_BATCH,
     LIST_PAGE,
     READ_CHUNK,
-    NotFound,
     ObjectInfo,
-    PreconditionFailed,
     PutRequest,
-    StoreError,
     check_bytes_digest,
     open_body,
     run_parallel,
@@ -72,10 +70,6 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: opening a FIFO planted in the target must not hang (it is then skipped).
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-class LinkInTarget(StoreError):
-    """A symbolic link inside a dir target: artreg never follows one."""
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,12 @@ import botocore.config
 import botocore.exceptions
 import urllib3.exceptions
 
+from artreg.errors import NotFound, PreconditionFailed, StoreError
 from artreg.stores.base import (
     DELETE_BATCH,
     HashingReader,
-    NotFound,
     ObjectInfo,
-    PreconditionFailed,
     PutRequest,
-    StoreError,
     check_bytes_digest,
     open_body,
     run_parallel,
