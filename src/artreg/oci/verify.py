@@ -1,8 +1,10 @@
-"""Check a published image, and find what a set of images references (for a blob sweep).
+"""Check the published images that build manifests record (what ``artreg verify`` runs).
 
-``verify_image`` is what ``artreg verify`` calls per image recorded in a build
-manifest; :func:`reachable` is the mark phase a retention sweep needs: every
-manifest and blob digest reachable from the kept tags or digests.
+Per image: ``GET /v2/``, the tag's manifest, the same bytes under its digest,
+every child manifest (by digest, re-hashed: they are small), every referenced
+blob present with its size, and the digest the build recorded; per repository,
+``tags/list`` agreeing with the tag manifests present. With ``deep``, every blob
+is also downloaded and re-hashed (one at a time).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from artreg.oci.publish import (
     RepositoryState,
     blob_key,
     manifest_key,
-    oci_tag,
     read_repository,
     tags_list_key,
 )
@@ -43,25 +44,6 @@ class Reachable:
     manifests: set[str] = field(default_factory=set)
     blobs: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
-
-
-def verify_image(store: Store, repository: str, tag: str, deep: bool = False) -> list[str]:
-    """Problems with ``repository:tag`` in ``store``: an empty list when it is pullable.
-
-    Checks ``GET /v2/``, the tag's manifest, the same bytes under its digest,
-    every child manifest (by digest, re-hashed: they are small), every
-    referenced blob present with its size, and the tag in ``tags/list``.
-    With ``deep``, every blob is also downloaded and re-hashed (one at a time).
-    ``tag`` may be an artreg tag (``+`` is mapped) or an OCI tag.
-    """
-    problems: list[str] = []
-    if store.head(REGISTRY_ROOT_KEY) is None:
-        problems.append(f"{store.description}: {REGISTRY_ROOT_KEY} is missing: GET /v2/ fails")
-    state = read_repository(store, repository)
-    found, _ = _verify_tag(
-        store, repository, oci_tag(tag), deep, state, _listed_tags(store, repository)
-    )
-    return [*problems, *found]
 
 
 def _listed_tags(store: Store, repository: str) -> list[str] | None:
@@ -105,11 +87,6 @@ def _verify_tag(
     return problems, digest
 
 
-def verify_build_images(store: Store, build: Build, deep: bool = False) -> list[str]:
-    """Problems with every image a build manifest records (tag present with its digest)."""
-    return verify_images(store, [build], deep).problems
-
-
 @dataclass
 class ImageFindings:
     """What :func:`verify_images` found, and how many images it checked."""
@@ -121,7 +98,7 @@ class ImageFindings:
 def verify_images(store: Store, builds: Iterable[Build], deep: bool = False) -> ImageFindings:
     """Every image the build manifests record, each repository listed once.
 
-    Per image, what :func:`verify_image` checks, plus the tag's manifest having
+    Per image, the checks of the module docstring, plus the tag's manifest having
     the digest the build recorded; per repository, ``tags/list`` agreeing with
     the tag manifests present (both ways).
     """
@@ -161,25 +138,6 @@ def verify_images(store: Store, builds: Iterable[Build], deep: bool = False) -> 
             found.problems.append(f"{where}: tags/list does not list {tag!r}, which has a manifest")
         for tag in sorted(set(listed) - present):
             found.problems.append(f"{where}: tags/list lists {tag!r}, which has no manifest")
-    return found
-
-
-def reachable(store: Store, repository: str, roots: Iterable[str]) -> Reachable:
-    """Every manifest and blob digest reachable from ``roots`` (tags or digests).
-
-    The mark phase of a blob sweep: a blob of ``v2/<repository>/blobs/`` not in
-    ``blobs`` (and older than the grace period) is garbage; so is a
-    ``manifests/sha256:...`` key not in ``manifests``.
-    """
-    found = Reachable()
-    blobs = read_repository(store, repository).blobs
-    for root in roots:
-        try:
-            body = store.get(manifest_key(repository, root))
-        except NotFound:
-            found.problems.append(f"{store.description}: {repository}:{root} is missing")
-            continue
-        _walk(store, repository, sha256_digest(body), body, found, blobs, False, 0)
     return found
 
 
