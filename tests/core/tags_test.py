@@ -13,6 +13,7 @@ import semver
 from fuzzing import fuzz
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from precedence import sort_by_precedence
 
 from artreg.core.tags import (
     Category,
@@ -21,7 +22,6 @@ from artreg.core.tags import (
     compile_pattern,
     decode_tag,
     encode_tag,
-    sort_by_precedence,
     suggest,
     unsafe_reason,
 )

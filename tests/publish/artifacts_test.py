@@ -25,7 +25,6 @@ from artreg.publish.artifacts import (
     guess_content_type,
     hash_file,
     resolve_files,
-    to_file_entries,
 )
 
 TAG = "v1.0.0"
@@ -489,7 +488,7 @@ def test_content_type(name: str, content_type: str) -> None:
 def test_to_file_entries(repo: Path) -> None:
     write(repo / "dist/garage.zip", b"zip")
     resolved = resolve_files(repo, [files("g", ("windows/amd64", "dist/garage.zip"))], "v2.0.0")
-    assert to_file_entries(resolved) == (
+    assert tuple(f.to_file_entry() for f in resolved) == (
         FileEntry(
             artifact="g",
             platform="windows/amd64",

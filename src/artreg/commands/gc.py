@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 
 from artreg.commands import open_target, parse_now, show_brakes
@@ -18,8 +17,7 @@ from artreg.publish.engine import describe_reclassified, read_state
 from artreg.publish.lease import default_holder
 from artreg.publish.reconcile import Job, Report, reconcile
 from artreg.publish.site import refresh_latest, removals_move_latest
-from artreg.render.counts import counted
-from artreg.render.html import human_size
+from artreg.render.terminal import counted, human_size, print_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,8 +103,7 @@ def run(args: argparse.Namespace) -> int:
             "leftAlone": [j.key for j in left_alone],
             "requests": requests,
         }
-        json.dump(out, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print_json(out)
     else:
         kept = sum(1 for d in report.retention if d.keep)
         total = sum(n for op, n in requests.items() if not op.startswith("probe:"))
@@ -153,8 +150,7 @@ def _show(
             "leftAlone": [{"key": j.key, "why": j.why} for j in left_alone],
             "requests": dict(sorted(requests.items())),
         }
-        json.dump(out, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print_json(out)
         return
     for action in actions:
         size = human_size(action.size) if action.size else ""

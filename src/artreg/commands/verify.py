@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 
 from artreg.commands import open_target
@@ -16,7 +15,7 @@ from artreg.publish.engine import read_state
 from artreg.publish.lease import default_holder
 from artreg.publish.reconcile import Job, Report, reconcile
 from artreg.publish.site import SiteReport, latest_is_current, refresh_latest, write_build
-from artreg.render.counts import counted
+from artreg.render.terminal import counted, print_json
 
 
 def _never_published(keys: list[str]) -> bool:
@@ -34,8 +33,7 @@ def run(args: argparse.Namespace) -> int:
         summary = "nothing published yet"
         if args.json:
             out = {"ok": True, "problems": [], "checked": summary, "repaired": False}
-            json.dump(out, sys.stdout, indent=1)
-            sys.stdout.write("\n")
+            print_json(out)
         else:
             print(
                 f"verify {target.name}: ok, {summary} "
@@ -114,8 +112,7 @@ def run(args: argparse.Namespace) -> int:
             "checked": summary,
             "repaired": repaired,
         }
-        json.dump(out, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print_json(out)
     else:
         for problem in problems:
             print(problem)

@@ -65,7 +65,7 @@ from artreg.oci.image import (
     Manifest,
     sha256_digest,
 )
-from artreg.render.counts import counted
+from artreg.render.terminal import counted
 from artreg.stores.scratch import ScratchDir
 
 REF_NAME = "org.opencontainers.image.ref.name"

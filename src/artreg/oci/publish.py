@@ -207,10 +207,6 @@ class ImagesPlan:
     def steps(self) -> list[Step]:
         return [step for phase in self.phases for step in phase]
 
-    @property
-    def upload_bytes(self) -> int:
-        return sum(step.action.size for step in self.steps())
-
 
 def plan_images(
     store: Store, sources: Sequence[ImageSource], tag: str, convention: Convention

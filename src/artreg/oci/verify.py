@@ -31,7 +31,7 @@ from artreg.oci.publish import (
     read_repository,
     tags_list_key,
 )
-from artreg.render.counts import counted
+from artreg.render.terminal import counted
 from artreg.stores.base import ObjectInfo, Store
 
 _MAX_DEPTH = 4

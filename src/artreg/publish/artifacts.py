@@ -14,7 +14,7 @@ import mimetypes
 import os
 import re
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -160,11 +160,6 @@ def resolve_files(
     if problems:
         raise ArtifactFilesError(problems)
     return tuple(resolved)
-
-
-def to_file_entries(files: Iterable[LocalFile]) -> tuple[FileEntry, ...]:
-    """The manifest records of resolved files."""
-    return tuple(f.to_file_entry() for f in files)
 
 
 def hash_file(path: Path) -> tuple[int, str]:
