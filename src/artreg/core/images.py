@@ -33,8 +33,9 @@ from artreg.core.tags import Convention, classify_is_valid, decode_tag, encode_t
 from artreg.errors import UnreadableManifest
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-# How deep image indexes may nest (as artreg.oci.layout reads them).
-MAX_DEPTH = 4
+# How deep image indexes may nest: index -> index -> manifest is the deepest anyone
+# nests in practice. Reading (oci.layout), verifying (oci.verify) and gc all use it.
+MAX_INDEX_DEPTH = 4
 # Registries refuse manifests over 4 MiB (the OCI distribution spec lets them).
 MAX_STORED_MANIFEST = 4 * 1024 * 1024
 
@@ -248,8 +249,8 @@ def _mark(
             problems.append(f"the manifest {digest}, which a kept image needs, is {state}")
             continue
         blobs.update(node.blobs)
-        if node.manifests and depth >= MAX_DEPTH:
-            problems.append(f"the image index {digest} nests deeper than {MAX_DEPTH} levels")
+        if node.manifests and depth >= MAX_INDEX_DEPTH:
+            problems.append(f"the image index {digest} nests deeper than {MAX_INDEX_DEPTH} levels")
             continue
         stack += [(child, depth + 1) for child in node.manifests]
     return manifests, blobs

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from artreg.core.images import MAX_INDEX_DEPTH
 from artreg.errors import (
     BlobMissing,
     BlobSizeMismatch,
@@ -70,7 +71,6 @@ from artreg.stores.scratch import ScratchDir
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION_MAJOR = "1."
-MAX_DEPTH = 4  # index -> index -> manifest is the deepest anyone nests in practice
 MAX_MANIFESTS = 1000  # distinct manifests and indexes in one image (each walked once)
 MAX_MEMBERS = 100_000  # members of one archive
 # A compressed archive's JSON documents are held in memory while it is surveyed.
@@ -702,8 +702,8 @@ class _Reader:
         seen = self.walked.get((desc.digest, desc.media_type))
         if seen is not None:  # a diamond: this manifest and all below it are verified
             return Manifest(desc.digest, desc.media_type, seen, desc.platform)
-        if depth > MAX_DEPTH:
-            raise self.format_error(f"{role}: indexes nested more than {MAX_DEPTH} deep")
+        if depth > MAX_INDEX_DEPTH:
+            raise self.format_error(f"{role}: indexes nested more than {MAX_INDEX_DEPTH} deep")
         if len(self.walked) >= MAX_MANIFESTS:
             raise self.format_error(
                 f"{role}: the image has more than {MAX_MANIFESTS} manifests and indexes"

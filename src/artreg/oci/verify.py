@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from artreg.core.images import MAX_INDEX_DEPTH
 from artreg.core.jsondoc import parse
 from artreg.core.manifest import Build
 from artreg.errors import Malformed, NotFound
@@ -33,8 +34,6 @@ from artreg.oci.publish import (
 )
 from artreg.render.terminal import counted
 from artreg.stores.base import ObjectInfo, Store
-
-_MAX_DEPTH = 4
 
 
 @dataclass
@@ -178,7 +177,7 @@ def _walk(
             if sha256_digest(child_body) != child_digest:
                 found.problems.append(f"{where}: child manifest {child_digest} has other content")
                 continue
-            if depth < _MAX_DEPTH:
+            if depth < MAX_INDEX_DEPTH:
                 _walk(store, repository, child_digest, child_body, found, blobs, deep, depth + 1)
         return
     if media_type is not None and media_type not in MANIFEST_TYPES and "config" not in doc:

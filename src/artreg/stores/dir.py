@@ -64,7 +64,7 @@ DEFAULT_CONTENT_TYPE = "application/octet-stream"
 # A sidecar is a few hundred bytes; a bigger one is not artreg's and is ignored.
 _SIDECAR_MAX = 64 * 1024
 # An S3 key has at most 1024 bytes, so at most 512 segments: deeper trees hold no keys.
-_MAX_DEPTH = 512
+_MAX_DIR_DEPTH = 512
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: opening a FIFO planted in the target must not hang (it is then skipped).
@@ -475,10 +475,10 @@ class DirStore:
                 if entry.is_dir(follow_symlinks=False):
                     if not (prefix.startswith(key + "/") or key.startswith(prefix)):
                         continue
-                    if len(child) > _MAX_DEPTH:
+                    if len(child) > _MAX_DIR_DEPTH:
                         raise StoreError(
                             f"{self.description}: {'/'.join(child[:8])}/...: directories "
-                            f"nest deeper than {_MAX_DEPTH} levels, which no key can; "
+                            f"nest deeper than {_MAX_DIR_DEPTH} levels, which no key can; "
                             "remove that tree from the target"
                         )
                     sub = self._child_dir(frame.fd, child, create=False)
