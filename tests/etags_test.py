@@ -36,8 +36,8 @@ from publishing import (
 from servers import S3Backend, Server
 
 from artreg.core.index import ROOT_KEY
-from artreg.errors import PreconditionFailed
 from artreg.core.manifest import build_from_bytes, manifest_key
+from artreg.errors import PreconditionFailed
 from artreg.oci.verify import verify_images
 from artreg.stores import PutRequest, open_store
 from artreg.stores.dir import META_DIR, DirStore
