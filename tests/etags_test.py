@@ -36,8 +36,10 @@ from publishing import (
 from servers import S3Backend, Server
 
 from artreg.core.index import ROOT_KEY
-from artreg.oci.verify import verify_image
-from artreg.stores import PreconditionFailed, PutRequest, open_store
+from artreg.core.manifest import build_from_bytes, manifest_key
+from artreg.errors import PreconditionFailed
+from artreg.oci.verify import verify_images
+from artreg.stores import PutRequest, open_store
 from artreg.stores.dir import META_DIR, DirStore
 from artreg.stores.s3 import S3Store
 
@@ -187,7 +189,8 @@ def test_an_image_republished_uploads_nothing(
         report = json.loads(out)
         assert (report["uploaded"], report["actions"]) == (0, [])
         assert no_writes(report)
-    assert verify_image(store, REPO, "v1.1.0", deep=True) == []
+    build = build_from_bytes(store.get(manifest_key("v1.1.0")), "m")
+    assert verify_images(store, [build], deep=True).problems == []
 
 
 def test_gc_sweeps_an_image_and_leaves_foreign_objects(

@@ -32,8 +32,9 @@ from artreg.config import Target
 from artreg.core import ci
 from artreg.core.index import INDEX_PREFIX
 from artreg.core.manifest import BUILDS_PREFIX, build_from_bytes, manifest_key
+from artreg.errors import NotFound
 from artreg.publish.lease import LEASE_KEY
-from artreg.stores import NotFound, Store, open_store
+from artreg.stores import Store, open_store
 
 KINDS = ("dir", "moto", "s3rver", "rgw")
 NOW = "2025-06-01T12:00:00Z"

@@ -24,7 +24,7 @@ SUBSET = (
     "tests/commands/lint_test.py",
     "tests/commands/classify_test.py",
     "tests/commands/target_choice_test.py",
-    "tests/render/counts_test.py",
+    "tests/render/terminal_test.py",
 )
 
 

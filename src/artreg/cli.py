@@ -18,10 +18,22 @@ from typing import TYPE_CHECKING
 from artreg import __version__
 from artreg.errors import ArtregError
 
-EXIT_OK = 0
-EXIT_PROBLEM = 1
-EXIT_USAGE = 2
-EXIT_BUG = 3
+# Every exit code artreg uses (documented in docs/ci.md, "Exit codes", and in --help).
+EXIT_PROBLEM = 1  # a problem the user can fix (an ArtregError), or checks that failed
+EXIT_USAGE = 2  # wrong command-line usage (argparse's code)
+EXIT_BUG = 3  # a bug in artreg (InternalError or any unexpected exception)
+EXIT_CHANGES = 4  # plan --detailed-exitcode: changes are pending
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, the shell's convention)
+
+_EXIT_CODES = f"""\
+exit codes:
+  0    success (plan --detailed-exitcode: nothing to change)
+  {EXIT_PROBLEM}    a problem you can fix (the message says what, where and how), or failed checks
+  {EXIT_USAGE}    wrong command-line usage
+  {EXIT_BUG}    a bug in artreg (please report it, with the traceback)
+  {EXIT_CHANGES}    plan --detailed-exitcode: changes are pending
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C, SIGTERM)
+"""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -142,7 +154,7 @@ def _plan(sub: _Sub) -> None:
     plan.add_argument(
         "--detailed-exitcode",
         action="store_true",
-        help="exit 2 when there are changes to apply (0 when up to date)",
+        help=f"exit {EXIT_CHANGES} when there are changes to apply (0 when up to date)",
     )
 
 
@@ -267,6 +279,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = _Parser(
         prog="artreg",
         description="Publish build artifacts and OCI images to a static S3 bucket.",
+        epilog=_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"artreg {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -302,7 +316,7 @@ def main(argv: Sequence[str] | None = None, *, open_store: StoreOpener | None = 
         return exc.exit_code
     except KeyboardInterrupt:
         print("artreg: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_PROBLEM
     except Exception:

@@ -42,8 +42,9 @@ from servers import S3Backend, free_port
 import artreg.publish.apply
 from artreg.cli import main
 from artreg.config import Target
+from artreg.errors import StoreError
 from artreg.serve.server import make_server
-from artreg.stores import PutRequest, Store, StoreError, open_store
+from artreg.stores import PutRequest, Store, open_store
 
 INTENT_NAME = re.compile(r"_artreg/intents/[^/]+\.json")
 DEV_A = "a" * 40

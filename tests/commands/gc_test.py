@@ -34,7 +34,8 @@ import artreg.stores
 from artreg.config import Target
 from artreg.core.manifest import Build, FileEntry, format_time, manifest_key
 from artreg.core.tags import Category
-from artreg.stores import PutRequest, Store, StoreError
+from artreg.errors import StoreError
+from artreg.stores import PutRequest, Store
 
 END = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
 NOW_TEXT = "2025-06-01T12:00:00Z"

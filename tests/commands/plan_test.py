@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from publishing import KINDS, NOW, Site, keys_written, make_site, writes
 
+from artreg.cli import EXIT_CHANGES
+
 
 @pytest.fixture(params=KINDS)
 def site(request: pytest.FixtureRequest, tmp_path: Path) -> Site:
@@ -18,7 +20,7 @@ def test_plan_shows_what_apply_then_does_and_writes_nothing(site: Site) -> None:
     site.write_build("dev")
     before = site.snapshot()
     plan = site.run("plan", "--tag", "a" * 40, "--now", NOW, "--json", "--detailed-exitcode")
-    assert plan.code == 2, plan.err
+    assert plan.code == EXIT_CHANGES, plan.err
     report = plan.json()
     assert writes(report) == {}  # reads only
     assert site.snapshot() == before

@@ -16,7 +16,8 @@ import pytest
 
 from artreg.cli import main
 from artreg.config import Target
-from artreg.stores import StoreError, open_store
+from artreg.errors import StoreError
+from artreg.stores import open_store
 
 CONFIG = """\
 [project]

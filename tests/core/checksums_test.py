@@ -9,14 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from artreg.core.checksums import (
-    Checksum,
-    InvalidChecksums,
-    build_sums,
-    parse_sums,
-    render_sums,
-    sums_key,
-)
+from artreg.core.checksums import Checksum, build_sums, parse_sums, render_sums, sums_key
+from artreg.errors import InvalidChecksums
 
 A = "a" * 64
 B = "b" * 64

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from artreg.core.forge import Forge, InvalidRepository, parse_repository
+from artreg.core.forge import Forge, parse_repository
+from artreg.errors import InvalidRepository
 
 SHA = "0123456789abcdef0123456789abcdef01234567"
 

@@ -10,17 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from artreg.core.images import (
-    Listed,
-    Node,
-    Sweep,
-    TagVerdict,
-    UnreadableManifest,
-    decide_sweep,
-    judge_tags,
-    references,
-)
+from artreg.core.images import Listed, Node, Sweep, TagVerdict, decide_sweep, judge_tags, references
 from artreg.core.tags import Convention
+from artreg.errors import UnreadableManifest
 
 HOUR = dt.timedelta(hours=1)
 GRACE = 24 * HOUR

@@ -14,6 +14,7 @@ from urllib.parse import urljoin
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from precedence import sort_by_precedence
 
 from artreg.core import index
 from artreg.core.index import (
@@ -36,7 +37,7 @@ from artreg.core.index import (
 )
 from artreg.core.manifest import Build, FileEntry, build_from_json
 from artreg.core.ownership import intent_from_bytes, intent_key
-from artreg.core.tags import Category, Convention, sort_by_precedence
+from artreg.core.tags import Category, Convention
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
 NOW = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)

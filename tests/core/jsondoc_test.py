@@ -10,8 +10,8 @@ from fuzzing import fuzz
 from hostile import HOSTILE_TOKENS, json_values, raw_bytes
 from hypothesis import given
 
-from artreg.core.jsondoc import MAX_DEPTH, Fields, Malformed, load, parse
-from artreg.errors import ArtregError
+from artreg.core.jsondoc import MAX_JSON_DEPTH, Fields, load, parse
+from artreg.errors import ArtregError, Malformed
 
 
 class Planted(ArtregError):
@@ -51,7 +51,7 @@ def test_size_is_bounded_before_parsing() -> None:
 
 def test_limits_leave_real_documents_alone() -> None:
     nested: object = 1
-    for _ in range(MAX_DEPTH - 1):
+    for _ in range(MAX_JSON_DEPTH - 1):
         nested = [nested]
     doc = {"n": 2**63 - 1, "f": 1.5e300, "deep": nested, "s": "\u00e9"}
     assert load(json.dumps(doc).encode(), fail, max_bytes=1 << 20) == doc

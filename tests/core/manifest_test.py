@@ -11,15 +11,9 @@ from fuzzing import fuzz
 from hostile import mutated, raw_bytes
 from hypothesis import given
 
-from artreg.core.manifest import (
-    MANIFEST_FIX,
-    Build,
-    FileEntry,
-    ImageEntry,
-    InvalidManifest,
-    build_from_bytes,
-)
+from artreg.core.manifest import MANIFEST_FIX, Build, FileEntry, ImageEntry, build_from_bytes
 from artreg.core.tags import Category
+from artreg.errors import InvalidManifest
 
 WHERE = "dir:/srv: _artreg/builds/v1.0.0.json"
 BUILD = Build(

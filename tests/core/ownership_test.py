@@ -13,7 +13,6 @@ from artreg.core.manifest import manifest_key
 from artreg.core.ownership import (
     INTENTS_PREFIX,
     Intent,
-    InvalidIntent,
     Listed,
     Verdict,
     intent_from_bytes,
@@ -21,6 +20,7 @@ from artreg.core.ownership import (
     judge,
     make_intent,
 )
+from artreg.errors import InvalidIntent
 
 T0 = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
 HOUR = dt.timedelta(hours=1)

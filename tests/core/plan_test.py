@@ -7,18 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from artreg.core.manifest import Build, FileEntry
-from artreg.core.plan import (
-    Action,
-    BuildChange,
-    Kind,
-    Op,
-    ReleaseImmutable,
-    order_actions,
-    plan_build,
-    summarize,
-)
+from artreg.core.plan import Action, BuildChange, Kind, Op, order_actions, plan_build, summarize
 from artreg.core.tags import Category
-from artreg.errors import ArtregError
+from artreg.errors import ArtregError, ReleaseImmutable
 
 T1 = dt.datetime(2025, 6, 1, 10, tzinfo=dt.timezone.utc)
 T2 = dt.datetime(2025, 6, 1, 11, tzinfo=dt.timezone.utc)

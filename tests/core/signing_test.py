@@ -4,13 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from artreg.core.signing import (
-    InvalidSigningKey,
-    allowed_signers,
-    check_command,
-    identity,
-    verify_command,
-)
+from artreg.core.signing import allowed_signers, check_command, identity, verify_command
+from artreg.errors import InvalidSigningKey
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOq2 user@host"
 

@@ -13,19 +13,19 @@ import semver
 from fuzzing import fuzz
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from precedence import sort_by_precedence
 
 from artreg.core.tags import (
     Category,
     Convention,
-    PatternError,
     classify,
     compile_pattern,
     decode_tag,
     encode_tag,
-    sort_by_precedence,
     suggest,
     unsafe_reason,
 )
+from artreg.errors import PatternError
 
 V = Convention()
 BARE = Convention(prefix="")

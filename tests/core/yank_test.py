@@ -8,14 +8,8 @@ from hypothesis import strategies as st
 
 from artreg.core.manifest import Build, FileEntry
 from artreg.core.tags import Category
-from artreg.core.yank import (
-    MAX_REASON,
-    RefusedRemoval,
-    check_reason,
-    plan_removal,
-    site_keys,
-    yank_record,
-)
+from artreg.core.yank import MAX_REASON, check_reason, plan_removal, site_keys, yank_record
+from artreg.errors import RefusedRemoval
 
 T0 = dt.datetime(2025, 5, 1, tzinfo=dt.timezone.utc)
 

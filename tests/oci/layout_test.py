@@ -19,11 +19,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from oci.builder import Built, build_image, compress_file, skopeo, to_archive, write_blob
 
-from artreg.errors import ArtregError
-from artreg.oci.image import (
-    OCI_INDEX,
-    OCI_LAYER,
-    OCI_MANIFEST,
+from artreg.errors import (
+    ArtregError,
     BlobMissing,
     BlobSizeMismatch,
     DigestMismatch,
@@ -31,8 +28,8 @@ from artreg.oci.image import (
     ImageFormatError,
     TruncatedArchive,
     UnknownMediaType,
-    sha256_digest,
 )
+from artreg.oci.image import OCI_INDEX, OCI_LAYER, OCI_MANIFEST, sha256_digest
 from artreg.oci.layout import read_image
 
 MULTI = ("linux/amd64", "linux/arm64")

@@ -7,6 +7,7 @@ a reverse proxy that puts the bucket at a host root, like a website endpoint).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -27,12 +28,13 @@ from s3proxy import Reply, header, set_header
 from servers import S3Backend
 
 from artreg.cli import main
-from artreg.core.manifest import build_from_bytes
+from artreg.core.manifest import Build, build_from_bytes
 from artreg.core.tags import Convention
-from artreg.oci.image import OCI_INDEX, OCI_MANIFEST, InvalidOciTag
+from artreg.errors import InvalidOciTag
+from artreg.oci.image import OCI_INDEX, OCI_MANIFEST
 from artreg.oci.layout import read_image
 from artreg.oci.publish import ImageSource, plan_images, publish_images
-from artreg.oci.verify import verify_image
+from artreg.oci.verify import verify_images
 from artreg.serve.server import make_server
 from artreg.stores import open_store
 from artreg.stores.dir import DirStore
@@ -178,7 +180,7 @@ def test_apply_to_a_dir_target_and_pull_through_artreg_serve(
     assert (
         tree["v2/team/demo/manifests/v1.2.3_feat"] == tree[f"v2/team/demo/manifests/{built.digest}"]
     )
-    assert verify_image(DirStore(public), "team/demo", "v1.2.3+feat", deep=True) == []
+    assert verify_images(DirStore(public), [build], deep=True).problems == []
     with serving(public) as host:
         check_pull(host, built, "v1.2.3_feat", tmp_path)
 
@@ -300,8 +302,16 @@ def test_verify_image_reports_missing_and_corrupt_blobs(
     assert apply(config, "v1.0.0")[0] == 0
     public = tmp_path / "project" / "public"
     store = DirStore(public)
-    assert verify_image(store, "team/demo", "v1.0.0") == []
-    assert verify_image(store, "team/demo", "v9.9.9") == [
+    build = build_from_bytes(store.get("_artreg/builds/v1.0.0.json"), "m")
+    elsewhere = dataclasses.replace(
+        build, images=tuple(dataclasses.replace(i, tag="v9.9.9") for i in build.images)
+    )
+
+    def verify_image(deep: bool = False, at: Build = build) -> list[str]:
+        return verify_images(store, [at], deep).problems
+
+    assert verify_image() == []
+    assert verify_image(at=elsewhere) == [
         f"{store.description}: team/demo:v9.9.9: the tag's manifest is missing"
     ]
     layers = images["multi"].blobs
@@ -309,11 +319,11 @@ def test_verify_image_reports_missing_and_corrupt_blobs(
     data = bytearray(corrupt.read_bytes())
     data[0] ^= 1
     corrupt.write_bytes(bytes(data))
-    assert verify_image(store, "team/demo", "v1.0.0") == []  # same size: only --deep sees it
-    [problem] = verify_image(store, "team/demo", "v1.0.0", deep=True)
+    assert verify_image() == []  # same size: only --deep sees it
+    [problem] = verify_image(deep=True)
     assert f"blob {layers[-1]} does not match its digest" in problem
     (public / f"v2/team/demo/blobs/{layers[1]}").unlink()
-    problems = verify_image(store, "team/demo", "v1.0.0")
+    problems = verify_image()
     assert any(f"blob {layers[1]} is missing" in p for p in problems)
 
 
@@ -328,7 +338,8 @@ def test_apply_to_moto_and_pull_from_the_bucket(
         code, _, err = apply(config, tag)
         assert code == 0, err
     store = open_store(target, tmp_path)
-    assert verify_image(store, "team/demo", "v1.1.0", deep=True) == []
+    build = build_from_bytes(store.get("_artreg/builds/v1.1.0.json"), "m")
+    assert verify_images(store, [build], deep=True).problems == []
     with bucket_website(moto_backend.endpoint, str(target.bucket), target.prefix) as proxy:
         host = host_of(proxy)
         check_pull(host, images["single"], "v1.0.0", tmp_path / "a")

@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import jsonschema
 import pytest
 from oci.builder import build_image
 
+from artreg.core.images import references
 from artreg.core.manifest import Build, FileEntry, ImageEntry, build_from_bytes
 from artreg.core.tags import Category, Convention
-from artreg.oci.image import InvalidOciTag
+from artreg.errors import InvalidOciTag, NotFound
+from artreg.oci.image import sha256_digest
 from artreg.oci.layout import read_image
 from artreg.oci.publish import (
     ImageSource,
     aliases_for,
+    manifest_key,
     oci_tag,
     plan_images,
     publish_images,
     tags_list_body,
 )
-from artreg.oci.verify import reachable, verify_build_images
+from artreg.oci.verify import verify_images
 from artreg.stores.dir import DirStore
 
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "manifest.schema.json"
@@ -89,6 +93,34 @@ def test_tags_list_is_sorted_lexically_without_duplicates() -> None:
         "name": "team/app",
         "tags": ["V1", "_x", "latest", "v0.10.0", "v0.9.0"],
     }
+
+
+@dataclass
+class Marked:
+    manifests: set[str] = field(default_factory=set)
+    blobs: set[str] = field(default_factory=set)
+    problems: list[str] = field(default_factory=list)
+
+
+def reachable(store: DirStore, repository: str, roots: list[str]) -> Marked:
+    """Every manifest and blob digest reachable from ``roots``, read as gc's mark reads them."""
+    found = Marked()
+    bodies = []
+    for root in roots:
+        try:
+            bodies.append(store.get(manifest_key(repository, root)))
+        except NotFound:
+            found.problems.append(f"{repository}:{root} is missing")
+    while bodies:
+        body = bodies.pop()
+        digest = sha256_digest(body)
+        if digest in found.manifests:
+            continue
+        found.manifests.add(digest)
+        node = references(body, digest)
+        found.blobs.update(node.blobs)
+        bodies += [store.get(manifest_key(repository, child)) for child in node.manifests]
+    return found
 
 
 def _build(images: tuple[ImageEntry, ...] = ()) -> Build:
@@ -168,9 +200,9 @@ def test_verify_build_images_compares_the_recorded_digest(tmp_path: Path) -> Non
     plan = plan_images(store, [source], "v1.0.0+feat", Convention())
     publish_images(store, plan)
     build = _build(plan.entries)
-    assert verify_build_images(store, build) == []
+    assert verify_images(store, [build]).problems == []
     other = build_image(tmp_path / "other", seed="other")
     retagged = ImageSource("app", "app", read_image(other.root))
     publish_images(store, plan_images(store, [retagged], "v1.0.0+feat", Convention()))
-    [problem] = verify_build_images(store, build)
+    [problem] = verify_images(store, [build]).problems
     assert f"is {other.digest}, build v1.0.0+feat recorded {built.digest}" in problem

@@ -17,17 +17,14 @@ from hypothesis import strategies as st
 
 from artreg.config import Artifact, FileSpec
 from artreg.core.manifest import FileEntry
-from artreg.errors import ArtregError
+from artreg.errors import ArtifactFilesError, ArtregError, GlobTooBroad
 from artreg.publish import artifacts
 from artreg.publish.artifacts import (
-    ArtifactFilesError,
-    GlobTooBroad,
     LocalFile,
     glob_paths,
     guess_content_type,
     hash_file,
     resolve_files,
-    to_file_entries,
 )
 
 TAG = "v1.0.0"
@@ -491,7 +488,7 @@ def test_content_type(name: str, content_type: str) -> None:
 def test_to_file_entries(repo: Path) -> None:
     write(repo / "dist/garage.zip", b"zip")
     resolved = resolve_files(repo, [files("g", ("windows/amd64", "dist/garage.zip"))], "v2.0.0")
-    assert to_file_entries(resolved) == (
+    assert tuple(f.to_file_entry() for f in resolved) == (
         FileEntry(
             artifact="g",
             platform="windows/amd64",

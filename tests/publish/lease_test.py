@@ -12,18 +12,9 @@ from fuzzing import fuzz
 from hostile import mutated, raw_bytes
 from hypothesis import given
 
-from artreg.errors import ArtregError
-from artreg.publish.lease import (
-    DEFAULT_TTL,
-    LEASE_KEY,
-    TTL_ENV,
-    InvalidLease,
-    Lease,
-    LeaseTimeout,
-    parse_lease,
-    ttl_from_env,
-)
-from artreg.stores import PreconditionFailed, PutRequest
+from artreg.errors import ArtregError, InvalidLease, LeaseTimeout, PreconditionFailed
+from artreg.publish.lease import DEFAULT_TTL, LEASE_KEY, TTL_ENV, Lease, parse_lease, ttl_from_env
+from artreg.stores import PutRequest
 from artreg.stores.dir import DirStore
 
 START = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc).timestamp()

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from sshkeys import keygen
 
-from artreg.core.signing import InvalidSigningKey, allowed_signers, verify_command
+from artreg.core.signing import allowed_signers, verify_command
+from artreg.errors import InvalidSigningKey
 from artreg.publish.signing import SigningKey, sign
 
 SUMS = b"a" * 64 + b"  linux/amd64/app\n"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from publishing import Site, make_site
 
-from artreg.render.progress import Progress, format_eta, log_interval
+from artreg.render.progress import Progress, log_interval
 
 LOG_LINE = re.compile(
     r"^artreg: uploading (\d+) files: [\d.]+ [kMG]?B of ([\d.]+ [kMG]?B) \((\d+)%\)"
@@ -69,13 +69,6 @@ def test_quiet_prints_nothing() -> None:
 )
 def test_log_interval(text: str, expected: float) -> None:
     assert log_interval({"ARTREG_PROGRESS_INTERVAL": text}) == expected
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"), [(4.4, "4 s"), (65, "1 min 5 s"), (3725, "1 h 2 min")]
-)
-def test_format_eta(seconds: float, text: str) -> None:
-    assert format_eta(seconds) == text
 
 
 def subprocess_env(site: Site, **extra: str) -> dict[str, str]:

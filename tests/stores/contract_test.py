@@ -10,16 +10,8 @@ from pathlib import Path
 import pytest
 from servers import S3Backend, StoreCase
 
-from artreg.stores import (
-    ContentChanged,
-    FileSlice,
-    NotFound,
-    PreconditionFailed,
-    PutRequest,
-    Store,
-    StoreError,
-    open_store,
-)
+from artreg.errors import ContentChanged, InvalidKey, NotFound, PreconditionFailed
+from artreg.stores import FileSlice, PutRequest, Store, open_store
 from artreg.stores.s3 import MULTIPART_CHUNKSIZE, MULTIPART_THRESHOLD, S3Store
 
 SPECIAL_KEYS = [
@@ -325,7 +317,8 @@ def test_put_many_raises_the_first_failure(store: Store, tmp_path: Path) -> None
 
 @pytest.mark.parametrize("key", ["", "/abs", "a//b", "../escape", "a/../../b", "a/./b", "trail/"])
 def test_invalid_keys_are_refused(store: Store, key: str) -> None:
-    with pytest.raises(StoreError) as excinfo:
+    # A bad key is artreg's bug, never the user's input: InternalError (exit 3).
+    with pytest.raises(InvalidKey) as excinfo:
         put_bytes(store, key, b"x")
     assert "invalid key" in str(excinfo.value)
 

@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 from publishing import make_site
 
 import artreg.stores.dir
-from artreg.stores import ContentChanged, PreconditionFailed, PutRequest, StoreError
-from artreg.stores.dir import META_DIR, DirStore, LinkInTarget
+from artreg.errors import ContentChanged, LinkInTarget, PreconditionFailed, StoreError
+from artreg.stores import PutRequest
+from artreg.stores.dir import META_DIR, DirStore
 
 
 @pytest.fixture

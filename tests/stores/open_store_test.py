@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from artreg.config import Target
-from artreg.stores import StoreError, open_store
+from artreg.errors import StoreError
+from artreg.stores import open_store
 
 
 def test_importing_stores_does_not_import_boto3() -> None:

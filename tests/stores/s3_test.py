@@ -11,8 +11,10 @@ from s3proxy import Reply, Rule, header, precondition_failed
 from servers import S3Backend
 
 from artreg.config import Target
-from artreg.stores import PutRequest, StoreError, open_store
+from artreg.errors import StoreError
+from artreg.stores import PutRequest, open_store
 from artreg.stores.s3 import S3Store
+from artreg.stores.s3_errors import client_error
 
 
 def test_description_names_bucket_prefix_and_endpoint(moto_backend: S3Backend) -> None:
@@ -68,7 +70,7 @@ def test_signature_and_permission_errors_say_check_credentials(
         {"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"HTTPStatusCode": status}},
         "ListObjectsV2",
     )
-    message = str(store._client_error(error, "where"))
+    message = str(client_error(error, "where", store.bucket))
     assert f"access denied ({code}" in message
     assert "AWS_SECRET_ACCESS_KEY" in message
 

@@ -21,7 +21,8 @@ from tls_proxy import Certificates, TlsProxy, make_certificates, tls_in_front_of
 
 from artreg.cli import main
 from artreg.config import Target
-from artreg.stores import PutRequest, StoreError, open_store
+from artreg.errors import StoreError
+from artreg.stores import PutRequest, open_store
 
 NOW = "2025-06-01T12:00:00Z"
 

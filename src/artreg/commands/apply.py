@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from artreg.commands import open_session, parse_now
 from artreg.core.plan import Kind
 from artreg.publish.apply import ApplySettings
-from artreg.render.counts import counted, written
-from artreg.render.html import human_size
 from artreg.render.progress import Progress
+from artreg.render.terminal import counted, human_size, print_json, written
 
 
 def settings_of(args: argparse.Namespace) -> ApplySettings:
@@ -69,8 +67,7 @@ def run(args: argparse.Namespace) -> int:
             "requests": requests,
             "requestsTotal": total,
         }
-        json.dump(out, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print_json(out)
     else:
         state = "published" if prepared.change.changed else "already published"
         mode = f", {report.mode} mode" if report.mode != "none" else ""

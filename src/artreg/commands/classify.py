@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from artreg.commands import load_optional
 from artreg.core.tags import Convention, classify
+from artreg.render.terminal import print_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -15,8 +14,7 @@ def run(args: argparse.Namespace) -> int:
     convention = config.convention() if config is not None else Convention()
     results = [classify(tag, convention) for tag in args.tags]
     if args.json:
-        json.dump([r.to_json() for r in results], sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print_json([r.to_json() for r in results])
     else:
         for result in results:
             if result.valid:

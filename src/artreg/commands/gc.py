@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from artreg.commands import open_session, parse_now, show_brakes
@@ -14,8 +13,7 @@ from artreg.publish.apply import brake_lines
 from artreg.publish.collect import Collection
 from artreg.publish.reconcile import Report
 from artreg.publish.session import Publisher
-from artreg.render.counts import counted
-from artreg.render.html import human_size
+from artreg.render.terminal import counted, human_size, print_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -66,8 +64,7 @@ def _summary(
             "leftAlone": [j.key for j in plan.left_alone],
             "requests": requests,
         }
-        json.dump(out, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print_json(out)
         return
     kept = sum(1 for d in report.retention if d.keep)
     total = sum(n for op, n in requests.items() if not op.startswith("probe:"))
@@ -97,8 +94,7 @@ def _show(
             "leftAlone": [{"key": j.key, "why": j.why} for j in left_alone],
             "requests": dict(sorted(requests.items())),
         }
-        json.dump(out, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print_json(out)
         return
     for action in actions:
         size = human_size(action.size) if action.size else ""

@@ -20,7 +20,7 @@ from pathlib import Path
 from artreg.commands import load_optional
 from artreg.core.tags import Convention, classify
 from artreg.errors import ArtregError, UsageError
-from artreg.render.counts import counted
+from artreg.render.terminal import counted
 
 HOOK_NAMES = ("pre-push", "reference-transaction")
 CHAINED_SUFFIX = ".artreg-chained"

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import hashlib
-import json
 import sys
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -21,13 +20,14 @@ from artreg.core.index import HTML_KEY, ROOT_KEY
 from artreg.core.keys import key_problem, site_keys, split_file_key
 from artreg.core.manifest import ARTREG_DIR, Build, FileEntry
 from artreg.core.tags import Convention, classify, decode_tag, encode_tag
+from artreg.errors import PreconditionFailed
 from artreg.publish.artifacts import guess_content_type
 from artreg.publish.engine import INDEX_CACHE, read_state
 from artreg.publish.lease import default_holder
 from artreg.publish.reconcile import Job, Report, reconcile
 from artreg.publish.site import SiteReport, moves_latest, refresh_latest, write_build
-from artreg.render.counts import counted
-from artreg.stores import ObjectInfo, PreconditionFailed, PutRequest, Store
+from artreg.render.terminal import counted, print_json
+from artreg.stores import ObjectInfo, PutRequest, Store
 from artreg.stores.steps import JSON_TYPE
 
 
@@ -168,8 +168,7 @@ def run(args: argparse.Namespace) -> int:
             "refused": refused,
             "requests": dict(sorted(store.requests.items())),
         }
-        json.dump(out, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print_json(out)
     else:
         verb = "would import" if args.dry_run else "imported"
         print(

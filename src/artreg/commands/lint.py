@@ -10,7 +10,7 @@ from artreg.config import Config
 from artreg.core.tags import Convention, classify
 from artreg.errors import ArtregError, ConfigError
 from artreg.publish.artifacts import empty_file_warnings
-from artreg.render.counts import counted
+from artreg.render.terminal import counted
 
 
 def _publishing_warnings(config: Config) -> list[str]:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from artreg.commands import open_target
 from artreg.core.index import Entry, entry_from_build, sort_entries
-from artreg.core.manifest import InvalidManifest
 from artreg.core.tags import PUBLISHED_CATEGORIES, Category
+from artreg.errors import InvalidManifest, NotFound
 from artreg.publish.engine import describe_reclassified, read_build, read_state
-from artreg.render.html import human_size
-from artreg.stores import NotFound
+from artreg.render.terminal import human_size, print_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,8 +40,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"artreg: warning: {key}: names no valid tag; not listed", file=sys.stderr)
     if args.json:
         out = {c.value: [e.to_json() for e in entries] for c, entries in listing.items()}
-        json.dump(out, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print_json(out)
         return 1 if damaged else 0
     for category, entries in listing.items():
         print(f"{category} ({len(entries)})")

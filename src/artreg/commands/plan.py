@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
+from artreg.cli import EXIT_CHANGES
 from artreg.commands import open_session, parse_now, show_brakes
 from artreg.core.plan import SYMBOLS, summarize
 from artreg.publish.apply import ApplySettings, Prepared, all_steps, brake_lines
-from artreg.render.counts import written
-from artreg.render.html import human_size
-
-EXIT_CHANGES = 2
+from artreg.render.terminal import human_size, print_json, written
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,8 +45,7 @@ def _show(args: argparse.Namespace, prepared: Prepared) -> int:
             "brakes": brakes,
             "requests": dict(sorted(prepared.store.requests.items())),
         }
-        json.dump(report, sys.stdout, indent=1)
-        sys.stdout.write("\n")
+        print_json(report)
     else:
         print(
             f"artreg plan: {prepared.ref.describe()} ({prepared.change.build.category}) "

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from artreg.commands import open_session
-from artreg.render.counts import counted
+from artreg.render.terminal import counted, print_json
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,8 +44,3 @@ def run(args: argparse.Namespace) -> int:
         state_word = "ok" if not result.problems else counted(len(result.problems), "problem")
         print(f"verify {name}: {state_word} ({result.summary})", file=sys.stderr)
     return 1 if result.problems else 0
-
-
-def print_json(out: object) -> None:
-    json.dump(out, sys.stdout, indent=1)
-    sys.stdout.write("\n")

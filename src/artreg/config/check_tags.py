@@ -11,10 +11,10 @@ from artreg.core.tags import (
     PUBLISHED_CATEGORIES,
     Category,
     Convention,
-    PatternError,
     classify,
     compile_pattern,
 )
+from artreg.errors import PatternError
 
 
 class TagChecks(Checker):

@@ -114,7 +114,8 @@ def no_whitespace(text: str) -> bool:
 
 
 def repository_url(text: str) -> bool:
-    from artreg.core.forge import InvalidRepository, parse_repository
+    from artreg.core.forge import parse_repository
+    from artreg.errors import InvalidRepository
 
     try:
         parse_repository(text)

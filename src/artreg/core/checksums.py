@@ -15,16 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from artreg.core.keys import SIGNATURE_NAME, SUMS_NAME
-from artreg.errors import ArtregError
+from artreg.errors import InvalidChecksums
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _ESCAPES = {"\\": "\\\\", "\n": "\\n", "\r": "\\r"}
 _UNESCAPES = {"\\": "\\", "n": "\n", "r": "\r"}
 _REFUSED = re.compile(r"[\x00-\x09\x0b\x0c\x0e-\x1f\x7f]")
-
-
-class InvalidChecksums(ArtregError):
-    """A checksum list that cannot be written or read: says which path or line and why."""
 
 
 @dataclass(frozen=True)

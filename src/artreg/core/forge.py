@@ -13,13 +13,9 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
-from artreg.errors import ArtregError
+from artreg.errors import InvalidRepository
 
 _COMMIT = re.compile(r"[0-9a-f]{7,64}")
-
-
-class InvalidRepository(ArtregError):
-    """A ``[project] repository`` that is not an http(s) URL of a repository."""
 
 
 class Forge(str, enum.Enum):

@@ -30,10 +30,12 @@ from dataclasses import dataclass
 
 from artreg.core.jsondoc import parse
 from artreg.core.tags import Convention, classify_is_valid, decode_tag, encode_tag
+from artreg.errors import UnreadableManifest
 
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-# How deep image indexes may nest (as artreg.oci.layout reads them).
-MAX_DEPTH = 4
+# How deep image indexes may nest: index -> index -> manifest is the deepest anyone
+# nests in practice. Reading (oci.layout), verifying (oci.verify) and gc all use it.
+MAX_INDEX_DEPTH = 4
 # Registries refuse manifests over 4 MiB (the OCI distribution spec lets them).
 MAX_STORED_MANIFEST = 4 * 1024 * 1024
 
@@ -54,41 +56,42 @@ class Node:
     blobs: tuple[str, ...] = ()
 
 
-class UnreadableManifest(ValueError):
-    """A stored manifest that cannot be followed (not JSON, bad digests, wrong content)."""
-
-
 def references(body: bytes, digest: str | None = None) -> Node:
     """The references of a stored manifest or index; foreign layers (``urls``) are skipped.
 
     With ``digest``, the body must hash to it. Raises :class:`UnreadableManifest`.
     """
     if digest is not None and "sha256:" + hashlib.sha256(body).hexdigest() != digest:
-        raise UnreadableManifest("its content does not match its digest")
+        raise _unreadable(digest, "its content does not match its digest")
     try:
         doc = parse(body, max_bytes=MAX_STORED_MANIFEST)
     except (ValueError, UnicodeDecodeError):
-        raise UnreadableManifest("not JSON") from None
+        raise _unreadable(digest, "not JSON") from None
     if not isinstance(doc, dict):
-        raise UnreadableManifest("not a JSON object")
+        raise _unreadable(digest, "not a JSON object")
     children = doc.get("manifests")
     if children is not None:
         if not isinstance(children, list):
-            raise UnreadableManifest("'manifests' is not a list")
-        return Node(manifests=tuple(_digest(child, "manifests[]") for child in children))
+            raise _unreadable(digest, "'manifests' is not a list")
+        return Node(manifests=tuple(_digest(child, "manifests[]", digest) for child in children))
     blobs = []
     for desc in [doc.get("config"), *(doc.get("layers") or ())]:
         if desc is None or (isinstance(desc, dict) and desc.get("urls")):
             continue
-        blobs.append(_digest(desc, "a config or layer"))
+        blobs.append(_digest(desc, "a config or layer", digest))
     return Node(blobs=tuple(blobs))
 
 
-def _digest(descriptor: object, what: str) -> str:
+def _digest(descriptor: object, what: str, of: str | None) -> str:
     digest = descriptor.get("digest") if isinstance(descriptor, dict) else None
     if not isinstance(digest, str) or not DIGEST.fullmatch(digest):
-        raise UnreadableManifest(f"{what} has no valid sha256 digest")
+        raise _unreadable(of, f"{what} has no valid sha256 digest")
     return digest
+
+
+def _unreadable(digest: str | None, problem: str) -> UnreadableManifest:
+    where = f"stored image manifest {digest}" if digest else "a stored image manifest"
+    return UnreadableManifest(f"{where}: {problem}; re-push the image to replace it")
 
 
 @dataclass(frozen=True)
@@ -246,8 +249,8 @@ def _mark(
             problems.append(f"the manifest {digest}, which a kept image needs, is {state}")
             continue
         blobs.update(node.blobs)
-        if node.manifests and depth >= MAX_DEPTH:
-            problems.append(f"the image index {digest} nests deeper than {MAX_DEPTH} levels")
+        if node.manifests and depth >= MAX_INDEX_DEPTH:
+            problems.append(f"the image index {digest} nests deeper than {MAX_INDEX_DEPTH} levels")
             continue
         stack += [(child, depth + 1) for child in node.manifests]
     return manifests, blobs

@@ -17,10 +17,10 @@ import math
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from artreg.errors import ArtregError
+from artreg.errors import ArtregError, Malformed
 
 # Our documents nest five deep; unknown members may nest a little more.
-MAX_DEPTH = 32
+MAX_JSON_DEPTH = 32
 # Python refuses to convert longer digit strings (int_max_str_digits); stay well below.
 MAX_INT_DIGITS = 40
 
@@ -71,11 +71,7 @@ def _depth_exceeds(document: object, limit: int) -> bool:
     return False
 
 
-class Malformed(ValueError):
-    """Bytes that are not a bounded, strict JSON document (the message says why)."""
-
-
-def parse(body: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH) -> object:
+def parse(body: bytes, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH) -> object:
     """Parse ``body`` as bounded, strict JSON, or raise :class:`Malformed`."""
     if len(body) > max_bytes:
         raise Malformed(f"{len(body)} bytes, more than the {max_bytes} a valid one can have")
@@ -102,7 +98,7 @@ def parse(body: bytes, *, max_bytes: int, max_depth: int = MAX_DEPTH) -> object:
     return document
 
 
-def load(body: bytes, fail: Fail, *, max_bytes: int, max_depth: int = MAX_DEPTH) -> object:
+def load(body: bytes, fail: Fail, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH) -> object:
     """:func:`parse`, reporting a problem as ``fail(detail)`` (the caller's error type)."""
     try:
         return parse(body, max_bytes=max_bytes, max_depth=max_depth)

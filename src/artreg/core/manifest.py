@@ -16,15 +16,11 @@ from typing import Any
 from artreg.core.jsondoc import Fields, load
 from artreg.core.keys import file_problem, image_problem
 from artreg.core.tags import MAX_TAG_LENGTH, PUBLISHED_CATEGORIES, Category, encode_tag
-from artreg.errors import ArtregError
+from artreg.errors import InvalidManifest
 
 MANIFEST_SCHEMA_VERSION = 1
 ARTREG_DIR = "_artreg"
 BUILDS_PREFIX = f"{ARTREG_DIR}/builds/"
-
-
-class InvalidManifest(ArtregError):
-    """A build manifest in the store that cannot be read."""
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ from typing import Any
 from artreg.core.keys import owned_key_problem
 from artreg.core.manifest import ARTREG_DIR, format_time, manifest_key, parse_time
 from artreg.core.tags import encode_tag, unsafe_reason
-from artreg.errors import ArtregError
+from artreg.errors import InvalidIntent
 
 INTENTS_PREFIX = f"{ARTREG_DIR}/intents/"
 INTENT_KIND = "artreg.intent"
@@ -49,10 +49,6 @@ _PAGE_KEY = re.compile(
 )
 # The S3 store's conditional-write probe (deleted at once; a crash can leave it).
 _PROBE_KEY = re.compile(r"\.artreg-probe-[0-9a-f]{32}")
-
-
-class InvalidIntent(ArtregError):
-    """An intent record in the store that cannot be read: it and its keys are left alone."""
 
 
 @dataclass(frozen=True)

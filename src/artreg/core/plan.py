@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from artreg.core.manifest import Build
 from artreg.core.tags import Category
-from artreg.errors import ArtregError
+from artreg.errors import ReleaseImmutable
 
 
 class Kind(str, enum.Enum):
@@ -76,10 +76,6 @@ class Action:
             "size": self.size,
             "reason": self.reason,
         }
-
-
-class ReleaseImmutable(ArtregError):
-    """A release tag re-published with other content."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import re
 import shlex
 
 from artreg.core.keys import SIGNATURE_NAME, SUMS_NAME
-from artreg.errors import ArtregError
+from artreg.errors import InvalidSigningKey
 
 NAMESPACE = "file"
 # Published at a fixed key, under artreg's own directory.
@@ -23,10 +23,6 @@ _PUBLIC_KEY = re.compile(
     r" (?P<blob>[A-Za-z0-9+/]+={0,3})(?: .*)?"
 )
 _PRINCIPAL_UNSAFE = re.compile(r"[^A-Za-z0-9._@+-]+")
-
-
-class InvalidSigningKey(ArtregError):
-    """A signing key ssh-keygen cannot use (what, where, how to fix)."""
 
 
 def identity(project: str) -> str:

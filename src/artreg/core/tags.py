@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import re2  # type: ignore[import-untyped]
 import semver
+
+from artreg.errors import PatternError
 
 DEFAULT_PREFIX = "v"
 DEFAULT_DEV_MATCH = r"[0-9a-f]{40}"
@@ -37,10 +38,6 @@ _LOOSE_VERSION = re.compile(
     r"(?:-(?P<pre>[0-9A-Za-z.-]+)|(?P<pre_joined>[A-Za-z][0-9A-Za-z.-]*))?"
     r"(?:\+(?P<build>[0-9A-Za-z.-]+))?"
 )
-
-
-class PatternError(ValueError):
-    """A ``tags.*.match`` pattern RE2 cannot compile; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -301,14 +298,6 @@ def precedence_key(classification: Classification) -> tuple[int, semver.Version 
     if classification.version is not None:
         return (0, classification.version, classification.tag)
     return (1, None, classification.tag)
-
-
-def sort_by_precedence(tags: Iterable[str], convention: Convention) -> list[str]:
-    """Tags in ascending semver precedence (``v0.9.0`` before ``v0.10.0``); others last."""
-    classified = [classify(tag, convention) for tag in tags]
-    versions = sorted((c for c in classified if c.version is not None), key=precedence_key)
-    others = sorted(c.tag for c in classified if c.version is None)
-    return [c.tag for c in versions] + others
 
 
 def encode_tag(tag: str) -> str:

@@ -17,13 +17,9 @@ from typing import Any
 from artreg.core.keys import site_keys
 from artreg.core.manifest import Build, format_time, manifest_key
 from artreg.core.tags import Category
-from artreg.errors import ArtregError
+from artreg.errors import RefusedRemoval
 
 MAX_REASON = 300
-
-
-class RefusedRemoval(ArtregError):
-    """``artreg rm`` of a release without ``--release``, or a bad reason."""
 
 
 def check_reason(text: str) -> str:

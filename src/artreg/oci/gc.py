@@ -19,18 +19,10 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from artreg.config import Config
-from artreg.core.images import (
-    Deletion,
-    Listed,
-    Node,
-    Sweep,
-    UnreadableManifest,
-    decide_sweep,
-    judge_tags,
-    references,
-)
+from artreg.core.images import Deletion, Listed, Node, Sweep, decide_sweep, judge_tags, references
 from artreg.core.plan import Action, Kind, Op
 from artreg.core.tags import Convention
+from artreg.errors import NotFound, UnreadableManifest
 from artreg.oci.image import sha256_digest
 from artreg.oci.publish import (
     blob_key,
@@ -40,7 +32,7 @@ from artreg.oci.publish import (
     tags_list_body,
     tags_list_key,
 )
-from artreg.stores.base import NotFound, ObjectInfo, PutRequest, Store
+from artreg.stores.base import ObjectInfo, PutRequest, Store
 from artreg.stores.steps import JSON_TYPE, MUTABLE_CACHE, Step
 
 

@@ -12,7 +12,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from artreg.errors import ArtregError
 from artreg.stores.base import FileSlice
 from artreg.stores.scratch import ScratchDir
 
@@ -59,38 +58,6 @@ SHA256_DIGEST = re.compile(r"sha256:[a-f0-9]{64}")
 # Registries refuse bigger manifests (distribution's default limit is 4 MiB).
 MAX_MANIFEST_SIZE = 4 * 1024 * 1024
 READ_CHUNK = 1024 * 1024
-
-
-class ImageError(ArtregError):
-    """An image that cannot be published as it is; nothing was uploaded."""
-
-
-class ImageFormatError(ImageError):
-    """The input is not a readable OCI layout, oci-archive or docker-archive."""
-
-
-class BlobMissing(ImageError):
-    """A descriptor references a blob the image does not contain."""
-
-
-class BlobSizeMismatch(ImageError):
-    """A blob's size differs from its descriptor's (often a truncated copy)."""
-
-
-class DigestMismatch(ImageError):
-    """A blob's content does not hash to its descriptor's digest."""
-
-
-class UnknownMediaType(ImageError):
-    """A descriptor or manifest has a media type artreg cannot publish safely."""
-
-
-class TruncatedArchive(ImageError):
-    """A tar archive ends in the middle of a member or is otherwise damaged."""
-
-
-class InvalidOciTag(ImageError):
-    """A tag that, after the '+' -> '_' mapping, is still not a valid OCI tag."""
 
 
 @dataclass(frozen=True)

@@ -15,27 +15,37 @@ bodies, so nothing is copied. A compressed one (gzip, bzip2 or xz) is surveyed
 in one streaming pass (names, sizes, small JSON documents), then a second pass
 copies only the members the image references to a private staging directory,
 hashing them, because a store uploads from a file. Every JSON document goes
-through one typed validator (:class:`_Document`). A docker-archive (``docker save``)
+through one typed validator (:class:`_Document`). Finding and staging the
+files is :mod:`artreg.oci.archive`'s. A docker-archive (``docker save``)
 has no registry manifest: artreg writes an OCI image manifest for it (see
 :func:`_docker_manifest`), whose digest is therefore artreg's.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import gzip
-import hashlib
 import json
-import lzma
-import os
-import posixpath
-import tarfile
-import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
+from artreg.core.images import MAX_INDEX_DEPTH
+from artreg.errors import (
+    BlobMissing,
+    BlobSizeMismatch,
+    DigestMismatch,
+    ImageFormatError,
+    UnknownMediaType,
+)
+from artreg.oci.archive import (
+    FIX_EXPORT,
+    ArchiveTree,
+    DirTree,
+    Found,
+    Tree,
+    read_archive,
+    read_small,
+)
 from artreg.oci.image import (
     CONFIG_TYPES,
     INDEX_TYPES,
@@ -49,46 +59,17 @@ from artreg.oci.image import (
     OCI_LAYER_GZIP,
     OCI_LAYER_ZSTD,
     OCI_MANIFEST,
-    READ_CHUNK,
     SHA256_DIGEST,
     Blob,
-    BlobMissing,
-    BlobSizeMismatch,
-    DigestMismatch,
     Image,
-    ImageError,
-    ImageFormatError,
     Manifest,
-    TruncatedArchive,
-    UnknownMediaType,
     sha256_digest,
 )
-from artreg.render.counts import counted
-from artreg.stores.scratch import ScratchDir
+from artreg.render.terminal import counted
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_VERSION_MAJOR = "1."
-MAX_DEPTH = 4  # index -> index -> manifest is the deepest anyone nests in practice
 MAX_MANIFESTS = 1000  # distinct manifests and indexes in one image (each walked once)
-MAX_MEMBERS = 100_000  # members of one archive
-# A compressed archive's JSON documents are held in memory while it is surveyed.
-MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
-# Bytes a compressed archive may hold beyond what its image references (plus as many
-# again): more is refused rather than decompressed a second time.
-MAX_UNREFERENCED = 64 * 1024 * 1024
-_HEAD_SIZE = 64 * 1024  # first bytes of each member read while surveying
-_MAX_LINK_HOPS = 16
-# Blobs are hashed in parallel (hashlib releases the GIL on large updates).
-_HASH_WORKERS = min(4, os.cpu_count() or 1)
-_ARCHIVE_ERRORS = (
-    tarfile.TarError,
-    EOFError,
-    zlib.error,
-    gzip.BadGzipFile,
-    lzma.LZMAError,
-    OSError,
-)
-_FIX_EXPORT = "re-export the image (e.g. `skopeo copy ... oci:DIR:TAG`) and re-run"
 
 
 def read_image(path: Path, *, ref: str | None = None) -> Image:
@@ -102,14 +83,14 @@ def read_image(path: Path, *, ref: str | None = None) -> Image:
         if Path(base).exists() and name:
             path, ref = Path(base), name
     if path.is_dir():
-        return _read_layout(_DirTree(path), path, "oci-layout", ref)
+        return _read_layout(DirTree(path), path, "oci-layout", ref)
     if not path.exists():
         raise ImageFormatError(
             f"{path}: does not exist; expected an OCI image layout directory, an oci-archive "
             "or a docker-archive (check the artifact's path in artreg.toml, and that the "
             "image was built before `artreg apply`)"
         )
-    tree = _read_archive(path)
+    tree = read_archive(path)
     try:
         if "oci-layout" in tree.files:
             return _read_layout(tree, path, "oci-archive", ref)
@@ -117,386 +98,11 @@ def read_image(path: Path, *, ref: str | None = None) -> Image:
             return _read_docker_archive(tree, path, ref)
         raise ImageFormatError(
             f"{path}: a tar archive with neither 'oci-layout' (oci-archive) nor "
-            f"'manifest.json' (docker-archive) at its top level; {_FIX_EXPORT}"
+            f"'manifest.json' (docker-archive) at its top level; {FIX_EXPORT}"
         )
     except BaseException:
         tree.cleanup()
         raise
-
-
-# --- where the files are ------------------------------------------------------------------
-
-
-_Key = tuple[str, int | None, str | None]
-
-
-@dataclass(frozen=True)
-class _Found:
-    """A file of a layout, or a regular member of an archive, before or after staging.
-
-    ``path`` is a layout's file, an uncompressed archive (with ``offset``: the
-    member's data) or a staged copy; None for a compressed archive's member not
-    staged yet (``member`` names it, ``head`` holds its first bytes). ``data``
-    holds a small JSON member read whole while surveying a compressed archive.
-    """
-
-    path: Path | None
-    size: int
-    sha256: str | None  # known once hashed (staged members are hashed while copied)
-    offset: int | None = None
-    member: str | None = None
-    head: bytes = b""
-    data: bytes | None = field(default=None, repr=False)
-
-    @property
-    def key(self) -> _Key:
-        return (str(self.path), self.offset, self.member)
-
-    def named(self) -> str:
-        return self.member if self.member is not None else str(self.path)
-
-
-class _DirTree:
-    """The files of a layout directory."""
-
-    tmp: ScratchDir | None = None
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def locate(self, name: str) -> _Found | None:
-        path = self.root / name
-        try:
-            if not path.is_file():
-                return None
-            return _Found(path, path.stat().st_size, None)
-        except OSError:
-            return None
-
-    def materialize(self, wanted: list[_Found], where: Path) -> dict[_Key, _Found]:
-        """Each of ``wanted`` hashed (in parallel): what its blob is uploaded from."""
-        return _hash_all(wanted, where)
-
-
-@dataclass
-class _ArchiveTree:
-    """The regular members of an archive, by normalized name.
-
-    An uncompressed archive's members are slices of it, hashed when referenced.
-    A compressed one was surveyed in one streaming pass that kept only small JSON
-    documents; the members an image references are staged (copied and hashed) in
-    a second pass by :meth:`materialize`, so an unreferenced member is never
-    written, and an archive holding far more than its images declare is refused.
-    """
-
-    source: Path
-    compressed: bool
-    tmp: ScratchDir | None = None
-    files: dict[str, _Found] = field(default_factory=dict)
-    total: int = 0  # bytes of member data in the archive
-    documents: int = 0  # bytes of JSON documents held in memory
-    ordinals: dict[str, int] = field(default_factory=dict)  # member name -> its position
-
-    def locate(self, name: str) -> _Found | None:
-        return self.files.get(_normalize(name))
-
-    def cleanup(self) -> None:
-        if self.tmp is not None:
-            self.tmp.close()
-
-    def materialize(self, wanted: list[_Found], where: Path) -> dict[_Key, _Found]:
-        """Each of ``wanted`` hashed, and staged first when the archive is compressed."""
-        if not self.compressed:
-            return _hash_all(wanted, where)
-        unique = {found.key: found for found in wanted}
-        referenced = sum(found.size for found in unique.values()) + self.documents
-        unreferenced = self.total - referenced
-        if unreferenced > MAX_UNREFERENCED + referenced:
-            raise ImageFormatError(
-                f"{where}: the archive holds {unreferenced:,} bytes that the image does not "
-                f"reference, against {referenced:,} it does; refusing to decompress them "
-                f"again (re-export only this image); {_FIX_EXPORT}"
-            )
-        if self.tmp is None:
-            self.tmp = ScratchDir("oci")
-        staging = self.tmp.path
-        out: dict[_Key, _Found] = {}
-        by_member: dict[int, _Found] = {}
-        for key, found in unique.items():
-            if found.data is not None:
-                dest = staging / f"doc-{len(out)}"
-                try:
-                    dest.write_bytes(found.data)
-                except OSError as exc:
-                    raise _staging_error(dest, exc) from None
-                out[key] = _Found(dest, found.size, hashlib.sha256(found.data).hexdigest())
-            elif found.member is not None:
-                by_member[self.ordinals[found.member]] = found
-        if by_member:
-            staged = _stage_members(self.source, by_member, staging)
-            for ordinal, found in by_member.items():
-                out[found.key] = staged[ordinal]
-        return out
-
-
-_Tree = _DirTree | _ArchiveTree
-_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
-
-
-def _normalize(name: str) -> str:
-    normal = posixpath.normpath(name.lstrip("/"))
-    return "" if normal == "." else normal
-
-
-def _read_archive(path: Path) -> _ArchiveTree:
-    """The members of the tar at ``path``, checked whole; nothing is hashed or copied yet.
-
-    An uncompressed tar (what ``skopeo copy``, ``docker save`` and ``podman
-    save`` write) is indexed from its headers: its members are uploaded from
-    the archive itself, nothing is copied. A compressed one is surveyed in one
-    streaming pass (see :class:`_ArchiveTree`).
-    """
-    try:
-        with path.open("rb") as stream:
-            magic = stream.read(6)
-    except OSError as exc:
-        raise ImageFormatError(f"{path}: cannot read it: {exc.strerror}") from None
-    if not magic.startswith(_COMPRESSED_MAGIC):
-        tree = _index_archive(path)
-        if tree is not None:
-            return tree
-    return _survey_archive(path)
-
-
-def _archive_error(path: Path, exc: BaseException, count: int) -> ImageError:
-    if isinstance(exc, _StagingFailed):
-        return exc.error
-    if count == 0 and not isinstance(exc, (EOFError, zlib.error, lzma.LZMAError)):
-        return ImageFormatError(
-            f"{path}: not a directory and not a readable tar archive ({exc}); expected an "
-            "OCI image layout directory, an oci-archive or a docker-archive"
-        )
-    return TruncatedArchive(
-        f"{path}: the archive is truncated or damaged after {count} member(s) ({exc}); "
-        f"nothing was uploaded; {_FIX_EXPORT}"
-    )
-
-
-def _no_end_marker(path: Path, count: int) -> TruncatedArchive:
-    return TruncatedArchive(
-        f"{path}: the archive is truncated: it ends after {count} member(s) without "
-        f"tar's end-of-archive marker; nothing was uploaded; {_FIX_EXPORT}"
-    )
-
-
-def _resolve_links(tree: _ArchiveTree, links: Mapping[str, str]) -> None:
-    for name, target in links.items():
-        for _ in range(_MAX_LINK_HOPS):
-            if target not in links:
-                break
-            target = links[target]
-        if target in tree.files:
-            tree.files[name] = tree.files[target]
-
-
-def _link(member: tarfile.TarInfo, name: str, links: dict[str, str]) -> None:
-    if member.issym():
-        links[name] = _normalize(posixpath.join(posixpath.dirname(name), member.linkname))
-    elif member.islnk():
-        links[name] = _normalize(member.linkname)
-
-
-def _check_member_count(path: Path, count: int) -> None:
-    if count > MAX_MEMBERS:
-        raise ImageFormatError(
-            f"{path}: the archive has more than {MAX_MEMBERS:,} members; an image has a few "
-            f"per layer; {_FIX_EXPORT}"
-        )
-
-
-def _index_archive(path: Path) -> _ArchiveTree | None:
-    """An uncompressed tar's members as slices of it; None if it has sparse files."""
-    regular: dict[str, tuple[int, int]] = {}
-    links: dict[str, str] = {}
-    count = 0
-    info_class, ended = _end_marker_watcher()
-    try:
-        # Not streamed: tarfile reads each header and seeks over the data.
-        with tarfile.open(path, mode="r:", tarinfo=info_class) as tar:
-            for member in tar:
-                count += 1
-                _check_member_count(path, count)
-                name = _normalize(member.name)
-                if member.issparse():
-                    return None  # its data is not stored as one run of bytes
-                if member.isreg():
-                    regular[name] = (member.offset_data, member.size)
-                else:
-                    _link(member, name, links)
-        end = path.stat().st_size
-    except _ARCHIVE_ERRORS as exc:
-        raise _archive_error(path, exc, count) from None
-    if not ended:
-        raise _no_end_marker(path, count)
-    tree = _ArchiveTree(path, compressed=False)
-    for name, (offset, size) in regular.items():
-        if offset + size > end:
-            raise _archive_error(path, EOFError(f"{name!r} ends past the archive's end"), count)
-        tree.files[name] = _Found(path, size, None, offset, member=name)
-        tree.total += size
-    _resolve_links(tree, links)
-    return tree
-
-
-def _survey_archive(path: Path) -> _ArchiveTree:
-    """One streaming pass over a (compressed) tar: names, sizes, first bytes, small JSON.
-
-    Only JSON documents (a member starting with '{' or '[', at most
-    MAX_MANIFEST_SIZE) are read whole, MAX_DOCUMENT_BYTES in all; every other
-    member's data is decompressed and dropped, nothing is written.
-    """
-    tree = _ArchiveTree(path, compressed=True)
-    links: dict[str, str] = {}
-    count = 0
-    info_class, ended = _end_marker_watcher()
-    try:
-        with tarfile.open(path, mode="r|*", tarinfo=info_class) as tar:
-            for member in tar:
-                count += 1
-                _check_member_count(path, count)
-                name = _normalize(member.name)
-                if not member.isreg():
-                    _link(member, name, links)
-                    continue
-                source = tar.extractfile(member)
-                if source is None:  # pragma: no cover - isreg() members always have data
-                    raise tarfile.ReadError(f"cannot read member {member.name!r}")
-                head = source.read(min(member.size, _HEAD_SIZE))
-                data = None
-                if member.size <= MAX_MANIFEST_SIZE and head.lstrip()[:1] in (b"{", b"["):
-                    tree.documents += member.size
-                    if tree.documents > MAX_DOCUMENT_BYTES:
-                        raise ImageFormatError(
-                            f"{path}: the archive holds more than {MAX_DOCUMENT_BYTES:,} bytes "
-                            f"of JSON documents; an image's manifests and configs are far "
-                            f"smaller; {_FIX_EXPORT}"
-                        )
-                    data = head + source.read()
-                    if len(data) != member.size:
-                        raise tarfile.ReadError(f"member {member.name!r} is cut short")
-                tree.total += member.size
-                tree.ordinals[name] = count
-                tree.files[name] = _Found(
-                    None, member.size, None, member=name, head=head[:16], data=data
-                )
-    except _ARCHIVE_ERRORS as exc:
-        raise _archive_error(path, exc, count) from None
-    if not ended:
-        raise _no_end_marker(path, count)
-    _resolve_links(tree, links)
-    return tree
-
-
-def _stage_members(path: Path, wanted: Mapping[int, _Found], staging: Path) -> dict[int, _Found]:
-    """Copy and hash the ``wanted`` members (by position) of a compressed tar.
-
-    Stops after the last one: what follows is not even decompressed.
-    """
-    staged: dict[int, _Found] = {}
-    count = 0
-    try:
-        with tarfile.open(path, mode="r|*") as tar:
-            for member in tar:
-                count += 1
-                found = wanted.get(count)
-                if found is None:
-                    continue
-                if not member.isreg() or member.size != found.size:
-                    raise tarfile.ReadError(f"member {member.name!r} changed since it was read")
-                staged[count] = _stage_member(tar, member, staging / str(count))
-                if len(staged) == len(wanted):
-                    break
-    except _ARCHIVE_ERRORS as exc:
-        raise _archive_error(path, exc, count) from None
-    if len(staged) != len(wanted):
-        raise TruncatedArchive(
-            f"{path}: the archive changed while artreg read it; nothing was uploaded; {_FIX_EXPORT}"
-        )
-    return staged
-
-
-# tarfile ends a stream silently at a truncated or missing header; only a zero
-# block (EOFHeaderError) is the real end-of-archive marker.
-_EOF_HEADER: type[Exception] = getattr(tarfile, "EOFHeaderError", tarfile.HeaderError)
-
-
-def _end_marker_watcher() -> tuple[type[tarfile.TarInfo], list[bool]]:
-    """A TarInfo class that records, in the returned list, reaching the end marker."""
-    seen: list[bool] = []
-
-    class _Info(tarfile.TarInfo):
-        @classmethod
-        def fromtarfile(cls, tarfile: tarfile.TarFile) -> _Info:
-            try:
-                return super().fromtarfile(tarfile)
-            except _EOF_HEADER:
-                seen.append(True)
-                raise
-
-    return _Info, seen
-
-
-class _StagingFailed(OSError):
-    def __init__(self, error: ImageFormatError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _stage_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> _Found:
-    source = tar.extractfile(member)
-    if source is None:  # pragma: no cover - isreg() members always have data
-        raise tarfile.ReadError(f"cannot read member {member.name!r}")
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        out = dest.open("wb")
-    except OSError as exc:
-        raise _StagingFailed(_staging_error(dest, exc)) from None
-    with out:
-        # extractfile() never reads past the member's size, declared in its header.
-        while chunk := source.read(READ_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            try:
-                out.write(chunk)
-            except OSError as exc:
-                raise _StagingFailed(_staging_error(dest, exc)) from None
-    if size != member.size:
-        raise tarfile.ReadError(f"member {member.name!r} has {size} of its {member.size} bytes")
-    return _Found(dest, size, digest.hexdigest())
-
-
-def _staging_error(dest: Path, exc: OSError) -> ImageFormatError:
-    return ImageFormatError(
-        f"cannot stage the archive's blobs in {dest.parent} ({exc.strerror}); "
-        "set TMPDIR to a directory with room for the image and re-run"
-    )
-
-
-def _hash_all(wanted: list[_Found], where: Path) -> dict[_Key, _Found]:
-    """Each not-yet-hashed file of ``wanted`` hashed, in parallel."""
-    unique = {found.key: found for found in wanted}
-    todo = [found for found in unique.values() if found.sha256 is None]
-    workers = min(_HASH_WORKERS, len(todo))
-    if workers > 1:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-            hashes = list(pool.map(lambda f: _hash_found(f, where), todo))
-    else:
-        hashes = [_hash_found(f, where) for f in todo]
-    out: dict[_Key, _Found] = dict(unique)
-    for found, sha256 in zip(todo, hashes, strict=True):
-        out[found.key] = _Found(found.path, found.size, sha256, found.offset, found.member)
-    return out
 
 
 # --- OCI layouts (directory or archive) -------------------------------------------------------
@@ -555,7 +161,7 @@ class _Document:
 
     def error(self, field: str, text: str) -> ImageFormatError:
         at = f"{self.name}: {field}" if field else self.name
-        return ImageFormatError(f"{self.where}: {at}: {text}; nothing was uploaded; {_FIX_EXPORT}")
+        return ImageFormatError(f"{self.where}: {at}: {text}; nothing was uploaded; {FIX_EXPORT}")
 
     def check(self, value: object, kind: type, field: str) -> Any:
         if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
@@ -590,7 +196,7 @@ class _Document:
         if not MEDIA_TYPE.fullmatch(media_type):
             raise UnknownMediaType(
                 f"{self.where}: {self.name}: {field}: mediaType {_found_kind(media_type)} is "
-                f"not a media type; {_FIX_EXPORT}"
+                f"not a media type; {FIX_EXPORT}"
             )
         if not SHA256_DIGEST.fullmatch(digest):
             algorithm = digest.partition(":")[0]
@@ -630,28 +236,28 @@ class _Document:
 class _Reader:
     """Walks manifests from a top descriptor, verifying everything reachable once."""
 
-    def __init__(self, tree: _Tree, where: Path) -> None:
+    def __init__(self, tree: Tree, where: Path) -> None:
         self.tree = tree
         self.where = where
         self.children: dict[str, Manifest] = {}
         self.walked: dict[tuple[str, str], bytes] = {}  # (digest, media type) -> body
-        self.blobs: dict[str, tuple[_Descriptor, str, _Found]] = {}
+        self.blobs: dict[str, tuple[_Descriptor, str, Found]] = {}
 
     # Blobs.
 
-    def locate(self, desc: _Descriptor, role: str) -> _Found:
+    def locate(self, desc: _Descriptor, role: str) -> Found:
         found = self.tree.locate(f"blobs/sha256/{desc.digest.removeprefix('sha256:')}")
         if found is None:
             raise BlobMissing(
                 f"{self.where}: {role}: blob {desc.digest} is missing "
                 f"(expected blobs/sha256/{desc.digest.removeprefix('sha256:')}); the image is "
-                f"incomplete; nothing was uploaded; {_FIX_EXPORT}"
+                f"incomplete; nothing was uploaded; {FIX_EXPORT}"
             )
         if found.size != desc.size:
             raise BlobSizeMismatch(
                 f"{self.where}: {role}: blob {desc.digest} has {found.size} bytes, its "
                 f"descriptor says {desc.size} (a truncated or replaced file); nothing was "
-                f"uploaded; {_FIX_EXPORT}"
+                f"uploaded; {FIX_EXPORT}"
             )
         return found
 
@@ -681,7 +287,7 @@ class _Reader:
                 f"over {MAX_MANIFEST_SIZE} bytes"
             )
         found = self.locate(desc, role)
-        body = _read_small(found, self.where)
+        body = read_small(found, self.where)
         actual = sha256_digest(body)
         if actual != desc.digest:
             raise self.digest_error(role, desc.digest, actual)
@@ -700,8 +306,8 @@ class _Reader:
         seen = self.walked.get((desc.digest, desc.media_type))
         if seen is not None:  # a diamond: this manifest and all below it are verified
             return Manifest(desc.digest, desc.media_type, seen, desc.platform)
-        if depth > MAX_DEPTH:
-            raise self.format_error(f"{role}: indexes nested more than {MAX_DEPTH} deep")
+        if depth > MAX_INDEX_DEPTH:
+            raise self.format_error(f"{role}: indexes nested more than {MAX_INDEX_DEPTH} deep")
         if len(self.walked) >= MAX_MANIFESTS:
             raise self.format_error(
                 f"{role}: the image has more than {MAX_MANIFESTS} manifests and indexes"
@@ -714,7 +320,7 @@ class _Reader:
         if declared is not None and declared != desc.media_type:
             raise UnknownMediaType(
                 f"{self.where}: {role}: {desc.digest} declares mediaType {declared!r} but is "
-                f"referenced as {desc.media_type!r}; {_FIX_EXPORT}"
+                f"referenced as {desc.media_type!r}; {FIX_EXPORT}"
             )
         what = f"{'index' if desc.media_type in INDEX_TYPES else 'manifest'} {desc.digest[:19]}"
         if desc.media_type in INDEX_TYPES:
@@ -752,24 +358,24 @@ class _Reader:
             self.verify_blob(layer, role)
 
     def format_error(self, text: str) -> ImageFormatError:
-        return ImageFormatError(f"{self.where}: {text}; nothing was uploaded; {_FIX_EXPORT}")
+        return ImageFormatError(f"{self.where}: {text}; nothing was uploaded; {FIX_EXPORT}")
 
     def digest_error(self, role: str, expected: str, found: str) -> DigestMismatch:
         return DigestMismatch(
             f"{self.where}: {role}: content does not match its digest: expected {expected}, "
-            f"found {found} (a corrupt or modified blob); nothing was uploaded; {_FIX_EXPORT}"
+            f"found {found} (a corrupt or modified blob); nothing was uploaded; {FIX_EXPORT}"
         )
 
 
-def _read_layout(tree: _Tree, where: Path, kind: str, ref: str | None) -> Image:
+def _read_layout(tree: Tree, where: Path, kind: str, ref: str | None) -> Image:
     reader = _Reader(tree, where)
     layout = tree.locate("oci-layout")
     if layout is None:
         raise ImageFormatError(
             f"{where}: no 'oci-layout' file: not an OCI image layout (a docker-archive or "
-            f"oci-archive must be given as the .tar file itself); {_FIX_EXPORT}"
+            f"oci-archive must be given as the .tar file itself); {FIX_EXPORT}"
         )
-    marker = _Document(where, "oci-layout", _read_small(layout, where))
+    marker = _Document(where, "oci-layout", read_small(layout, where))
     version = marker.get(marker.value, "imageLayoutVersion", str, "", required=True)
     if not version.startswith(LAYOUT_VERSION_MAJOR):
         raise reader.format_error(
@@ -779,7 +385,7 @@ def _read_layout(tree: _Tree, where: Path, kind: str, ref: str | None) -> Image:
     index_file = tree.locate("index.json")
     if index_file is None:
         raise reader.format_error("index.json is missing")
-    body = _read_small(index_file, where)
+    body = read_small(index_file, where)
     doc = _Document(where, "index.json", body)
     doc.image_document()
     declared = doc.get(doc.value, "mediaType", str, "", required=False) or OCI_INDEX
@@ -820,9 +426,9 @@ def _read_layout(tree: _Tree, where: Path, kind: str, ref: str | None) -> Image:
 # --- docker-archive -------------------------------------------------------------------------
 
 
-def _read_docker_archive(tree: _ArchiveTree, where: Path, ref: str | None) -> Image:
+def _read_docker_archive(tree: ArchiveTree, where: Path, ref: str | None) -> Image:
     reader = _Reader(tree, where)
-    doc = _Document(where, "manifest.json", _read_small(tree.files["manifest.json"], where), list)
+    doc = _Document(where, "manifest.json", read_small(tree.files["manifest.json"], where), list)
     images = []
     for n, value in enumerate(doc.value):
         entry = doc.check(value, dict, f"[{n}]")
@@ -848,7 +454,7 @@ def _read_docker_archive(tree: _ArchiveTree, where: Path, ref: str | None) -> Im
         )
     config_name, layer_names, _ = images[0]
     config = _member(tree, where, config_name, "config")
-    config_doc = _Document(where, config_name, _read_small(config, where))
+    config_doc = _Document(where, config_name, read_small(config, where))
     rootfs = config_doc.get(config_doc.value, "rootfs", dict, "", required=True)
     diff_ids = config_doc.strings(rootfs, "diff_ids", "rootfs")
     if diff_ids is None:
@@ -872,7 +478,7 @@ def _read_docker_archive(tree: _ArchiveTree, where: Path, ref: str | None) -> Im
             raise DigestMismatch(
                 f"{where}: layer {n} ({name}): content does not match the config's "
                 f"rootfs.diff_ids[{n}]: expected {diff_ids[n]}, found {digest} (a corrupt "
-                f"layer); nothing was uploaded; {_FIX_EXPORT}"
+                f"layer); nothing was uploaded; {FIX_EXPORT}"
             )
         blobs.append(_blob(layer, digest, media_type))
     body = _docker_manifest(blobs[0], blobs[1:])
@@ -911,19 +517,19 @@ def _docker_manifest(config: Blob, layers: list[Blob]) -> bytes:
     return json.dumps(doc, separators=(",", ":")).encode()
 
 
-def _member(tree: _ArchiveTree, where: Path, name: str, role: str) -> _Found:
+def _member(tree: ArchiveTree, where: Path, name: str, role: str) -> Found:
     found = tree.locate(name)
     if found is None:
         raise BlobMissing(
             f"{where}: {role}: {name!r} is listed in manifest.json but missing from the "
-            f"archive; nothing was uploaded; {_FIX_EXPORT}"
+            f"archive; nothing was uploaded; {FIX_EXPORT}"
         )
     return found
 
 
-def _layer_type(found: _Found, where: Path) -> str:
+def _layer_type(found: Found, where: Path) -> str:
     """A docker-archive layer's media type, from its magic bytes."""
-    head = found.head[:4] if found.path is None else _read_small(found, where, limit=4)
+    head = found.head[:4] if found.path is None else read_small(found, where, limit=4)
     if head[:2] == b"\x1f\x8b":
         return OCI_LAYER_GZIP
     if head == b"\x28\xb5\x2f\xfd":
@@ -931,84 +537,6 @@ def _layer_type(found: _Found, where: Path) -> str:
     return OCI_LAYER
 
 
-def _blob(found: _Found, digest: str, media_type: str) -> Blob:
+def _blob(found: Found, digest: str, media_type: str) -> Blob:
     assert found.path is not None, "blobs are built from staged or local files"
     return Blob(digest, found.size, media_type, found.path, found.offset)
-
-
-# --- small helpers -----------------------------------------------------------------------------
-
-
-def _open(found: _Found, where: Path) -> BinaryIO:
-    """The found file, positioned at its data."""
-    if found.path is None:  # pragma: no cover - callers read documents from memory
-        raise ImageFormatError(f"{where}: {found.named()}: not staged")
-    try:
-        stream = found.path.open("rb")
-        if found.offset is not None:
-            stream.seek(found.offset)
-    except OSError as exc:
-        raise ImageFormatError(f"{where}: cannot read {found.path}: {exc.strerror}") from None
-    return stream
-
-
-def _hash_found(found: _Found, where: Path) -> str:
-    """The sha256 of a layout's file, or of an uncompressed archive's member.
-
-    Reads exactly the size found before (what the descriptor declares): a file
-    that grows or shrinks meanwhile is an error, never an unbounded read.
-    """
-    digest = hashlib.sha256()
-    left = found.size
-    try:
-        with _open(found, where) as stream:
-            while left > 0:
-                chunk = stream.read(min(left, READ_CHUNK))
-                if not chunk:
-                    break
-                digest.update(chunk)
-                left -= len(chunk)
-            grew = found.offset is None and left == 0 and stream.read(1) != b""
-    except OSError as exc:
-        raise ImageFormatError(f"{where}: cannot read {found.path}: {exc.strerror}") from None
-    if left > 0 and found.offset is not None:
-        raise TruncatedArchive(
-            f"{where}: the archive is truncated: a member ends past its end; nothing was "
-            f"uploaded; {_FIX_EXPORT}"
-        )
-    if left > 0 or grew:
-        raise BlobSizeMismatch(
-            f"{where}: {found.path} changed size while artreg read it; nothing was uploaded; "
-            "re-run once the image is written"
-        )
-    return digest.hexdigest()
-
-
-def _read_small(found: _Found, where: Path, *, limit: int = MAX_MANIFEST_SIZE) -> bytes:
-    """At most ``limit`` bytes (a manifest, config, or a layer's magic)."""
-    if found.path is None:  # a compressed archive's member: JSON documents were kept
-        if found.data is None and found.size > limit:
-            raise ImageFormatError(
-                f"{where}: {found.named()} is over {MAX_MANIFEST_SIZE} bytes; not a manifest or "
-                "config"
-            )
-        if found.data is None:
-            raise ImageFormatError(
-                f"{where}: {found.named()}: not a JSON document (it starts with "
-                f"{found.head[:8]!r}); expected a manifest, index or config; nothing was "
-                f"uploaded; {_FIX_EXPORT}"
-            )
-        return found.data[:limit]
-    want = limit + 1 if found.offset is None else min(found.size, limit + 1)
-    try:
-        with _open(found, where) as stream:
-            body = stream.read(want)
-    except OSError as exc:
-        raise ImageFormatError(f"{where}: cannot read {found.path}: {exc.strerror}") from None
-    if len(body) > limit:
-        if limit < MAX_MANIFEST_SIZE:
-            return body[:limit]
-        raise ImageFormatError(
-            f"{where}: {found.named()} is over {MAX_MANIFEST_SIZE} bytes; not a manifest or config"
-        )
-    return body

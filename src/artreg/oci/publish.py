@@ -43,16 +43,10 @@ from artreg.core.tags import (
     decode_tag,
     encode_tag,
 )
-from artreg.oci.image import (
-    MAX_MANIFEST_SIZE,
-    OCI_INDEX,
-    OCI_MANIFEST,
-    Image,
-    InvalidOciTag,
-    sha256_digest,
-)
+from artreg.errors import InvalidOciTag, NotFound
+from artreg.oci.image import MAX_MANIFEST_SIZE, OCI_INDEX, OCI_MANIFEST, Image, sha256_digest
 from artreg.oci.layout import read_image
-from artreg.stores.base import NotFound, ObjectInfo, PutRequest, Store
+from artreg.stores.base import ObjectInfo, PutRequest, Store
 from artreg.stores.steps import (
     IMMUTABLE_CACHE,
     JSON_TYPE,
@@ -212,10 +206,6 @@ class ImagesPlan:
 
     def steps(self) -> list[Step]:
         return [step for phase in self.phases for step in phase]
-
-    @property
-    def upload_bytes(self) -> int:
-        return sum(step.action.size for step in self.steps())
 
 
 def plan_images(

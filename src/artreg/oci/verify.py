@@ -1,8 +1,10 @@
-"""Check a published image, and find what a set of images references (for a blob sweep).
+"""Check the published images that build manifests record (what ``artreg verify`` runs).
 
-``verify_image`` is what ``artreg verify`` calls per image recorded in a build
-manifest; :func:`reachable` is the mark phase a retention sweep needs: every
-manifest and blob digest reachable from the kept tags or digests.
+Per image: ``GET /v2/``, the tag's manifest, the same bytes under its digest,
+every child manifest (by digest, re-hashed: they are small), every referenced
+blob present with its size, and the digest the build recorded; per repository,
+``tags/list`` agreeing with the tag manifests present. With ``deep``, every blob
+is also downloaded and re-hashed (one at a time).
 """
 
 from __future__ import annotations
@@ -11,8 +13,10 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from artreg.core.jsondoc import Malformed, parse
+from artreg.core.images import MAX_INDEX_DEPTH
+from artreg.core.jsondoc import parse
 from artreg.core.manifest import Build
+from artreg.errors import Malformed, NotFound
 from artreg.oci.image import (
     INDEX_TYPES,
     MANIFEST_TYPES,
@@ -25,14 +29,11 @@ from artreg.oci.publish import (
     RepositoryState,
     blob_key,
     manifest_key,
-    oci_tag,
     read_repository,
     tags_list_key,
 )
-from artreg.render.counts import counted
-from artreg.stores.base import NotFound, ObjectInfo, Store
-
-_MAX_DEPTH = 4
+from artreg.render.terminal import counted
+from artreg.stores.base import ObjectInfo, Store
 
 
 @dataclass
@@ -42,25 +43,6 @@ class Reachable:
     manifests: set[str] = field(default_factory=set)
     blobs: set[str] = field(default_factory=set)
     problems: list[str] = field(default_factory=list)
-
-
-def verify_image(store: Store, repository: str, tag: str, deep: bool = False) -> list[str]:
-    """Problems with ``repository:tag`` in ``store``: an empty list when it is pullable.
-
-    Checks ``GET /v2/``, the tag's manifest, the same bytes under its digest,
-    every child manifest (by digest, re-hashed: they are small), every
-    referenced blob present with its size, and the tag in ``tags/list``.
-    With ``deep``, every blob is also downloaded and re-hashed (one at a time).
-    ``tag`` may be an artreg tag (``+`` is mapped) or an OCI tag.
-    """
-    problems: list[str] = []
-    if store.head(REGISTRY_ROOT_KEY) is None:
-        problems.append(f"{store.description}: {REGISTRY_ROOT_KEY} is missing: GET /v2/ fails")
-    state = read_repository(store, repository)
-    found, _ = _verify_tag(
-        store, repository, oci_tag(tag), deep, state, _listed_tags(store, repository)
-    )
-    return [*problems, *found]
 
 
 def _listed_tags(store: Store, repository: str) -> list[str] | None:
@@ -104,11 +86,6 @@ def _verify_tag(
     return problems, digest
 
 
-def verify_build_images(store: Store, build: Build, deep: bool = False) -> list[str]:
-    """Problems with every image a build manifest records (tag present with its digest)."""
-    return verify_images(store, [build], deep).problems
-
-
 @dataclass
 class ImageFindings:
     """What :func:`verify_images` found, and how many images it checked."""
@@ -120,7 +97,7 @@ class ImageFindings:
 def verify_images(store: Store, builds: Iterable[Build], deep: bool = False) -> ImageFindings:
     """Every image the build manifests record, each repository listed once.
 
-    Per image, what :func:`verify_image` checks, plus the tag's manifest having
+    Per image, the checks of the module docstring, plus the tag's manifest having
     the digest the build recorded; per repository, ``tags/list`` agreeing with
     the tag manifests present (both ways).
     """
@@ -163,25 +140,6 @@ def verify_images(store: Store, builds: Iterable[Build], deep: bool = False) -> 
     return found
 
 
-def reachable(store: Store, repository: str, roots: Iterable[str]) -> Reachable:
-    """Every manifest and blob digest reachable from ``roots`` (tags or digests).
-
-    The mark phase of a blob sweep: a blob of ``v2/<repository>/blobs/`` not in
-    ``blobs`` (and older than the grace period) is garbage; so is a
-    ``manifests/sha256:...`` key not in ``manifests``.
-    """
-    found = Reachable()
-    blobs = read_repository(store, repository).blobs
-    for root in roots:
-        try:
-            body = store.get(manifest_key(repository, root))
-        except NotFound:
-            found.problems.append(f"{store.description}: {repository}:{root} is missing")
-            continue
-        _walk(store, repository, sha256_digest(body), body, found, blobs, False, 0)
-    return found
-
-
 def _walk(
     store: Store,
     repository: str,
@@ -219,7 +177,7 @@ def _walk(
             if sha256_digest(child_body) != child_digest:
                 found.problems.append(f"{where}: child manifest {child_digest} has other content")
                 continue
-            if depth < _MAX_DEPTH:
+            if depth < MAX_INDEX_DEPTH:
                 _walk(store, repository, child_digest, child_body, found, blobs, deep, depth + 1)
         return
     if media_type is not None and media_type not in MANIFEST_TYPES and "config" not in doc:

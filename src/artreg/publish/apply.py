@@ -18,7 +18,7 @@ from artreg.core.manifest import Build
 from artreg.core.ownership import Intent
 from artreg.core.plan import BuildChange, Kind, Op, plan_build
 from artreg.core.tags import Category, classify
-from artreg.errors import ArtregError, InvalidTag
+from artreg.errors import ArtregError, InvalidTag, PreconditionFailed
 from artreg.oci.publish import (
     ImageSource,
     ImagesPlan,
@@ -54,7 +54,7 @@ from artreg.publish.site import (
 )
 from artreg.publish.source import BuildRef, detect_build_ref
 from artreg.render.progress import Progress
-from artreg.stores import PreconditionFailed, Store
+from artreg.stores import Store
 from artreg.stores.steps import Step
 
 

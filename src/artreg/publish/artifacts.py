@@ -14,14 +14,14 @@ import mimetypes
 import os
 import re
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from artreg.config import Artifact, FileSpec
 from artreg.core.keys import file_key, name_problem
 from artreg.core.manifest import FileEntry
-from artreg.errors import ArtregError
+from artreg.errors import ArtifactFilesError, GlobTooBroad
 
 CHUNK_SIZE = 1 << 20
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -54,14 +54,6 @@ _EXTRA_TYPES = {
     ".sha256": "text/plain",
     ".sha512": "text/plain",
 }
-
-
-class ArtifactFilesError(ArtregError):
-    """Declared files that cannot be published; every problem, one per line."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = tuple(problems)
-        super().__init__("\n".join(self.problems))
 
 
 @dataclass(frozen=True)
@@ -170,11 +162,6 @@ def resolve_files(
     return tuple(resolved)
 
 
-def to_file_entries(files: Iterable[LocalFile]) -> tuple[FileEntry, ...]:
-    """The manifest records of resolved files."""
-    return tuple(f.to_file_entry() for f in files)
-
-
 def hash_file(path: Path) -> tuple[int, str]:
     """(size, sha256 hex) of a regular file, read in chunks; raises OSError.
 
@@ -242,14 +229,6 @@ def _find(config_dir: Path, artifact: str, spec: FileSpec) -> tuple[list[_Candid
         f"{where}: the pattern matches {what}; build the artifact first or fix the "
         "pattern in artreg.toml"
     )
-
-
-class GlobTooBroad(Exception):
-    """A pattern that would look at more than ``limit`` directory entries."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(limit)
-        self.limit = limit
 
 
 def glob_paths(root: Path, pattern: str, *, max_entries: int = MAX_GLOB_ENTRIES) -> list[str]:

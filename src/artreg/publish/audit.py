@@ -11,11 +11,10 @@ from artreg.core import index
 from artreg.core.index import Entry
 from artreg.core.keys import PAGE_NAME, SIGNATURE_NAME, SUMS_NAME, site_keys
 from artreg.core.latest import FEED_KEY, LATEST_JSON_KEY, RECORD_KEY
-from artreg.core.manifest import ARTREG_DIR, Build, InvalidManifest
+from artreg.core.manifest import ARTREG_DIR, Build
 from artreg.core.ownership import (
     INTENTS_PREFIX,
     Intent,
-    InvalidIntent,
     Judged,
     Listed,
     Ownership,
@@ -27,6 +26,7 @@ from artreg.core.plan import Action, Kind, Op
 from artreg.core.signing import ALLOWED_SIGNERS_KEY
 from artreg.core.tags import PUBLISHED_CATEGORIES, Convention
 from artreg.core.yank import YANKS_KEY
+from artreg.errors import InvalidIntent, InvalidManifest, NotFound
 from artreg.oci.publish import REGISTRY_ROOT_KEY
 from artreg.oci.verify import verify_images
 from artreg.publish.engine import (
@@ -39,7 +39,7 @@ from artreg.publish.engine import (
 from artreg.publish.lease import LEASE_KEY
 from artreg.publish.site import recorded_site_keys
 from artreg.render.site import html_page_key
-from artreg.stores.base import NotFound, ObjectInfo, Store
+from artreg.stores.base import ObjectInfo, Store
 from artreg.stores.steps import Step
 
 SITE_WHAT = {SUMS_NAME: "checksums", SIGNATURE_NAME: "signature", PAGE_NAME: "page"}

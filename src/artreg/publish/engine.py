@@ -23,13 +23,7 @@ from artreg.config import Config, TagRules
 from artreg.core import index
 from artreg.core.index import Entry, PageList, PageSet, ParsedPage, RootIndex
 from artreg.core.keys import SIGNATURE_NAME, site_keys
-from artreg.core.manifest import (
-    BUILDS_PREFIX,
-    Build,
-    InvalidManifest,
-    build_at,
-    manifest_key,
-)
+from artreg.core.manifest import BUILDS_PREFIX, Build, build_at, manifest_key
 from artreg.core.ownership import Intent, make_intent
 from artreg.core.plan import DELETE_ORDER, Action, BuildChange, Kind, Op, order_actions
 from artreg.core.retention import (
@@ -49,7 +43,7 @@ from artreg.core.tags import (
     decode_tag,
     unsafe_reason,
 )
-from artreg.errors import ArtregError
+from artreg.errors import ArtregError, InvalidManifest, NotFound, PreconditionFailed, RootRefused
 from artreg.publish.artifacts import LocalFile
 from artreg.publish.site import read_yanks, site_of
 from artreg.render.site import (
@@ -59,7 +53,7 @@ from artreg.render.site import (
     render_history_page,
     render_root_page,
 )
-from artreg.stores.base import NotFound, ObjectInfo, PreconditionFailed, PutRequest, Store
+from artreg.stores.base import ObjectInfo, PutRequest, Store
 from artreg.stores.steps import (
     HTML_TYPE,
     IMMUTABLE_CACHE,
@@ -867,14 +861,6 @@ def execute(
         if keys:
             store.delete(keys)
     return etags
-
-
-class RootRefused(ArtregError):
-    """The conditional root write was refused though the root had not changed.
-
-    Under the lease nothing else writes the root, so this is the server (or a
-    proxy before it) refusing a matching If-Match: retrying cannot help.
-    """
 
 
 def execute_index(

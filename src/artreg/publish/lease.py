@@ -20,17 +20,13 @@ from types import TracebackType
 
 from artreg.core.jsondoc import Fields, load
 from artreg.core.manifest import ARTREG_DIR, format_time
-from artreg.errors import ArtregError
-from artreg.stores.base import NotFound, PreconditionFailed, PutRequest, Store
+from artreg.errors import ArtregError, InvalidLease, LeaseTimeout, NotFound, PreconditionFailed
+from artreg.stores.base import PutRequest, Store
 
 LEASE_KEY = f"{ARTREG_DIR}/lease.json"
 DEFAULT_TTL = dt.timedelta(minutes=5)
 DEFAULT_WAIT = dt.timedelta(minutes=10)
 TTL_ENV = "ARTREG_LEASE_TTL"  # seconds; overrides DEFAULT_TTL (tests, slow links)
-
-
-class LeaseTimeout(ArtregError):
-    """Another run held the lease for longer than we were willing to wait."""
 
 
 @dataclass(frozen=True)
@@ -39,10 +35,6 @@ class LeaseRecord:
     token: str
     acquired: dt.datetime
     expires: dt.datetime
-
-
-class InvalidLease(ArtregError):
-    """A lease object that is not one artreg wrote (it is then taken over, see the spec)."""
 
 
 MAX_LEASE_BYTES = 64 * 1024

@@ -24,7 +24,7 @@ from artreg.core.manifest import Build, manifest_key
 from artreg.core.ownership import Intent
 from artreg.core.plan import Action, Kind, summarize
 from artreg.core.retention import Decision
-from artreg.errors import ArtregError
+from artreg.errors import ArtregError, PreconditionFailed
 from artreg.oci.gc import ImageSweep, declared_repositories, execute_sweep, plan_sweep
 from artreg.publish.engine import (
     IndexPlan,
@@ -41,7 +41,7 @@ from artreg.publish.engine import (
     write_intent,
 )
 from artreg.publish.lease import Lease
-from artreg.stores.base import PreconditionFailed, Store
+from artreg.stores.base import Store
 from artreg.stores.steps import Step
 
 # Rounds of re-listing before a convergent (no conditional writes) run gives up.

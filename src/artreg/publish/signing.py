@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from artreg.core.signing import NAMESPACE, InvalidSigningKey
+from artreg.core.signing import NAMESPACE
+from artreg.errors import InvalidSigningKey
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ from artreg.core.retention import Decision
 from artreg.core.signing import ALLOWED_SIGNERS_KEY, identity
 from artreg.core.tags import PUBLISHED_CATEGORIES, Category, encode_tag
 from artreg.core.yank import YANKS_KEY, yank_record, yanks_document, yanks_from_document
-from artreg.errors import ArtregError
+from artreg.errors import ArtregError, NotFound
 from artreg.publish.signing import SigningKey, sign
 from artreg.render.bundle import (
     ReleaseObjects,
@@ -69,7 +69,7 @@ from artreg.render.site import (
     render_build_page,
     render_root_page,
 )
-from artreg.stores.base import NotFound, ObjectInfo, PutRequest, Store
+from artreg.stores.base import ObjectInfo, PutRequest, Store
 from artreg.stores.steps import HTML_TYPE, JSON_TYPE, MUTABLE_CACHE
 
 SITE_CACHE = MUTABLE_CACHE

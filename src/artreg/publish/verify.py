@@ -19,7 +19,7 @@ from artreg.publish.engine import read_state
 from artreg.publish.reconcile import Report, reconcile
 from artreg.publish.session import Publisher
 from artreg.publish.site import SiteReport, latest_is_current, refresh_latest, write_build
-from artreg.render.counts import counted
+from artreg.render.terminal import counted
 from artreg.stores.base import ObjectInfo
 
 STALE_LATEST = (

@@ -20,7 +20,8 @@ from artreg.core.index import Entry
 from artreg.core.latest import FEED_KEY
 from artreg.core.manifest import format_time
 from artreg.core.tags import Category, encode_tag
-from artreg.render.html import href, human_size
+from artreg.render.html import href
+from artreg.render.terminal import human_size
 
 DEFAULT_FEED_ENTRIES = 30
 ATOM_NS = "http://www.w3.org/2005/Atom"

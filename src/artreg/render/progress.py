@@ -16,8 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
-from artreg.render.counts import counted
-from artreg.render.html import human_size
+from artreg.render.terminal import counted, format_eta, human_size
 
 INTERVAL_ENV = "ARTREG_PROGRESS_INTERVAL"
 LOG_INTERVAL = 5.0  # seconds between lines in a log
@@ -34,16 +33,6 @@ def log_interval(environ: Mapping[str, str]) -> float:
     except ValueError:
         return LOG_INTERVAL
     return value if value >= 0 else LOG_INTERVAL
-
-
-def format_eta(seconds: float) -> str:
-    """``42 s``, ``3 min 5 s``, ``1 h 2 min``."""
-    whole = int(seconds + 0.5)
-    if whole < 60:
-        return f"{whole} s"
-    if whole < 3600:
-        return f"{whole // 60} min {whole % 60} s"
-    return f"{whole // 3600} h {whole % 3600 // 60} min"
 
 
 class Progress:

@@ -25,7 +25,8 @@ from artreg.core.keys import SIGNATURE_NAME, SUMS_NAME
 from artreg.core.manifest import Build, ImageEntry, manifest_key
 from artreg.core.signing import ALLOWED_SIGNERS_KEY, check_command, verify_command
 from artreg.core.tags import Category, encode_tag
-from artreg.render.html import esc, href, human_size, time_html
+from artreg.render.html import esc, href, time_html
+from artreg.render.terminal import human_size
 
 ROOT_RELEASE_ROWS = 20
 ROOT_OTHER_ROWS = 10

@@ -33,7 +33,6 @@ import http.server
 import mimetypes
 import os
 import re
-import stat
 import sys
 import threading
 import urllib.parse
@@ -41,18 +40,12 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from artreg.core.jsondoc import Malformed, parse
-from artreg.stores.dir import (
-    _OBJECTS,
-    _SIDECAR_MAX,
-    _SIDECAR_SUFFIX,
-    DEFAULT_CONTENT_TYPE,
-    META_DIR,
-    DirStore,
-    sidecar_from_bytes,
-)
+from artreg.core.jsondoc import parse
+from artreg.errors import Malformed
+from artreg.stores.dir import DEFAULT_CONTENT_TYPE, DirStore
+from artreg.stores.dir_paths import META_DIR, open_regular, read_fd, read_sidecar
 
 INDEX_DOCUMENT = "index.html"
 READ_CHUNK = 1024 * 1024
@@ -138,56 +131,7 @@ def key_for_path(url_path: str) -> str | None:
     return key
 
 
-# -- opening objects without following links ---------------------------------------
-
-
-def open_regular(root: Path, parts: list[str]) -> int | None:
-    """An fd on the regular file ``root/parts...``, or None; never follows a symlink.
-
-    Each directory is opened relative to its parent with ``O_NOFOLLOW``, so a
-    link in any component (or a component swapped for one meanwhile) fails.
-    """
-    if not parts or any(p in ("", ".", "..") or "\0" in p for p in parts):
-        return None
-    try:
-        directory = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        for part in parts[:-1]:
-            inner = os.open(
-                part,
-                os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC,
-                dir_fd=directory,
-            )
-            os.close(directory)
-            directory = inner
-        # O_NONBLOCK: opening a FIFO must not hang the thread; it is refused below.
-        fd = os.open(
-            parts[-1],
-            os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC,
-            dir_fd=directory,
-        )
-    except OSError:
-        return None
-    finally:
-        os.close(directory)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        return None
-    os.set_blocking(fd, True)
-    return fd
-
-
-def _read_fd(fd: int, limit: int) -> bytes | None:
-    """The whole file from offset 0, or None when it is larger than ``limit``."""
-    chunks, total = [], 0
-    while chunk := os.pread(fd, READ_CHUNK, total):
-        total += len(chunk)
-        if total > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+# -- opening objects (without following links: artreg.stores.dir_paths) ----------
 
 
 class _HashCache:
@@ -236,17 +180,6 @@ class ServedObject:
         os.close(self.fd)
 
 
-def _sidecar(root: Path, parts: list[str]) -> dict[str, Any]:
-    fd = open_regular(root, [META_DIR, _OBJECTS, *parts[:-1], parts[-1] + _SIDECAR_SUFFIX])
-    if fd is None:
-        return {}
-    try:
-        body = _read_fd(fd, _SIDECAR_MAX)
-    finally:
-        os.close(fd)
-    return sidecar_from_bytes(body) if body is not None else {}
-
-
 def open_object(root: Path, key: str, hashes: _HashCache) -> ServedObject | None:
     """The object at ``key`` under ``root`` with its website headers, or None (404)."""
     parts = key.split("/")
@@ -255,7 +188,7 @@ def open_object(root: Path, key: str, hashes: _HashCache) -> ServedObject | None
         return None
     try:
         st = os.fstat(fd)
-        doc = _sidecar(root, parts)
+        doc = read_sidecar(root, key)
         fresh = doc.get("size") == st.st_size and doc.get("mtimeNs") == st.st_mtime_ns
         etag = doc.get("etag") if fresh else None
         registry = _REGISTRY_KEY.fullmatch(key)
@@ -318,7 +251,7 @@ def _infer_type(key: str, fd: int, st: os.stat_result, registry: re.Match[str] |
 
 def _manifest_type(fd: int, st: os.stat_result) -> str:
     """A manifest's media type from its JSON: ``mediaType``, else its shape."""
-    body = _read_fd(fd, MAX_MANIFEST_BYTES) if st.st_size <= MAX_MANIFEST_BYTES else None
+    body = read_fd(fd, MAX_MANIFEST_BYTES) if st.st_size <= MAX_MANIFEST_BYTES else None
     try:
         doc = parse(body, max_bytes=MAX_MANIFEST_BYTES) if body is not None else None
     except Malformed:

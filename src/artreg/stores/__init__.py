@@ -9,17 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from artreg.config import Target
-from artreg.errors import ConfigError
-from artreg.stores.base import (
-    ContentChanged,
-    FileSlice,
-    NotFound,
-    ObjectInfo,
-    PreconditionFailed,
-    PutRequest,
-    Store,
-    StoreError,
-)
+from artreg.errors import ConfigError, ContentChanged, NotFound, PreconditionFailed, StoreError
+from artreg.stores.base import FileSlice, ObjectInfo, PutRequest, Store
 
 __all__ = [
     "ContentChanged",

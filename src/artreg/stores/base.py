@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from artreg.errors import ArtregError
+from artreg.errors import ContentChanged, InvalidKey, StoreError
 
 # Sizes of the chunks read from local files while hashing and uploading.
 READ_CHUNK = 1024 * 1024
@@ -25,22 +25,6 @@ READ_CHUNK = 1024 * 1024
 DELETE_BATCH = 1000
 # S3 lists at most this many keys per ListObjectsV2 page.
 LIST_PAGE = 1000
-
-
-class StoreError(ArtregError):
-    """A store operation failed in a way the user can fix."""
-
-
-class NotFound(StoreError):
-    """The key does not exist in the store."""
-
-
-class PreconditionFailed(StoreError):
-    """A conditional write lost: the key exists (If-None-Match) or changed (If-Match)."""
-
-
-class ContentChanged(StoreError):
-    """A local file changed between hashing and upload."""
 
 
 @dataclass(frozen=True)
@@ -277,7 +261,10 @@ def check_bytes_digest(description: str, req: PutRequest) -> None:
 
 
 def validate_key(description: str, key: str) -> None:
-    """Refuse keys that are empty, absolute, or have empty, '.' or '..' segments."""
+    """Refuse keys that are empty, absolute, or have empty, '.' or '..' segments.
+
+    Keys are built by artreg from checked input, so a bad one is a bug: :class:`InvalidKey`.
+    """
     problem = None
     if not key:
         problem = "the key is empty"
@@ -291,7 +278,7 @@ def validate_key(description: str, key: str) -> None:
                 problem = f"the key has an empty, '.' or '..' segment ({segment!r})"
                 break
     if problem is not None:
-        raise StoreError(
+        raise InvalidKey(
             f"{description}: invalid key {key!r}: {problem}; "
             "expected a relative path like 'v1.0.0/linux/amd64/app' (a bug in the caller)"
         )

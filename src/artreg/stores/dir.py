@@ -12,7 +12,8 @@ may point ``path`` at a link); nothing below it is ever followed. Every
 operation walks down from the root one directory at a time with
 ``O_NOFOLLOW``, so a link inside the target (to a directory, a file,
 ``.artreg-meta`` or its ``tmp``, or a loop) is reported as
-:class:`LinkInTarget` before anything is read, written or removed through it.
+:class:`LinkInTarget` before anything is read, written or removed through it
+(:mod:`artreg.stores.dir_paths` walks; ``artreg serve`` reads through it too).
 
 Temporary files are locked by their writer (see :mod:`artreg.stores.scratch`): the
 first write of a store removes those a killed run left behind.
@@ -38,44 +39,37 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artreg.core.jsondoc import Malformed, parse
+from artreg.errors import NotFound, PreconditionFailed, StoreError
 from artreg.stores.base import (
     DELETE_BATCH,
     LIST_PAGE,
     READ_CHUNK,
-    NotFound,
     ObjectInfo,
-    PreconditionFailed,
     PutRequest,
-    StoreError,
     check_bytes_digest,
     open_body,
     run_parallel,
     utc,
     validate_key,
 )
+from artreg.stores.dir_paths import (
+    CREATE_FLAGS,
+    META_DIR,
+    OBJECTS,
+    SIDECAR_MAX,
+    SIDECAR_SUFFIX,
+    Walker,
+    close_all,
+    lstat_mode,
+    sidecar_from_bytes,
+    sidecar_path,
+)
 from artreg.stores.scratch import lock_fd, sweep
 
-META_DIR = ".artreg-meta"
-_OBJECTS = "objects"
 _TMP = "tmp"
 _LOCK = "lock"
-_SIDECAR_SUFFIX = ".json"
 _TMP_PREFIXES = ("put-", "side-")
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
-# A sidecar is a few hundred bytes; a bigger one is not artreg's and is ignored.
-_SIDECAR_MAX = 64 * 1024
-# An S3 key has at most 1024 bytes, so at most 512 segments: deeper trees hold no keys.
-_MAX_DEPTH = 512
-
-_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-# O_NONBLOCK: opening a FIFO planted in the target must not hang (it is then skipped).
-_READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-
-
-class LinkInTarget(StoreError):
-    """A symbolic link inside a dir target: artreg never follows one."""
 
 
 @dataclass(frozen=True)
@@ -125,6 +119,7 @@ class DirStore:
         # The configured path may itself be, or pass through, a link: resolved once, here.
         self.root = Path(os.path.realpath(root))
         self.description = f"dir:{self.root}"
+        self._paths = Walker(self.root, self.description)
         self.requests: collections.Counter[str] = collections.Counter()
         self.max_workers = max_workers
         self._count_lock = threading.Lock()
@@ -162,7 +157,7 @@ class DirStore:
         self._count("GetObject")
         validate_key(self.description, key)
         with self._failing("read", key):
-            fd = self._open_file(key.split("/"))
+            fd = self._paths.open_file(key.split("/"))
             if fd is None:
                 raise NotFound(f"{self.description}: {key!r}: no such object")
             with open(fd, "rb") as f:
@@ -210,7 +205,7 @@ class DirStore:
         validate_key(self.description, dst)
         self._check_reserved(dst)
         with self._failing("copy to", dst):
-            fd = self._open_file(src.split("/"))
+            fd = self._paths.open_file(src.split("/"))
             if fd is None:
                 raise NotFound(
                     f"{self.description}: cannot copy {src!r} to {dst!r}: no such object"
@@ -246,7 +241,7 @@ class DirStore:
                     with self._failing("delete", key):
                         *parents, name = key.split("/")
                         self._remove(key.split("/"), keep=0)
-                        self._remove([META_DIR, _OBJECTS, *parents, name + _SIDECAR_SUFFIX], keep=2)
+                        self._remove([META_DIR, OBJECTS, *parents, name + SIDECAR_SUFFIX], keep=2)
 
     def supports_conditional_writes(self) -> bool:
         """Always: the lock makes check-and-rename atomic."""
@@ -258,130 +253,13 @@ class DirStore:
         """The file and website headers for ``key``, or None (no request is counted)."""
         validate_key(self.description, key)
         with self._failing("read", key):
-            fd = self._open_file(key.split("/"))
+            fd = self._paths.open_file(key.split("/"))
             if fd is None:
                 return None
             try:
                 return self._describe(key, fd, self._read_sidecar(key))
             finally:
                 os.close(fd)
-
-    # -- walking the tree without following links ----------------------------
-
-    def _open_root(self, *, create: bool) -> int | None:
-        """An fd on the root directory; None when it does not exist (and not ``create``)."""
-        try:
-            return os.open(self.root, _DIR_FLAGS)
-        except FileNotFoundError:
-            if not create:
-                return None
-        except OSError as exc:
-            raise self._root_error(exc) from None
-        try:
-            os.makedirs(self.root, exist_ok=True)
-            return os.open(self.root, _DIR_FLAGS)
-        except OSError as exc:
-            raise self._root_error(exc) from None
-
-    def _root_error(self, exc: OSError) -> StoreError:
-        return StoreError(
-            f"{self.description}: cannot use the target directory: {exc.strerror}; "
-            "check the target's path in artreg.toml"
-        )
-
-    def _child_dir(self, parent: int, parts: Sequence[str], *, create: bool) -> int | None:
-        """An fd on the directory ``parts[-1]`` in ``parent``; None when it does not exist.
-
-        Raises :class:`LinkInTarget` for a link, ``NotADirectoryError`` for a file when
-        ``create`` (there is none otherwise).
-        """
-        name = parts[-1]
-        for _ in range(3):  # mkdir, then open: a concurrent rmdir may come in between
-            try:
-                return os.open(name, _DIR_FLAGS, dir_fd=parent)
-            except FileNotFoundError:
-                if not create:
-                    return None
-            except OSError as exc:
-                if exc.errno not in (errno.ELOOP, errno.ENOTDIR):
-                    raise
-                self._refuse_link(parent, parts)
-                if not create:
-                    return None
-                raise NotADirectoryError(errno.ENOTDIR, "not a directory", name) from None
-            with contextlib.suppress(FileExistsError):
-                os.mkdir(name, dir_fd=parent)
-        return os.open(name, _DIR_FLAGS, dir_fd=parent)
-
-    def _open_dirs(self, parts: Sequence[str], *, create: bool) -> builtins.list[int]:
-        """fds on the root and each directory down ``parts`` (fewer when one is missing)."""
-        root = self._open_root(create=create)
-        if root is None:
-            return []
-        fds = [root]
-        try:
-            for depth in range(1, len(parts) + 1):
-                fd = self._child_dir(fds[-1], parts[:depth], create=create)
-                if fd is None:
-                    break
-                fds.append(fd)
-        except BaseException:
-            _close_all(fds)
-            raise
-        return fds
-
-    def _open_dir(self, parts: Sequence[str], *, create: bool = False) -> int | None:
-        """An fd on the directory ``parts`` below the root, or None when it does not exist."""
-        fds = self._open_dirs(parts, create=create)
-        if len(fds) == len(parts) + 1:
-            last = fds.pop()
-            _close_all(fds)
-            return last
-        _close_all(fds)
-        return None
-
-    def _open_in(self, parent: int, parts: Sequence[str]) -> int | None:
-        """A read fd on the regular file ``parts[-1]`` in ``parent``, or None."""
-        try:
-            fd = os.open(parts[-1], _READ_FLAGS, dir_fd=parent)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                self._refuse_link(parent, parts)
-            if exc.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.ENXIO):
-                return None
-            raise
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # a directory, FIFO or device
-            os.close(fd)
-            return None
-        return fd
-
-    def _open_file(self, parts: Sequence[str]) -> int | None:
-        """A read fd on the regular file at ``parts`` below the root, or None."""
-        parent = self._open_dir(parts[:-1])
-        if parent is None:
-            return None
-        try:
-            return self._open_in(parent, parts)
-        finally:
-            os.close(parent)
-
-    def _refuse_link(self, parent: int, parts: Sequence[str]) -> None:
-        """Raise :class:`LinkInTarget` when ``parts[-1]`` in ``parent`` is a link."""
-        try:
-            st = os.stat(parts[-1], dir_fd=parent, follow_symlinks=False)
-        except OSError:
-            return
-        if stat.S_ISLNK(st.st_mode):
-            try:
-                to = os.readlink(parts[-1], dir_fd=parent)
-            except OSError:
-                to = "?"
-            raise LinkInTarget(
-                f"{self.description}: {'/'.join(parts)!r} is a symbolic link (to {to!r}); "
-                "artreg never follows links inside a dir target, so nothing was read, "
-                "written or deleted through it; replace the link with the directory or file "
-                "itself, or remove it"
-            )
 
     @contextlib.contextmanager
     def _failing(self, what: str, key: str) -> Iterator[None]:
@@ -420,14 +298,13 @@ class DirStore:
         """
         if parent == -1:
             return {}
-        *parents, name = key.split("/")
-        parts = [META_DIR, _OBJECTS, *parents, name + _SIDECAR_SUFFIX]
-        fd = self._open_file(parts) if parent is None else self._open_in(parent, parts)
+        parts = sidecar_path(key)
+        fd = self._paths.open_file(parts) if parent is None else self._paths.open_in(parent, parts)
         if fd is None:
             return {}
         try:
             with open(fd, "rb") as f:
-                body = f.read(_SIDECAR_MAX + 1)
+                body = f.read(SIDECAR_MAX + 1)
         except OSError:
             return {}
         return sidecar_from_bytes(body)
@@ -453,63 +330,17 @@ class DirStore:
 
     def _scan(self, prefix: str) -> builtins.list[ObjectInfo]:
         """Every object below the directory ``prefix`` points into whose key starts with it."""
-        head = prefix.rpartition("/")[0]
-        head_parts = head.split("/") if head else []
-        if any(part in ("", ".", "..") for part in head_parts) or (
-            head_parts and head_parts[0] == META_DIR
-        ):
-            return []
-        top = self._open_dir(head_parts)
-        if top is None:
-            return []
         infos: builtins.list[ObjectInfo] = []
-        # Depth first, holding an fd on each directory down the current path only.
-        stack = [_Frame(head_parts, top, iter(_entries(top)))]
-        try:
-            while stack:
-                frame = stack[-1]
-                entry = next(frame.entries, None)
-                if entry is None:
-                    stack.pop().close()
-                    continue
-                child = [*frame.parts, entry.name]
-                key = "/".join(child)
-                if not frame.parts and entry.name == META_DIR:
-                    continue
-                if entry.is_symlink():
-                    self._refuse_link(frame.fd, child)
-                if entry.is_dir(follow_symlinks=False):
-                    if not (prefix.startswith(key + "/") or key.startswith(prefix)):
-                        continue
-                    if len(child) > _MAX_DEPTH:
-                        raise StoreError(
-                            f"{self.description}: {'/'.join(child[:8])}/...: directories "
-                            f"nest deeper than {_MAX_DEPTH} levels, which no key can; "
-                            "remove that tree from the target"
-                        )
-                    sub = self._child_dir(frame.fd, child, create=False)
-                    if sub is not None:
-                        stack.append(_Frame(child, sub, iter(_entries(sub))))
-                elif key.startswith(prefix) and entry.is_file(follow_symlinks=False):
-                    found = self._open_in(frame.fd, child)
-                    if found is None:  # deleted while listing
-                        continue
-                    try:
-                        if frame.sidecars is None:  # once per directory, not per file
-                            side = self._open_dir([META_DIR, _OBJECTS, *frame.parts])
-                            frame.sidecars = -1 if side is None else side
-                        doc = self._read_sidecar(key, frame.sidecars)
-                        infos.append(self._describe(key, found, doc).info)
-                    finally:
-                        os.close(found)
-        finally:
-            for frame in stack:
-                frame.close()
+
+        def visit(key: str, fd: int, sidecars: int) -> None:
+            infos.append(self._describe(key, fd, self._read_sidecar(key, sidecars)).info)
+
+        self._paths.walk(prefix, visit)
         return infos
 
     def _new_tmp(self, prefix: str) -> _Tmp:
         """A new, locked, empty temporary file; the first one sweeps killed runs' leftovers."""
-        tmp_dir = self._open_dir([META_DIR, _TMP], create=True)
+        tmp_dir = self._paths.open_dir([META_DIR, _TMP], create=True)
         assert tmp_dir is not None
         try:
             if not self._swept:
@@ -519,7 +350,7 @@ class DirStore:
             name = f"{prefix}{os.getpid()}-{secrets.token_hex(8)}"
             # Created with the umask's mode (not mkstemp's 0600): published objects are
             # read by whatever serves the directory (nginx as another user).
-            fd = os.open(name, _CREATE_FLAGS, 0o666, dir_fd=tmp_dir)
+            fd = os.open(name, CREATE_FLAGS, 0o666, dir_fd=tmp_dir)
         except BaseException:
             os.close(tmp_dir)
             raise
@@ -610,15 +441,15 @@ class DirStore:
     def _install(self, key: str, tmp: _Tmp, sidecar: dict[str, Any]) -> None:
         """Move a written file and its sidecar into place (the caller holds the lock)."""
         *parents, name = key.split("/")
-        side_parts = [META_DIR, _OBJECTS, *parents, name + _SIDECAR_SUFFIX]
+        side_parts = [META_DIR, OBJECTS, *parents, name + SIDECAR_SUFFIX]
         try:
-            parent = self._open_dir(parents, create=True)
-            side_parent = self._open_dir(side_parts[:-1], create=True)
+            parent = self._paths.open_dir(parents, create=True)
+            side_parent = self._paths.open_dir(side_parts[:-1], create=True)
             assert parent is not None and side_parent is not None
             try:
                 for directory, parts in ((parent, key.split("/")), (side_parent, side_parts)):
-                    self._refuse_link(directory, parts)
-                if stat.S_ISDIR(_lstat_mode(parent, name)):
+                    self._paths.refuse_link(directory, parts)
+                if stat.S_ISDIR(lstat_mode(parent, name)):
                     raise IsADirectoryError(key)
                 side = self._new_tmp("side-")
                 try:
@@ -644,13 +475,13 @@ class DirStore:
 
     def _remove(self, parts: Sequence[str], *, keep: int) -> None:
         """Unlink the file at ``parts`` and prune emptied directories below the ``keep``-th."""
-        fds = self._open_dirs(parts[:-1], create=False)
+        fds = self._paths.open_dirs(parts[:-1], create=False)
         try:
             if len(fds) < len(parts):  # a directory on the way is missing
                 return
-            self._refuse_link(fds[-1], parts)
+            self._paths.refuse_link(fds[-1], parts)
             try:
-                if not stat.S_ISREG(_lstat_mode(fds[-1], parts[-1])):
+                if not stat.S_ISREG(lstat_mode(fds[-1], parts[-1])):
                     return  # a directory is not an object: leave it
                 os.unlink(parts[-1], dir_fd=fds[-1])
             except FileNotFoundError:
@@ -661,11 +492,11 @@ class DirStore:
                 except OSError:
                     return
         finally:
-            _close_all(fds)
+            close_all(fds)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        meta = self._open_dir([META_DIR], create=True)
+        meta = self._paths.open_dir([META_DIR], create=True)
         assert meta is not None
         try:
             lock = os.open(
@@ -673,7 +504,7 @@ class DirStore:
             )
         except OSError as exc:
             if exc.errno == errno.ELOOP:
-                self._refuse_link(meta, [META_DIR, _LOCK])
+                self._paths.refuse_link(meta, [META_DIR, _LOCK])
             raise
         finally:
             os.close(meta)
@@ -683,66 +514,6 @@ class DirStore:
             yield
         finally:
             os.close(lock)  # releases the lock
-
-
-@dataclass
-class _Frame:
-    """One directory of a listing's walk: its fd, entries, and its sidecars' directory."""
-
-    parts: builtins.list[str]
-    fd: int
-    entries: Iterator[os.DirEntry[str]]
-    sidecars: int | None = None  # opened on first use; -1 when there is none
-
-    def close(self) -> None:
-        os.close(self.fd)
-        if self.sidecars is not None and self.sidecars != -1:
-            os.close(self.sidecars)
-
-
-def sidecar_from_bytes(body: bytes) -> dict[str, Any]:
-    """A sidecar's members, or nothing when it is malformed (shared with ``artreg serve``).
-
-    A sidecar is a cache of what a bucket keeps beside the bytes: a bad one is
-    ignored (the etag is recomputed, the content type guessed), never fatal,
-    and what becomes a header must be one printable line, else it is dropped.
-    """
-    try:
-        doc = parse(body, max_bytes=_SIDECAR_MAX)
-    except Malformed:
-        return {}
-    if not isinstance(doc, dict):
-        return {}
-    for name in ("etag", "contentType", "cacheControl"):
-        if name in doc and not _header_text(doc[name]):
-            del doc[name]
-    metadata = doc.get("metadata")
-    if not isinstance(metadata, dict) or not all(
-        _header_text(k) and _header_text(v) for k, v in metadata.items()
-    ):
-        doc["metadata"] = {}
-    return doc
-
-
-def _header_text(value: object) -> bool:
-    return isinstance(value, str) and len(value) <= 2048 and value.isprintable()
-
-
-def _entries(fd: int) -> builtins.list[os.DirEntry[str]]:
-    with os.scandir(fd) as it:
-        return builtins.list(it)
-
-
-def _lstat_mode(parent: int, name: str) -> int:
-    try:
-        return os.stat(name, dir_fd=parent, follow_symlinks=False).st_mode
-    except FileNotFoundError:
-        return 0
-
-
-def _close_all(fds: Sequence[int]) -> None:
-    for fd in fds:
-        os.close(fd)
 
 
 def _fresh(sidecar: Mapping[str, Any], st: os.stat_result) -> bool:

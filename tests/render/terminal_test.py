@@ -1,7 +1,9 @@
-"""Counts agree with their nouns: in the helper, and in what every command prints."""
+"""Terminal formatting: counts agree with their nouns (in the helper and in what every
+command prints), sizes, times left, and the --json report."""
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from publishing import make_site
 
-from artreg.render.counts import counted, plural
+from artreg.render.terminal import counted, format_eta, human_size, plural, print_json
 
 NOUNS = "problem|object|build|file|request|orphan|image|page|tag|blob|manifest|key|entry|category"
 # "1 index files", "1 young orphans", "1 problems"...
@@ -97,3 +99,32 @@ def test_every_command_output_agrees_with_its_counts(
     assert "1 problem\n" in text or "1 problem " in text, text
     assert not ONE_WITH_PLURAL.findall(text), text
     assert not MANY_WITH_SINGULAR.findall(text), text
+
+
+@pytest.mark.parametrize(
+    ("size", "text"),
+    [
+        (0, "0 B"),
+        (999, "999 B"),
+        (1000, "1.0 kB"),
+        (41_234_567, "41.2 MB"),
+        (999_990_000, "1.0 GB"),
+        (3 * 10**12, "3.0 TB"),
+        (5 * 10**18, "5000.0 PB"),
+    ],
+)
+def test_human_size(size: int, text: str) -> None:
+    assert human_size(size) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"), [(4.4, "4 s"), (65, "1 min 5 s"), (3725, "1 h 2 min")]
+)
+def test_format_eta(seconds: float, text: str) -> None:
+    assert format_eta(seconds) == text
+
+
+def test_print_json_indents_by_one_and_ends_the_line() -> None:
+    out = io.StringIO()
+    print_json({"a": [1]}, out)
+    assert out.getvalue() == '{\n "a": [\n  1\n ]\n}\n'
