@@ -16,14 +16,16 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from artreg import __version__
-from artreg.errors import ArtregError
+from artreg.errors import (
+    EXIT_BUG,
+    EXIT_CHANGES,
+    EXIT_INTERRUPTED,
+    EXIT_PROBLEM,
+    EXIT_USAGE,
+    ArtregError,
+)
 
 # Every exit code artreg uses (documented in docs/ci.md, "Exit codes", and in --help).
-EXIT_PROBLEM = 1  # a problem the user can fix (an ArtregError), or checks that failed
-EXIT_USAGE = 2  # wrong command-line usage (argparse's code)
-EXIT_BUG = 3  # a bug in artreg (InternalError or any unexpected exception)
-EXIT_CHANGES = 4  # plan --detailed-exitcode: changes are pending
-EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, the shell's convention)
 
 _EXIT_CODES = f"""\
 exit codes:

@@ -53,6 +53,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+# Exit codes of every command (`artreg --help` and docs/ci.md list them).
+EXIT_PROBLEM = 1  # a problem the user can fix (an ArtregError), or checks that failed
+EXIT_USAGE = 2  # wrong command-line usage (argparse's code)
+EXIT_BUG = 3  # a bug in artreg (InternalError or any unexpected exception)
+EXIT_CHANGES = 4  # plan --detailed-exitcode: changes are pending
+EXIT_INTERRUPTED = 130  # Ctrl-C or SIGTERM (128 + SIGINT, the shell's convention)
+
 
 class ArtregError(Exception):
     """A problem the user can fix; the message says what, where and how."""

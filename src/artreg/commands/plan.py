@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from artreg.cli import EXIT_CHANGES
 from artreg.commands import open_session, parse_now, show_brakes
 from artreg.core.plan import SYMBOLS, summarize
+from artreg.errors import EXIT_CHANGES
 from artreg.publish.apply import ApplySettings, Prepared, all_steps, brake_lines
 from artreg.render.terminal import human_size, print_json, written
 
