@@ -18,13 +18,20 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Container, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from artreg.core import jsondoc
-from artreg.core.keys import file_problem
+from artreg.core.checksums import sums_key
+from artreg.core.keys import download_url, file_problem, image_problem
 from artreg.core.manifest import ARTREG_DIR, MAX_SIZE, Build, format_time
-from artreg.core.tags import MAX_TAG_LENGTH, PUBLISHED_CATEGORIES, Category, unsafe_reason
+from artreg.core.tags import (
+    MAX_TAG_LENGTH,
+    PUBLISHED_CATEGORIES,
+    Category,
+    encode_tag,
+    unsafe_reason,
+)
 from artreg.errors import ArtregError
 
 INDEX_SCHEMA_VERSION = 1
@@ -67,25 +74,55 @@ class EntryFile:
     size: int
     sha256: str
 
+    @property
+    def url(self) -> str:
+        return download_url(self.key)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "platform": self.platform,
             "name": self.name,
             "key": self.key,
+            "url": self.url,
             "size": self.size,
             "sha256": self.sha256,
         }
 
 
 @dataclass(frozen=True)
+class EntryImage:
+    """One OCI image of an indexed build: pull ``<host>/<repository>:<tag>`` or ``@<digest>``."""
+
+    repository: str
+    tag: str
+    digest: str
+    media_type: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "repository": self.repository,
+            "tag": self.tag,
+            "digest": self.digest,
+            "mediaType": self.media_type,
+        }
+
+
+@dataclass(frozen=True)
 class Entry:
-    """The summary of one build that the index carries (the manifest stays the truth)."""
+    """The summary of one build that the index carries (the manifest stays the truth).
+
+    ``images`` is None for an entry written before the index listed images (read back
+    as written, not as "no images"); ``checksums`` is the key of the build's
+    ``SHA256SUMS`` when its manifest lists one.
+    """
 
     tag: str
     category: Category
     published: dt.datetime  # UTC, whole seconds (what the documents can hold)
     commit: str | None
     files: tuple[EntryFile, ...]
+    images: tuple[EntryImage, ...] | None = ()
+    checksums: str | None = None
     sort_key: SortKey = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -100,13 +137,22 @@ class Entry:
         return tuple(sorted({f.platform for f in self.files}))
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        """The entry document: pages, the root's newest rows and ``latest.json`` share it."""
+        document: dict[str, Any] = {
             "tag": self.tag,
             "category": self.category.value,
             "published": format_time(self.published),
             "commit": self.commit,
             "files": [f.to_json() for f in self.files],
+            "checksums": (
+                None
+                if self.checksums is None
+                else {"key": self.checksums, "url": download_url(self.checksums)}
+            ),
         }
+        if self.images is not None:
+            document["images"] = [image.to_json() for image in self.images]
+        return document
 
 
 def order_key(tag: str, category: Category, published: dt.datetime) -> SortKey:
@@ -141,7 +187,19 @@ def entry_from_build(build: Build) -> Entry:
             EntryFile(platform=f.platform, name=f.name, key=f.key, size=f.size, sha256=f.sha256)
             for f in build.files
         ),
+        images=tuple(EntryImage(i.repository, i.tag, i.digest, i.media_type) for i in build.images),
+        checksums=None if build.checksums is None else build.checksums.key,
     )
+
+
+def describes(indexed: Entry, wanted: Entry) -> bool:
+    """Whether the stored entry ``indexed`` says what ``wanted`` (from the manifest) says.
+
+    An entry written before the index listed images says nothing of them.
+    """
+    if indexed.images is None:
+        wanted = replace(wanted, images=None)
+    return indexed == wanted
 
 
 @dataclass(frozen=True)
@@ -823,31 +881,74 @@ def _entry(data: object, where: str, path: str) -> Entry:
     reason = unsafe_reason(tag)
     if reason is not None:  # it names the build's manifest and directory in links
         raise reader._bad("tag", f"a tag ({reason})", tag)
-    files = []
-    for n, item in enumerate(reader.array("files")):
-        file = _Reader(item, where, f"{path}files[{n}].")
-        sha256 = file.string("sha256")
-        if not _SHA256.fullmatch(sha256):
-            raise file._bad("sha256", "64 lowercase hex digits", sha256)
-        entry_file = EntryFile(
-            platform=file.string("platform"),
-            name=file.string("name"),
-            key=file.string("key"),
-            size=file.integer("size", 0, MAX_SIZE),
-            sha256=sha256,
+    files = [
+        _entry_file(tag, item, where, f"{path}files[{n}].")
+        for n, item in enumerate(reader.array("files"))
+    ]
+    images = None  # absent in entries written before the index listed images
+    if reader.has("images"):
+        images = tuple(
+            _entry_image(tag, item, where, f"{path}images[{n}].")
+            for n, item in enumerate(reader.array("images"))
         )
-        # The same rule as the keys apply writes: no other build's key, no '//host/x'.
-        problem = file_problem(tag, entry_file.platform, entry_file.name, entry_file.key)
-        if problem is not None:
-            raise _invalid(where, f"{path}files[{n}]: {problem}")
-        files.append(entry_file)
     return Entry(
         tag=tag,
         category=reader.category("category"),
         published=reader.time("published"),
         commit=reader.optional_string("commit"),
         files=tuple(files),
+        images=images,
+        checksums=_entry_checksums(tag, reader, where, path),
     )
+
+
+def _entry_file(tag: str, data: object, where: str, path: str) -> EntryFile:
+    file = _Reader(data, where, path)
+    sha256 = file.string("sha256")
+    if not _SHA256.fullmatch(sha256):
+        raise file._bad("sha256", "64 lowercase hex digits", sha256)
+    entry_file = EntryFile(
+        platform=file.string("platform"),
+        name=file.string("name"),
+        key=file.string("key"),
+        size=file.integer("size", 0, MAX_SIZE),
+        sha256=sha256,
+    )
+    # The same rule as the keys apply writes: no other build's key, no '//host/x'.
+    problem = file_problem(tag, entry_file.platform, entry_file.name, entry_file.key)
+    if problem is not None:
+        raise _invalid(where, f"{path.rstrip('.')}: {problem}")
+    if file.has("url") and file.get("url") != entry_file.url:  # absent before urls were listed
+        raise file._bad("url", repr(entry_file.url), file.get("url"))
+    return entry_file
+
+
+def _entry_image(tag: str, data: object, where: str, path: str) -> EntryImage:
+    item = _Reader(data, where, path)
+    image = EntryImage(
+        repository=item.string("repository"),
+        tag=item.string("tag"),
+        digest=item.string("digest"),
+        media_type=item.string("mediaType"),
+    )
+    problem = image_problem(tag, image.repository, image.tag, image.digest)
+    if problem is not None:
+        raise _invalid(where, f"{path.rstrip('.')}: {problem}")
+    return image
+
+
+def _entry_checksums(tag: str, reader: _Reader, where: str, path: str) -> str | None:
+    """The key of the build's ``SHA256SUMS`` (None when absent or null)."""
+    if reader.data.get("checksums") is None:
+        return None
+    checksums = reader.child("checksums")
+    key = checksums.string("key")
+    expected = sums_key(encode_tag(tag))
+    if key != expected:
+        raise checksums._bad("key", f"the build's own {expected!r}", key)
+    if checksums.string("url") != download_url(key):
+        raise checksums._bad("url", repr(download_url(key)), checksums.data["url"])
+    return key
 
 
 def _entries(items: Sequence[object], category: Category, where: str, path: str) -> list[Entry]:

@@ -329,7 +329,7 @@ def _verify_index(
         for tag in sorted(set(wanted) - set(indexed)):
             found.problems.append(f"{category} index: {tag} is published but not indexed")
         for tag in sorted(set(wanted) & set(indexed)):
-            if wanted[tag] != indexed[tag]:
+            if not index.describes(indexed[tag], wanted[tag]):
                 found.problems.append(
                     f"{category} index: the entry of {tag} differs from its manifest"
                 )
