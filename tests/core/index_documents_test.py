@@ -55,7 +55,7 @@ PAGE: dict[str, Any] = index.page_documents(PAGESETS[Category.RELEASE])[1]
 
 def read_root(body: bytes) -> None:
     try:
-        index.root_from_document(index.loads(body, "index.json"))
+        index.parse_root(index.loads(body, "index.json"))
     except InvalidIndex as exc:
         assert exc.message.startswith("index.json: not a valid artreg index document: ")
         assert exc.message.endswith("the next `artreg apply` rebuilds it from the build manifests")
@@ -74,7 +74,7 @@ def read_page(body: bytes) -> None:
 
 
 def test_valid_documents_read_back() -> None:
-    root = index.root_from_document(index.loads(index.dumps(ROOT), "index.json"))
+    root = index.parse_root(index.loads(index.dumps(ROOT), "index.json"))
     assert root.reclassified == {"v0.9.0": Category.RELEASE}
     page = index.parse_page(index.loads(index.dumps(PAGE), "p"), "p")
     assert page.page == PAGESETS[Category.RELEASE].pages[0]
@@ -90,9 +90,9 @@ def test_valid_documents_read_back() -> None:
 )
 def test_malformed_root_names_the_member(doc: dict[str, Any], detail: str) -> None:
     with pytest.raises(InvalidIndex, match=r"index\.json: not a valid artreg index document: "):
-        index.root_from_document(index.loads(json.dumps(doc).encode(), "index.json"))
+        index.parse_root(index.loads(json.dumps(doc).encode(), "index.json"))
     with pytest.raises(InvalidIndex) as caught:
-        index.root_from_document(doc)
+        index.parse_root(doc)
     assert detail in caught.value.message
 
 
@@ -113,7 +113,7 @@ def test_page_ids_are_bounded_in_digits() -> None:
     doc = json.loads(json.dumps(ROOT))
     doc["categories"]["release"]["pages"][0] = "_artreg/index/release/" + "1" * 5000 + ".json"
     with pytest.raises(InvalidIndex, match=r"pages\[0\]: expected a page of release"):
-        index.root_from_document(doc)
+        index.parse_root(doc)
     page = {**PAGE, "next": "9" * 100 + ".json"}
     with pytest.raises(InvalidIndex, match=r"next: expected '<page id>\.json' or null"):
         index.parse_page(page, "p")
@@ -260,7 +260,7 @@ def test_hostile_entry_members_are_one_error(path: str, value: object, detail: s
     root = json.loads(json.dumps(ROOT))
     root["categories"]["extra"]["newest"] = _damage(path, value)["entries"]
     with pytest.raises(InvalidIndex):
-        index.root_from_document(root)
+        index.parse_root(root)
 
 
 _names = st.text(
@@ -311,5 +311,5 @@ def test_entries_round_trip_through_page_and_root_documents(entry: Entry) -> Non
     root = index.root_document(
         [pageset], project="demo", generated=NOW, etags={entry.tag: "0" * 32}
     )
-    read = index.root_from_document(index.loads(index.dumps(root), "index.json"))
+    read = index.parse_root(index.loads(index.dumps(root), "index.json"))
     assert read.category(Category.EXTRA).newest == (entry,)

@@ -313,7 +313,7 @@ def _verify_index(
             except index.InvalidIndex as exc:
                 found.problems.append(exc.message)
         try:
-            pageset = index.pageset_from_documents(root, category, documents)
+            pageset = index.parse_category(root, category, documents)
         except index.InvalidIndex as exc:
             if len(documents) == len(listed.page_ids):
                 found.problems.append(exc.message)

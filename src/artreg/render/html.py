@@ -17,7 +17,7 @@ from artreg.core.index import (
     ROOT_KEY,
     Entry,
     EntryFile,
-    PageSet,
+    LoadedPages,
     page_key,
 )
 from artreg.core.manifest import manifest_key
@@ -191,7 +191,7 @@ Published with artreg.</p></footer>
 
 def render_root_html(
     project: str,
-    pagesets: Iterable[PageSet],
+    pagesets: Iterable[LoadedPages],
     *,
     generated: dt.datetime,
     max_releases: int = DEFAULT_PAGE_SIZE,
