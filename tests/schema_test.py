@@ -127,13 +127,13 @@ def document_validator(name: str) -> jsonschema.Draft202012Validator:
 
 def read_document(name: str, doc: object) -> object:
     """What artreg's reader makes of ``doc``; raises ArtregError when it refuses it."""
-    from artreg.core.index import parse_page, root_from_document
+    from artreg.core.index import parse_page, parse_root
     from artreg.core.manifest import build_from_json
 
     readers = {
         "manifest.schema.json": build_from_json,
         "page.schema.json": parse_page,
-        "root.schema.json": root_from_document,
+        "root.schema.json": parse_root,
     }
     return readers[name](doc, "example")
 

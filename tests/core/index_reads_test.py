@@ -1,6 +1,6 @@
 """Reads of an index update: only the pages it changes, located from the root's ``starts``.
 
-``update_pages`` is given what ``index.json`` says (page ids and starts, count,
+``edit_outline`` is given what ``index.json`` says (page ids and starts, count,
 newest) and a loader that counts the pages it is asked for. Its results are
 compared with the whole-page-set algorithm as it was before ``starts``
 existed (kept below, verbatim, as the reference): same pages, same ids, same
@@ -28,24 +28,23 @@ from artreg.core.index import (
     Entry,
     EntryFile,
     InvalidIndex,
+    LoadedEdit,
+    LoadedPages,
     Page,
-    PageList,
-    PageSet,
-    PageUpdate,
+    PageOutline,
     ParsedPage,
     SortKey,
-    _check_entries,
-    _check_page_size,
     dumps,
+    edit_loaded,
+    edit_outline,
     pack,
     page_documents,
-    pageset_from_documents,
+    parse_category,
+    parse_root,
     root_document,
-    root_from_document,
     sort_entries,
-    update,
-    update_pages,
 )
+from artreg.core.index.paging import _check_entries, _check_page_size
 from artreg.core.tags import Category
 
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
@@ -90,7 +89,7 @@ def etags_for(entries: Iterable[Entry]) -> dict[str, str]:
 class _OldWork:
     """Mutable pages while an update is applied; every page is kept non-empty and sorted."""
 
-    def __init__(self, pageset: PageSet) -> None:
+    def __init__(self, pageset: LoadedPages) -> None:
         self.ids = [page.id for page in pageset.pages]
         self.pages = [list(page.entries) for page in pageset.pages]
         self.new_id = max(self.ids, default=FIRST_PAGE_ID - 1) + 1
@@ -156,20 +155,20 @@ class _OldWork:
             self.pages.insert(k + 1, page[middle:])
             self.ids.insert(k + 1, self._allocate())
 
-    def pageset(self, category: Category) -> PageSet:
+    def pageset(self, category: Category) -> LoadedPages:
         pages = tuple(
             Page(id=page_id, entries=tuple(entries))
             for page_id, entries in zip(self.ids, self.pages, strict=True)
         )
-        return PageSet(category=category, pages=pages)
+        return LoadedPages(category=category, pages=pages)
 
 
 def old_update(
-    previous: PageSet,
+    previous: LoadedPages,
     added: Iterable[Entry],
     removed: Iterable[str],
     page_size: int = DEFAULT_PAGE_SIZE,
-) -> PageUpdate:
+) -> LoadedEdit:
     """Apply ``added`` (replacing entries with the same tag) and ``removed`` (tags) to pages.
 
     The result holds ``(previous | added) - removed`` (by tag) in index order: a tag in
@@ -205,8 +204,8 @@ def old_update(
 
     result = work.pageset(category)
     old_pages = {page.id: page for page in previous.pages}
-    old_next = previous.next_ids()
-    new_next = result.next_ids()
+    old_next = index.next_ids(previous.ids)
+    new_next = index.next_ids(result.ids)
     changed = [
         page.id
         for page in result.pages
@@ -217,7 +216,7 @@ def old_update(
     changed.reverse()  # a page is written before the page that links to it
     new_ids = set(result.ids)
     deleted = tuple(page_id for page_id in previous.ids if page_id not in new_ids)
-    return PageUpdate(pageset=result, changed=tuple(changed), deleted=deleted)
+    return LoadedEdit(loaded=result, changed=tuple(changed), deleted=deleted)
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -226,10 +225,10 @@ def old_update(
 class Loader:
     """Serves the pages of ``pageset`` by id and records every page asked for."""
 
-    def __init__(self, pageset: PageSet) -> None:
+    def __init__(self, pageset: LoadedPages) -> None:
         self.category = pageset.category
         self.pages = {page.id: page for page in pageset.pages}
-        self.next_ids = pageset.next_ids()
+        self.next_ids = index.next_ids(pageset.ids)
         self.loads: list[int] = []
 
     def __call__(self, page_id: int) -> ParsedPage:
@@ -237,7 +236,7 @@ class Loader:
         return ParsedPage(self.category, self.pages[page_id], self.next_ids[page_id])
 
 
-def root_list(pageset: PageSet, newest: int = index.DEFAULT_NEWEST) -> PageList:
+def root_list(pageset: LoadedPages, newest: int = index.DEFAULT_NEWEST) -> PageOutline:
     """What a writer knows from index.json alone (through the document, as stored)."""
     body = dumps(
         root_document(
@@ -249,32 +248,32 @@ def root_list(pageset: PageSet, newest: int = index.DEFAULT_NEWEST) -> PageList:
             newest=newest,
         )
     )
-    listed = root_from_document(json.loads(body)).category(pageset.category).page_list()
+    listed = parse_root(json.loads(body)).category(pageset.category).outline()
     assert listed is not None
     return listed
 
 
-def assembled(before: PageSet, result: index.PagesUpdate) -> PageSet:
+def assembled(before: LoadedPages, result: index.OutlineEdit) -> LoadedPages:
     """The whole page set after a partial update: pages held, the rest as they were."""
     old = {page.id: page for page in before.pages}
-    pages = tuple(result.held.get(i) or old[i] for i in result.pages.ids)
-    return PageSet(before.category, pages)
+    pages = tuple(result.held.get(i) or old[i] for i in result.outline.ids)
+    return LoadedPages(before.category, pages)
 
 
 def partial(
-    before: PageSet,
+    before: LoadedPages,
     added: Sequence[Entry],
     removed: Iterable[str],
     *,
     page_size: int = SIZE,
     known: Mapping[str, Entry] | None = None,
     newest: int = index.DEFAULT_NEWEST,
-    listed: PageList | None = None,
-) -> tuple[index.PagesUpdate, list[int]]:
-    """``update_pages`` from the root alone; checked against the reference; (result, loads)."""
+    listed: PageOutline | None = None,
+) -> tuple[index.OutlineEdit, list[int]]:
+    """``edit_outline`` from the root alone; checked against the reference; (result, loads)."""
     removed = set(removed)
     loader = Loader(before)
-    result = update_pages(
+    result = edit_outline(
         listed or root_list(before, newest),
         loader,
         added,
@@ -286,29 +285,29 @@ def partial(
     )
     expected = old_update(before, added, removed, page_size)
     after = assembled(before, result)
-    assert after == expected.pageset
+    assert after == expected.loaded
     assert result.changed == expected.changed and result.deleted == expected.deleted
     assert set(result.changed) <= set(result.held)
     # the page list is what a root written from the whole result would say
-    assert result.pages == index.page_list(expected.pageset, newest)
+    assert result.outline == index.outline_of(expected.loaded, newest)
     assert len(loader.loads) == len(set(loader.loads)), "a page read twice"
     return result, loader.loads
 
 
 @pytest.fixture(scope="module")
-def dev_100k() -> PageSet:
+def dev_100k() -> LoadedPages:
     return pack(Category.DEV, dev_entries(100_000), page_size=SIZE)
 
 
 @pytest.fixture(scope="module")
-def releases_100k() -> PageSet:
+def releases_100k() -> LoadedPages:
     return pack(Category.RELEASE, release_entries(100_000), page_size=SIZE)
 
 
 # --- reads at scale: 100,000 entries, pages of 1000 ----------------------------------------------
 
 
-def test_new_dev_build_reads_one_page(dev_100k: PageSet) -> None:
+def test_new_dev_build_reads_one_page(dev_100k: LoadedPages) -> None:
     new = make_entry("f" * 40, seconds=200_000)
     result, loads = partial(dev_100k, [new], [])
     # the first page is full: read to see that, left as it is; a new first page
@@ -320,7 +319,7 @@ def test_new_dev_build_reads_one_page(dev_100k: PageSet) -> None:
     assert loads == [101] and second.changed == (101,)
 
 
-def test_new_release_and_backports_read_at_most_two_pages(releases_100k: PageSet) -> None:
+def test_new_release_and_backports_read_at_most_two_pages(releases_100k: LoadedPages) -> None:
     top, loads = partial(releases_100k, [make_entry("v2.0.0", Category.RELEASE)], [])
     assert loads == [1] and len(top.changed) == 1
     # in the middle of a full page: it splits, nothing else is read
@@ -333,7 +332,7 @@ def test_new_release_and_backports_read_at_most_two_pages(releases_100k: PageSet
     assert loads == [1, 2] and len(edge.changed) == 2
 
 
-def test_republish_reads_the_pages_it_leaves_and_enters(dev_100k: PageSet) -> None:
+def test_republish_reads_the_pages_it_leaves_and_enters(dev_100k: LoadedPages) -> None:
     entries = dev_100k.entries()
     newest = entries[3]  # in the root's newest: found without a search
     moved, loads = partial(dev_100k, [make_entry(newest.tag, seconds=300_000)], [])
@@ -360,16 +359,16 @@ def test_an_entry_in_the_roots_newest_is_found_without_a_search() -> None:
     in_place = Entry(old.tag, old.category, old.published, old.commit, ())
     result, loads = partial(small, [in_place], [], page_size=3)
     assert loads == [3] and result.changed == (3,)
-    assert result.pages.newest[8] == in_place
+    assert result.outline.newest[8] == in_place
 
 
-def test_identical_release_republish_reads_one_page_writes_none(releases_100k: PageSet) -> None:
+def test_identical_release_republish_reads_one_page_writes_none(releases_100k: LoadedPages) -> None:
     same = releases_100k.pages[40].entries[7]
     result, loads = partial(releases_100k, [same], [])
     assert loads == [releases_100k.pages[40].id] and result.changed == () == result.deleted
 
 
-def test_expiring_the_oldest_reads_their_pages_and_the_one_before(dev_100k: PageSet) -> None:
+def test_expiring_the_oldest_reads_their_pages_and_the_one_before(dev_100k: LoadedPages) -> None:
     entries = list(dev_100k.entries())
     grown = pack(Category.DEV, [*entries, *dev_entries(5, start=-5)], page_size=SIZE)
     oldest = grown.entries()[-10:]  # 5 on the last page (101), 5 on page 100
@@ -379,11 +378,11 @@ def test_expiring_the_oldest_reads_their_pages_and_the_one_before(dev_100k: Page
     assert result.changed == (100,) and result.deleted == (101,)
 
 
-def test_removing_newest_entries_reads_the_first_page_for_newest(dev_100k: PageSet) -> None:
+def test_removing_newest_entries_reads_the_first_page_for_newest(dev_100k: LoadedPages) -> None:
     first = dev_100k.entries()[:3]
     result, loads = partial(dev_100k, [], {e.tag for e in first})
     assert loads == [1]
-    assert result.pages.newest == dev_100k.entries()[3:13]
+    assert result.outline.newest == dev_100k.entries()[3:13]
 
 
 # --- the same result as before, any input ---------------------------------------------------------
@@ -423,16 +422,16 @@ def test_partial_update_equals_the_previous_algorithm(
         previous = pack(before[0].category, before, page_size)
         # pages as a history of updates leaves them (not packed full)
         half = before[: len(before) // 2]
-        staged = update(
+        staged = edit_loaded(
             pack(previous.category, half, page_size), before[len(half) :], (), page_size
         )
-        previous = staged.pageset if data.draw(st.booleans()) else previous
+        previous = staged.loaded if data.draw(st.booleans()) else previous
     if added and previous.category is not added[0].category:
         return
     by_tag = {e.tag: e for e in previous.entries()}
     known = {t: by_tag[t] for t in data.draw(st.sets(st.sampled_from(pool))) if t in by_tag}
     listed = (
-        root_list(previous, newest) if previous.pages else PageList(previous.category, (), 0, ())
+        root_list(previous, newest) if previous.pages else PageOutline(previous.category, (), 0, ())
     )
     partial(
         previous, added, removed, page_size=page_size, known=known, newest=newest, listed=listed
@@ -442,7 +441,7 @@ def test_partial_update_equals_the_previous_algorithm(
 # --- the root's starts ----------------------------------------------------------------------------
 
 
-def small_root() -> tuple[PageSet, dict[str, Any]]:
+def small_root() -> tuple[LoadedPages, dict[str, Any]]:
     pageset = pack(Category.DEV, dev_entries(7), page_size=3)
     doc = root_document(
         [pageset], project="p", generated=NOW, etags=etags_for(pageset.entries()), page_size=3
@@ -464,7 +463,7 @@ def test_a_root_without_starts_is_invalid() -> None:
     _, doc = small_root()
     del doc["categories"]["dev"]["starts"]
     with pytest.raises(InvalidIndex, match=r"index\.json: .*categories\.dev\.starts: missing"):
-        root_from_document(doc)
+        parse_root(doc)
 
 
 def _set(path: Sequence[str | int], value: Any) -> Any:
@@ -492,9 +491,9 @@ BAD_STARTS = {
 @pytest.mark.parametrize("mutation", BAD_STARTS.values(), ids=BAD_STARTS.keys())
 def test_malformed_starts_make_an_invalid_root(mutation: Any) -> None:
     _, doc = small_root()
-    root_from_document(doc)
+    parse_root(doc)
     with pytest.raises(InvalidIndex, match=r"^index\.json: not a valid.*starts"):
-        root_from_document(mutation(copy.deepcopy(doc)))
+        parse_root(mutation(copy.deepcopy(doc)))
 
 
 def test_pages_that_disagree_with_the_starts_are_not_trusted() -> None:
@@ -505,17 +504,17 @@ def test_pages_that_disagree_with_the_starts_are_not_trusted() -> None:
         "tag": second.tag,
         "published": second.to_json()["published"],
     }
-    root = root_from_document(doc)
+    root = parse_root(doc)
     docs = {i: json.loads(dumps(d)) for i, d in page_documents(pageset).items()}
     with pytest.raises(InvalidIndex, match="starts with"):
-        pageset_from_documents(root, Category.DEV, docs)
-    listed = root.category(Category.DEV).page_list()
+        parse_category(root, Category.DEV, docs)
+    listed = root.category(Category.DEV).outline()
     assert listed is not None
     # a build that falls on page 2: reading it shows the disagreement
     target = pageset.pages[1].entries[2]
     again = make_entry(target.tag, seconds=1000)
     with pytest.raises(InvalidIndex, match=r"_artreg/index/dev/2\.json.*starts with"):
-        update_pages(
+        edit_outline(
             listed,
             Loader(pageset),
             [again],
@@ -528,7 +527,7 @@ def test_pages_that_disagree_with_the_starts_are_not_trusted() -> None:
 
 def test_root_document_needs_a_fingerprint_for_a_page_list() -> None:
     pageset, _ = small_root()
-    listed = index.page_list(pageset)
+    listed = index.outline_of(pageset)
     with pytest.raises(ValueError, match="no fingerprint"):
         root_document([listed], project="p", generated=NOW, etags={})
     whole = root_document(

@@ -21,19 +21,19 @@ from artreg.core.index import (
     Entry,
     EntryFile,
     InvalidIndex,
-    PageSet,
+    LoadedPages,
     dumps,
+    edit_loaded,
     entry_from_build,
     loads,
     pack,
     page_document,
     page_documents,
-    page_from_document,
     page_key,
-    pageset_from_documents,
+    parse_category,
+    parse_page,
+    parse_root,
     root_document,
-    root_from_document,
-    update,
 )
 from artreg.core.manifest import Build, FileEntry, build_from_json
 from artreg.core.ownership import intent_from_bytes, intent_key
@@ -84,7 +84,7 @@ def expected_order(entries: Iterable[Entry]) -> list[str]:
     return tags(index.sort_entries(entries))
 
 
-def check_invariants(pageset: PageSet, page_size: int) -> None:
+def check_invariants(pageset: LoadedPages, page_size: int) -> None:
     ids = pageset.ids
     assert len(set(ids)) == len(ids)
     for page in pageset.pages:
@@ -94,7 +94,7 @@ def check_invariants(pageset: PageSet, page_size: int) -> None:
     assert len(set(tags(all_entries))) == len(all_entries)
 
 
-def documents_by_id(pageset: PageSet) -> dict[int, bytes]:
+def documents_by_id(pageset: LoadedPages) -> dict[int, bytes]:
     return {page_id: dumps(doc) for page_id, doc in page_documents(pageset).items()}
 
 
@@ -200,62 +200,62 @@ def test_pack_rejects_foreign_category_and_duplicates() -> None:
 def test_pack_empty_and_update_from_empty() -> None:
     empty = pack(Category.DEV, [])
     assert empty.pages == ()
-    result = update(empty, [make_entry("a" * 40)], [], page_size=3)
-    assert result.pageset.ids == (1,)
+    result = edit_loaded(empty, [make_entry("a" * 40)], [], page_size=3)
+    assert result.loaded.ids == (1,)
     assert result.changed == (1,)
-    gone = update(result.pageset, [], ["a" * 40], page_size=3)
-    assert gone.pageset.pages == () and gone.changed == () and gone.deleted == (1,)
+    gone = edit_loaded(result.loaded, [], ["a" * 40], page_size=3)
+    assert gone.loaded.pages == () and gone.changed == () and gone.deleted == (1,)
 
 
 # --- O(1) writes at scale ------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
-def dev_100k() -> tuple[list[Entry], PageSet]:
+def dev_100k() -> tuple[list[Entry], LoadedPages]:
     entries = dev_entries(100_000)
     return entries, pack(Category.DEV, entries, page_size=1000)
 
 
 def assert_update_matches_fresh(
-    before: Sequence[Entry], result: index.PageUpdate, added: Sequence[Entry], removed: set[str]
+    before: Sequence[Entry], result: index.LoadedEdit, added: Sequence[Entry], removed: set[str]
 ) -> None:
     merged = {e.tag: e for e in before}
     merged.update({e.tag: e for e in added})
     expected = [e for t, e in merged.items() if t not in removed]
-    assert result.pageset.entries() == tuple(index.sort_entries(expected))
+    assert result.loaded.entries() == tuple(index.sort_entries(expected))
 
 
-def test_new_dev_build_into_100k_writes_one_page(dev_100k: tuple[list[Entry], PageSet]) -> None:
+def test_new_dev_build_into_100k_writes_one_page(dev_100k: tuple[list[Entry], LoadedPages]) -> None:
     entries, pageset = dev_100k
     new = make_entry("f" * 40, seconds=200_000)
-    result = update(pageset, [new], [], page_size=1000)
+    result = edit_loaded(pageset, [new], [], page_size=1000)
     assert len(result.changed) <= 2 and result.deleted == ()
     # the first page was full: the new build opens a new first page, page 1 is untouched
     assert result.changed == (101,)
-    assert result.pageset.ids[:2] == (101, 1)
+    assert result.loaded.ids[:2] == (101, 1)
     assert_update_matches_fresh(entries, result, [new], set())
     # the next 999 builds go to the same new page, one write each
-    second = update(result.pageset, [make_entry("e" * 40, seconds=200_001)], [], page_size=1000)
+    second = edit_loaded(result.loaded, [make_entry("e" * 40, seconds=200_001)], [], page_size=1000)
     assert second.changed == (101,)
 
 
-def test_republish_into_100k(dev_100k: tuple[list[Entry], PageSet]) -> None:
+def test_republish_into_100k(dev_100k: tuple[list[Entry], LoadedPages]) -> None:
     entries, pageset = dev_100k
-    same = update(pageset, [entries[50_000]], [], page_size=1000)
+    same = edit_loaded(pageset, [entries[50_000]], [], page_size=1000)
     assert same.changed == () and same.deleted == ()
 
     # same tag, same time, other files: replaced in place
     old = entries[50_000]
     changed_files = Entry(old.tag, old.category, old.published, old.commit, ())
-    in_place = update(pageset, [changed_files], [], page_size=1000)
+    in_place = edit_loaded(pageset, [changed_files], [], page_size=1000)
     assert len(in_place.changed) == 1
-    assert in_place.pageset.ids == pageset.ids
+    assert in_place.loaded.ids == pageset.ids
 
     # same tag published again later: moves from its page to the front
     moved = make_entry(old.tag, seconds=300_000)
-    result = update(pageset, [moved], [], page_size=1000)
+    result = edit_loaded(pageset, [moved], [], page_size=1000)
     assert len(result.changed) <= 2
-    assert result.pageset.entries()[0] == moved
+    assert result.loaded.entries()[0] == moved
     assert_update_matches_fresh(entries, result, [moved], set())
 
 
@@ -263,20 +263,20 @@ def test_backport_release_into_100k_writes_at_most_two_pages() -> None:
     entries = release_entries(100_000)
     pageset = pack(Category.RELEASE, entries, page_size=1000)
     backport = make_entry("v1.50.501", Category.RELEASE, seconds=10**7)
-    result = update(pageset, [backport], [], page_size=1000)
+    result = edit_loaded(pageset, [backport], [], page_size=1000)
     assert len(result.changed) == 2  # a full page split in the middle: itself + its new half
     assert result.deleted == ()
     assert_update_matches_fresh(entries, result, [backport], set())
-    check_invariants(result.pageset, 1000)
+    check_invariants(result.loaded, 1000)
     # a new highest release: a new first page, nothing else written
-    top = update(pageset, [make_entry("v2.0.0", Category.RELEASE)], [], page_size=1000)
+    top = edit_loaded(pageset, [make_entry("v2.0.0", Category.RELEASE)], [], page_size=1000)
     assert len(top.changed) == 1
 
 
-def test_expiring_oldest_10_of_100k(dev_100k: tuple[list[Entry], PageSet]) -> None:
+def test_expiring_oldest_10_of_100k(dev_100k: tuple[list[Entry], LoadedPages]) -> None:
     entries, pageset = dev_100k
     oldest = {e.tag for e in entries[:10]}
-    result = update(pageset, [], oldest, page_size=1000)
+    result = edit_loaded(pageset, [], oldest, page_size=1000)
     assert len(result.changed) == 1 and result.deleted == ()
     assert_update_matches_fresh(entries, result, [], oldest)
 
@@ -285,7 +285,7 @@ def test_expiring_oldest_10_of_100k(dev_100k: tuple[list[Entry], PageSet]) -> No
     grown = pack(Category.DEV, entries + more, page_size=1000)
     assert len(grown.pages[-1].entries) == 5
     oldest = {e.tag for e in entries[:10]}
-    result = update(grown, [], oldest, page_size=1000)
+    result = edit_loaded(grown, [], oldest, page_size=1000)
     assert len(result.changed) == 1 and len(result.deleted) == 1
     assert result.deleted == (grown.ids[-1],)
     assert result.changed == (grown.ids[-2],)
@@ -333,15 +333,15 @@ def test_pack_releases(entries: list[Entry], page_size: int) -> None:
     assert tags(pageset.entries()) == list(reversed(sort_by_precedence(versions, Convention())))
 
 
-def assert_reported_changes_are_exact(before: PageSet, result: index.PageUpdate) -> None:
+def assert_reported_changes_are_exact(before: LoadedPages, result: index.LoadedEdit) -> None:
     old_docs = documents_by_id(before)
-    new_docs = documents_by_id(result.pageset)
+    new_docs = documents_by_id(result.loaded)
     differing = {i for i, body in new_docs.items() if old_docs.get(i) != body}
     assert set(result.changed) == differing
     assert len(result.changed) == len(set(result.changed))
     assert set(result.deleted) == set(old_docs) - set(new_docs)
     # write order: a page is written before any changed page that links to it
-    position = {page_id: n for n, page_id in enumerate(result.pageset.ids)}
+    position = {page_id: n for n, page_id in enumerate(result.loaded.ids)}
     assert [position[i] for i in result.changed] == sorted(
         (position[i] for i in result.changed), reverse=True
     )
@@ -358,9 +358,9 @@ def test_update_equals_fresh_pack(
     before: list[Entry], added: list[Entry], removed: set[str], page_size: int
 ) -> None:
     previous = pack(Category.DEV, before, page_size)
-    result = update(previous, added, removed, page_size)
+    result = edit_loaded(previous, added, removed, page_size)
     assert_update_matches_fresh(before, result, added, removed)
-    check_invariants(result.pageset, page_size)
+    check_invariants(result.loaded, page_size)
     assert_reported_changes_are_exact(previous, result)
 
 
@@ -369,12 +369,12 @@ def test_update_equals_fresh_pack(
 def test_update_sequences_keep_invariants(
     steps: list[tuple[list[Entry], set[str]]],
 ) -> None:
-    pageset = PageSet(Category.DEV)
+    pageset = LoadedPages(Category.DEV)
     state: dict[str, Entry] = {}
     for added, removed in steps:
-        result = update(pageset, added, removed, page_size=3)
+        result = edit_loaded(pageset, added, removed, page_size=3)
         assert_reported_changes_are_exact(pageset, result)
-        pageset = result.pageset
+        pageset = result.loaded
         state.update({e.tag: e for e in added})
         for tag in removed:
             state.pop(tag, None)
@@ -389,9 +389,9 @@ def test_update_releases_equals_fresh_pack(
     before: list[Entry], added: list[Entry], page_size: int
 ) -> None:
     previous = pack(Category.RELEASE, before, page_size)
-    result = update(previous, added, set(), page_size)
+    result = edit_loaded(previous, added, set(), page_size)
     assert_update_matches_fresh(before, result, added, set())
-    check_invariants(result.pageset, page_size)
+    check_invariants(result.loaded, page_size)
 
 
 # --- documents -----------------------------------------------------------------------------------
@@ -402,14 +402,14 @@ def test_page_document_round_trip(entries: list[Entry], page_size: int) -> None:
     pageset = pack(Category.DEV, entries, page_size)
     docs = {i: json.loads(dumps(d)) for i, d in page_documents(pageset).items()}
     for page in pageset.pages:
-        assert page_from_document(docs[page.id], page_key(Category.DEV, page.id)) == page
-    root = root_from_document(
+        assert parse_page(docs[page.id], page_key(Category.DEV, page.id)).page == page
+    root = parse_root(
         loads(
             dumps(root_document([pageset], project="p", generated=NOW, etags=etags_for(entries))),
             "index.json",
         ),
     )
-    assert pageset_from_documents(root, Category.DEV, docs) == pageset
+    assert parse_category(root, Category.DEV, docs) == pageset
 
 
 def test_page_document_shape() -> None:
@@ -475,9 +475,9 @@ MALFORMED_PAGES = {
 
 @pytest.mark.parametrize("mutation", MALFORMED_PAGES.values(), ids=MALFORMED_PAGES.keys())
 def test_malformed_page_raises_invalid_index(mutation: Any) -> None:
-    page_from_document(valid_page_doc(), "ok")  # the unmutated document is fine
+    parse_page(valid_page_doc(), "ok")  # the unmutated document is fine
     with pytest.raises(InvalidIndex, match=r"^_artreg/index/dev/2\.json: not a valid"):
-        page_from_document(mutation(valid_page_doc()), "_artreg/index/dev/2.json")
+        parse_page(mutation(valid_page_doc()), "_artreg/index/dev/2.json")
 
 
 @pytest.mark.parametrize("body", [b"", b"{", b"[]", b"\xff", b'"x"'])
@@ -486,15 +486,15 @@ def test_loads_rejects_non_objects(body: bytes) -> None:
         loads(body, "index.json")
 
 
-def test_page_from_document_rejects_a_manifest() -> None:
+def test_parse_page_rejects_a_manifest() -> None:
     build = Build("v1.0.0", Category.RELEASE, T0, None, ())
     with pytest.raises(InvalidIndex, match="kind"):
-        page_from_document(build.to_json(), "x")
+        parse_page(build.to_json(), "x")
     with pytest.raises(InvalidIndex, match="kind"):
-        root_from_document(build.to_json(), "x")
+        parse_root(build.to_json(), "x")
 
 
-def small_site() -> tuple[list[Entry], PageSet, dict[str, Any], dict[int, Any]]:
+def small_site() -> tuple[list[Entry], LoadedPages, dict[str, Any], dict[int, Any]]:
     entries = dev_entries(7)
     pageset = pack(Category.DEV, entries, page_size=3)
     root = json.loads(
@@ -504,35 +504,35 @@ def small_site() -> tuple[list[Entry], PageSet, dict[str, Any], dict[int, Any]]:
     return entries, pageset, root, docs
 
 
-def test_pageset_from_documents_detects_disagreement() -> None:
+def test_parse_category_detects_disagreement() -> None:
     _, pageset, root_doc, docs = small_site()
-    root = root_from_document(root_doc)
-    assert pageset_from_documents(root, Category.DEV, docs) == pageset
+    root = parse_root(root_doc)
+    assert parse_category(root, Category.DEV, docs) == pageset
 
     missing = dict(docs)
     del missing[2]
     with pytest.raises(InvalidIndex, match="missing"):
-        pageset_from_documents(root, Category.DEV, missing)
+        parse_category(root, Category.DEV, missing)
 
     relinked = copy.deepcopy(docs)
     relinked[1]["next"] = "3.json"
     with pytest.raises(InvalidIndex, match="links page 3"):
-        pageset_from_documents(root, Category.DEV, relinked)
+        parse_category(root, Category.DEV, relinked)
 
     swapped = {1: docs[2], 2: docs[1], 3: docs[3]}
     with pytest.raises(InvalidIndex):
-        pageset_from_documents(root, Category.DEV, swapped)
+        parse_category(root, Category.DEV, swapped)
 
     repeated = copy.deepcopy(docs)
     repeated[2]["entries"].append(copy.deepcopy(repeated[1]["entries"][0]))
     repeated[2]["entries"][-1]["published"] = "2000-01-01T00:00:00Z"
     with pytest.raises(InvalidIndex, match="indexed twice"):
-        pageset_from_documents(root, Category.DEV, repeated)
+        parse_category(root, Category.DEV, repeated)
 
     miscounted = copy.deepcopy(root_doc)
     miscounted["categories"]["dev"]["count"] = 8
     with pytest.raises(InvalidIndex, match="counts 8"):
-        pageset_from_documents(root_from_document(miscounted), Category.DEV, docs)
+        parse_category(parse_root(miscounted), Category.DEV, docs)
 
 
 MALFORMED_ROOTS = {
@@ -550,9 +550,9 @@ MALFORMED_ROOTS = {
 @pytest.mark.parametrize("mutation", MALFORMED_ROOTS.values(), ids=MALFORMED_ROOTS.keys())
 def test_malformed_root_raises_invalid_index(mutation: Any) -> None:
     _, _, root_doc, _ = small_site()
-    root_from_document(root_doc)
+    parse_root(root_doc)
     with pytest.raises(InvalidIndex, match=r"^index\.json: not a valid"):
-        root_from_document(mutation(root_doc))
+        parse_root(mutation(root_doc))
 
 
 def test_root_document_contents() -> None:
@@ -578,7 +578,7 @@ def test_root_document_contents() -> None:
         "fingerprint": "sha256:" + hashlib.sha256(b"").hexdigest(),
     }
     assert doc["generated"] == "2025-06-01T12:00:00Z"
-    parsed = root_from_document(json.loads(dumps(doc)))
+    parsed = parse_root(json.loads(dumps(doc)))
     assert parsed.category(Category.DEV).page_ids == (1, 2, 3, 4, 5)
     assert parsed.page_size == 7 and parsed.project == "garage"
     assert parsed.fingerprints[Category.DEV] == dev["fingerprint"]
@@ -609,8 +609,10 @@ def test_same_content_ignores_generated() -> None:
     assert not index.same_content(root_doc, dict(root_doc, project="other"))
 
 
-def test_core_index_is_pure() -> None:
-    tree = ast.parse(Path(index.__file__).read_text())
+@pytest.mark.parametrize("module", sorted(p.name for p in Path(index.__file__).parent.glob("*.py")))
+def test_core_index_is_pure(module: str) -> None:
+    source = (Path(index.__file__).parent / module).read_text()
+    tree = ast.parse(source)
     imported = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -620,7 +622,7 @@ def test_core_index_is_pure() -> None:
     forbidden = {"boto3", "botocore", "os", "pathlib", "time", "subprocess", "urllib.request"}
     assert not imported & forbidden
     assert not any(name.startswith(("artreg.stores", "artreg.commands")) for name in imported)
-    assert "now(" not in Path(index.__file__).read_text()
+    assert "now(" not in source
 
 
 # --- spec and schemas ----------------------------------------------------------------------------
@@ -674,9 +676,9 @@ def test_worked_examples_validate(name: str) -> None:
 def test_worked_examples_parse() -> None:
     examples = dict(spec_examples())
     build_from_json(examples["manifest.schema.json"], "example")
-    page = page_from_document(examples["page.schema.json"], "example")
+    page = parse_page(examples["page.schema.json"], "example").page
     assert page.id == 1 and len(page.entries) == 2
-    root = root_from_document(examples["root.schema.json"], "example")
+    root = parse_root(examples["root.schema.json"], "example")
     assert root.category(Category.DEV).page_ids == (1, 2)
     body = json.dumps(examples["intent.schema.json"]).encode()
     intent = intent_from_bytes(body, intent_key("20250528T160158Z-0123456789abcdef"))

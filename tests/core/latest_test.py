@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from artreg.core.index import Entry, EntryFile
+from artreg.core.index import Entry, EntryFile, EntryImage
 from artreg.core.latest import (
     Mirror,
-    entry_document,
     highest_extra,
     highest_release,
     latest_document,
@@ -24,7 +24,6 @@ from artreg.core.latest import (
     record_document,
     url,
 )
-from artreg.core.manifest import ImageEntry
 from artreg.core.tags import Category, Convention
 
 SCHEMA = Path(__file__).resolve().parents[2] / "docs" / "schemas" / "latest.schema.json"
@@ -186,9 +185,10 @@ def test_documents_validate() -> None:
     schema: dict[str, Any] = json.loads(SCHEMA.read_text())
     Draft202012Validator.check_schema(schema)
     check = Draft202012Validator(schema)
-    image = ImageEntry("img", "garage", "v1.1.0", "sha256:" + "c" * 64, "application/x", 9)
+    image = EntryImage("garage", "v1.1.0", "sha256:" + "c" * 64, "application/x")
     for signed in (False, True):
-        doc = latest_document(entry("v1.1.0", 2, name="a b+c"), [image], signed=signed)
+        with_image = replace(entry("v1.1.0", 2, name="a b+c"), images=(image,))
+        doc = latest_document(with_image, signed=signed)
         check.validate(json.loads(json.dumps(doc)))
     assert doc["files"][0]["url"] == "v1.1.0/linux/amd64/a%20b%2Bc"
     assert doc["images"] == [
@@ -199,4 +199,5 @@ def test_documents_validate() -> None:
             "mediaType": "application/x",
         }
     ]
-    assert entry_document(entry("v1.0.0", 1))["images"] == []
+    assert doc["checksums"] == {"key": "v1.1.0/SHA256SUMS", "url": "v1.1.0/SHA256SUMS"}
+    assert entry("v1.0.0", 1).to_json()["images"] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from typing import Any
 
@@ -11,7 +12,16 @@ from fuzzing import fuzz
 from hostile import mutated, raw_bytes
 from hypothesis import given
 
-from artreg.core.manifest import MANIFEST_FIX, Build, FileEntry, ImageEntry, build_from_bytes
+from artreg.core.manifest import (
+    MANIFEST_FIX,
+    Build,
+    ChecksumsFile,
+    FileEntry,
+    ImageEntry,
+    build_from_bytes,
+    sums_of,
+    with_checksums,
+)
 from artreg.core.tags import Category
 from artreg.errors import InvalidManifest
 
@@ -112,3 +122,71 @@ def test_damaged_manifests_are_a_build_or_one_error(body: bytes) -> None:
     if build is not None:  # what was read is what the types promise
         assert all(isinstance(f.size, int) and f.size >= 0 for f in build.files)
         assert isinstance(build.tag, str) and build.category in Category
+
+
+# --- the build's SHA256SUMS, listed in its manifest ------------------------------------------
+
+
+def test_with_checksums_lists_the_sums_the_files_determine() -> None:
+    listed = with_checksums(BUILD)
+    body = b"b" * 64 + b"  linux/amd64/app\n"
+    assert sums_of(BUILD.tag, BUILD.files) == body
+    assert listed.checksums == ChecksumsFile(
+        "v1.0.0/SHA256SUMS", len(body), hashlib.sha256(body).hexdigest()
+    )
+    assert listed.to_json()["checksums"] == {
+        "key": "v1.0.0/SHA256SUMS",
+        "size": len(body),
+        "sha256": hashlib.sha256(body).hexdigest(),
+    }
+    # the other members are unchanged, and the member reads back
+    assert {k: v for k, v in listed.to_json().items() if k != "checksums"} == VALID
+    assert read(listed.to_bytes()) == listed
+    assert listed.content_digests() == BUILD.content_digests()  # not content: no re-publish
+
+
+def test_a_manifest_written_before_checksums_were_listed_reads_back() -> None:
+    assert "checksums" not in VALID
+    build = read(json.dumps(VALID).encode())
+    assert build is not None and build.checksums is None
+
+
+def test_a_tag_with_plus_lists_its_encoded_directory() -> None:
+    build = Build(
+        "v1.0.0+x",
+        Category.EXTRA,
+        BUILD.published,
+        None,
+        (FileEntry("app", "linux/amd64", "app", "v1.0.0_x/linux/amd64/app", 1, "d" * 64),),
+    )
+    assert with_checksums(build).to_json()["checksums"]["key"] == "v1.0.0_x/SHA256SUMS"
+
+
+@pytest.mark.parametrize(
+    ("checksums", "detail"),
+    [
+        (
+            {"key": "v2.0.0/SHA256SUMS", "size": 1, "sha256": "e" * 64},
+            "checksums: key 'v2.0.0/SHA256SUMS': the build's checksums are at 'v1.0.0/SHA256SUMS'",
+        ),
+        (
+            {"key": "//evil.example/SHA256SUMS", "size": 1, "sha256": "e" * 64},
+            "the build's checksums are at 'v1.0.0/SHA256SUMS'",
+        ),
+        (
+            {"key": "v1.0.0/linux/amd64/app", "size": 1, "sha256": "e" * 64},
+            "the build's checksums are at 'v1.0.0/SHA256SUMS'",
+        ),
+        ({"key": "v1.0.0/SHA256SUMS", "size": -1, "sha256": "e" * 64}, "checksums.size"),
+        ({"key": "v1.0.0/SHA256SUMS", "size": 1, "sha256": "E" * 64}, "checksums.sha256"),
+        ({"key": "v1.0.0/SHA256SUMS", "size": 1}, "checksums.sha256: missing"),
+        ("v1.0.0/SHA256SUMS", "checksums"),
+    ],
+)
+def test_hostile_checksums_are_refused(checksums: object, detail: str) -> None:
+    body = json.dumps({**VALID, "checksums": checksums}).encode()
+    with pytest.raises(InvalidManifest) as caught:
+        build_from_bytes(body, WHERE)
+    message = caught.value.message
+    assert message.startswith(f"{WHERE}: not a valid artreg build manifest: ")
+    assert detail in message and message.endswith(MANIFEST_FIX)

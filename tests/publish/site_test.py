@@ -8,6 +8,8 @@ S3 servers) with curl, sha256sum and ssh-keygen.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import shutil
 import subprocess
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import feedparser
 import pytest
+from oci.builder import build_image
 from publishing import Site, make_site
 from render.site_test import tidy_errors
 from sshkeys import keygen
@@ -256,3 +259,65 @@ def test_rm(request: pytest.FixtureRequest, tmp_path: Path, kind: str) -> None:
     assert release.code == 0, release.err
     assert store.get("latest/linux/amd64/app") == b"v1.0.1 linux/amd64\n"
     assert site.run("verify", "--target", "test").code == 0
+
+
+@contextlib.contextmanager
+def http_root(site: Site) -> Iterator[str]:
+    """The URL of the target root: ``artreg serve`` for a dir target, anonymous S3 GETs else."""
+    if site.kind != "dir":
+        yield site.url("")
+        return
+    public = site.root / "public"
+    public.mkdir(exist_ok=True)
+    server = make_server(public)
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("kind", ["dir", "moto"])
+def test_index_entries_carry_urls_images_and_checksums_that_resolve(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    """Every entry of every page and of the root's newest rows: its file URLs, image
+    references and SHA256SUMS URL, fetched over HTTP, are the objects it describes."""
+    files = (("linux/amd64", "out/amd64/app@1.0"), ("linux/arm64", "out/arm64/app@1.0"))
+    project = make_site(request, tmp_path, kind, website=True, files=files, page_size=2)
+    image = build_image(project.root / "image", ref="v1")
+    project.configure(
+        extra_toml='[[artifacts]]\nname = "img"\ntype = "oci"\npath = "image"\n'
+        'repository = "team/demo"\n'
+    )
+    for tag, now in HISTORY:
+        project.publish(tag, now=now)
+    store = project.store()
+    root = json.loads(store.get("index.json"))
+    entries = [e for c in root["categories"].values() for e in c["newest"]]
+    for part in root["categories"].values():
+        for page_key in part["pages"]:
+            entries += json.loads(store.get(page_key))["entries"]
+    assert {e["tag"] for e in entries} == {tag for tag, _ in HISTORY}
+    with http_root(project) as base:
+        for entry in entries:
+            tag = entry["tag"]
+            sums = curl(base + entry["checksums"]["url"]).decode()
+            assert entry["checksums"]["key"] == f"{tag}/SHA256SUMS"
+            manifest = json.loads(store.get(f"_artreg/builds/{tag}.json"))
+            assert manifest["checksums"]["key"] == entry["checksums"]["key"]
+            assert manifest["checksums"]["sha256"] == hashlib.sha256(sums.encode()).hexdigest()
+            for file in entry["files"]:
+                assert file["url"] == file["key"].replace("@", "%40")
+                body = curl(base + file["url"])
+                assert hashlib.sha256(body).hexdigest() == file["sha256"]
+                assert body == f"{tag} {file['platform']}\n".encode()
+                assert f"{file['sha256']}  {file['platform']}/app@1.0\n" in sums
+            [pulled] = entry["images"]
+            assert (pulled["repository"], pulled["tag"]) == ("team/demo", tag)
+            assert (pulled["digest"], pulled["mediaType"]) == (image.digest, image.media_type)
+            for reference in (pulled["tag"], pulled["digest"]):
+                body = curl(f"{base}v2/{pulled['repository']}/manifests/{reference}")
+                assert "sha256:" + hashlib.sha256(body).hexdigest() == pulled["digest"]

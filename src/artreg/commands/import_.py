@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from artreg.commands import open_target
 from artreg.core.index import HTML_KEY, ROOT_KEY
 from artreg.core.keys import key_problem, site_keys, split_file_key
-from artreg.core.manifest import ARTREG_DIR, Build, FileEntry
+from artreg.core.manifest import ARTREG_DIR, Build, FileEntry, with_checksums
 from artreg.core.tags import Convention, classify, decode_tag, encode_tag
 from artreg.errors import PreconditionFailed
 from artreg.publish.artifacts import guess_content_type
@@ -100,7 +100,8 @@ def build_for(
     category = classify(tag, convention).category
     published = max(o.last_modified for o in objects).replace(microsecond=0)
     commit = tag if category.value == "dev" else None
-    return Build(tag=tag, category=category, published=published, commit=commit, files=tuple(files))
+    build = Build(tag, category, published, commit, files=tuple(files))
+    return with_checksums(build)  # its SHA256SUMS is written with it
 
 
 def run(args: argparse.Namespace) -> int:

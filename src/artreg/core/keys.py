@@ -13,6 +13,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from artreg.core.tags import encode_tag, unsafe_reason
 
@@ -51,6 +52,12 @@ def name_problem(name: str) -> str | None:
         if char in URL_BREAKING or char.isspace() or not char.isprintable():
             return f"contains {char!r}, which breaks its download URL on a static website"
     return None
+
+
+def download_url(key: str) -> str:
+    """A ready-to-use URL for ``key``, relative to the target root: each segment
+    percent-encoded (``v1.0.0+x`` is stored as ``v1.0.0_x``; names may hold anything)."""
+    return "/".join(quote(segment, safe="") for segment in key.split("/"))
 
 
 def file_key(tag: str, platform: str, name: str) -> str:

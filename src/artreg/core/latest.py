@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
-from urllib.parse import quote
 
 from artreg.core.checksums import relative_path
 from artreg.core.index import Entry
 from artreg.core.keys import SIGNATURE_NAME, SUMS_NAME, owned_key_problem
-from artreg.core.manifest import ARTREG_DIR, ImageEntry, format_time
+from artreg.core.keys import download_url as url
+from artreg.core.manifest import ARTREG_DIR, format_time
 from artreg.core.tags import (
     Category,
     Convention,
@@ -42,43 +42,12 @@ SITE_ROOT_DOCUMENTS = (LATEST_JSON_KEY, FEED_KEY)
 LATEST_DIRECTORY = re.compile(r"latest(?:-[A-Za-z0-9._-]{1,56})?")
 
 
-def url(key: str) -> str:
-    """A ready-to-use URL for ``key``, relative to the target root: each segment
-    percent-encoded (``v1.0.0+x`` is stored as ``v1.0.0_x``; names may hold anything)."""
-    return "/".join(quote(segment, safe="") for segment in key.split("/"))
-
-
-def file_document(key: str, platform: str, name: str, size: int, sha256: str) -> dict[str, Any]:
-    return {
-        "platform": platform,
-        "name": name,
-        "key": key,
-        "url": url(key),
-        "size": size,
-        "sha256": sha256,
-    }
-
-
-def image_document(image: ImageEntry) -> dict[str, Any]:
-    """An image as scripts use it: ``<host>/<repository>:<tag>`` or ``@<digest>``."""
-    return {
-        "repository": image.repository,
-        "tag": image.tag,
-        "digest": image.digest,
-        "mediaType": image.media_type,
-    }
-
-
-def entry_document(entry: Entry, images: Sequence[ImageEntry] = ()) -> dict[str, Any]:
-    """An index entry with each file's ``url`` and each image's repository, tag and digest."""
-    return {
-        "tag": entry.tag,
-        "category": entry.category.value,
-        "published": format_time(entry.published),
-        "commit": entry.commit,
-        "files": [file_document(f.key, f.platform, f.name, f.size, f.sha256) for f in entry.files],
-        "images": [image_document(image) for image in images],
-    }
+def latest_entry(entry: Entry) -> Entry:
+    """``entry`` naming its ``SHA256SUMS``, which ``latest/`` copies for every build it serves
+    (builds published before manifests listed it have one too)."""
+    if entry.checksums is not None:
+        return entry
+    return replace(entry, checksums=f"{encode_tag(entry.tag)}/{SUMS_NAME}")
 
 
 def highest_release(entries: Iterable[Entry], yanked: Iterable[str] = ()) -> Entry | None:
@@ -158,17 +127,14 @@ def plan_mirror(previous: Mirror | None, target: Mirror | None) -> MirrorPlan:
     return MirrorPlan(copies, deletes)
 
 
-def latest_document(
-    entry: Entry, images: Sequence[ImageEntry] = (), *, signed: bool = False
-) -> dict[str, Any]:
+def latest_document(entry: Entry, *, signed: bool = False) -> dict[str, Any]:
     """``latest.json``: the highest release's entry with its page and checksum URLs."""
     build_dir = encode_tag(entry.tag)
     return {
         "schemaVersion": LATEST_SCHEMA_VERSION,
         "kind": LATEST_KIND,
-        **entry_document(entry, images),
+        **latest_entry(entry).to_json(),
         "page": url(build_dir) + "/",
-        "checksums": url(f"{build_dir}/{SUMS_NAME}"),
         "signature": url(f"{build_dir}/{SIGNATURE_NAME}") if signed else None,
         "latest": url(LATEST_DIR) + "/",
     }

@@ -7,12 +7,14 @@ One JSON document per published build at ``_artreg/builds/<encoded tag>.json``
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
+from artreg.core.checksums import build_sums, sums_key
 from artreg.core.jsondoc import Fields, load
 from artreg.core.keys import file_problem, image_problem
 from artreg.core.tags import MAX_TAG_LENGTH, PUBLISHED_CATEGORIES, Category, encode_tag
@@ -75,6 +77,18 @@ class ImageEntry:
 
 
 @dataclass(frozen=True)
+class ChecksumsFile:
+    """The build's ``SHA256SUMS`` (``<encoded tag>/SHA256SUMS``): derived from its files."""
+
+    key: str
+    size: int
+    sha256: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key": self.key, "size": self.size, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
 class Build:
     """One published build: a tag, its files and its OCI images."""
 
@@ -84,6 +98,8 @@ class Build:
     commit: str | None
     files: tuple[FileEntry, ...]
     images: tuple[ImageEntry, ...] = ()
+    # None in manifests written before artreg listed the checksum file.
+    checksums: ChecksumsFile | None = None
 
     @property
     def key(self) -> str:
@@ -113,10 +129,28 @@ class Build:
         }
         if self.images:  # omitted when empty: builds without images keep their bytes
             doc["images"] = [i.to_json() for i in self.images]
+        if self.checksums is not None:
+            doc["checksums"] = self.checksums.to_json()
         return doc
 
     def to_bytes(self) -> bytes:
         return (json.dumps(self.to_json(), indent=1, sort_keys=True) + "\n").encode()
+
+
+def sums_of(tag: str, files: Iterable[FileEntry]) -> bytes:
+    """The ``SHA256SUMS`` bytes of a build with ``files`` (its images are not listed)."""
+    return build_sums(encode_tag(tag), ((f.key, f.sha256) for f in files))
+
+
+def with_checksums(build: Build) -> Build:
+    """``build`` listing its ``SHA256SUMS``, which the bytes of its files determine."""
+    body = sums_of(build.tag, build.files)
+    checksums = ChecksumsFile(
+        key=sums_key(encode_tag(build.tag)),
+        size=len(body),
+        sha256=hashlib.sha256(body).hexdigest(),
+    )
+    return replace(build, checksums=checksums)
 
 
 def manifest_key(tag: str) -> str:
@@ -200,6 +234,14 @@ def build_from_json(data: object, where: str) -> Build:
         )
         for i in doc.objects("images", default=[])
     )
+    checksums = None
+    if doc.has("checksums"):  # absent in manifests written before it was listed
+        c = doc.child("checksums")
+        checksums = ChecksumsFile(
+            key=c.string("key"),
+            size=c.integer("size", 0, MAX_SIZE),
+            sha256=_hex(c, "sha256", _SHA256, "64 lowercase hex digits"),
+        )
     category = doc.string("category")
     if category not in _PUBLISHED:
         raise doc.bad("category", "release, extra or dev", category)
@@ -210,6 +252,7 @@ def build_from_json(data: object, where: str) -> Build:
         commit=doc.optional_string("commit"),
         files=files,
         images=images,
+        checksums=checksums,
     )
     problem = claim_problem(build)
     if problem is not None:
@@ -233,6 +276,12 @@ def claim_problem(build: Build) -> str | None:
         problem = image_problem(build.tag, i.repository, i.tag, i.digest)
         if problem is not None:
             return f"images[{n}]: {problem}"
+    if build.checksums is not None:
+        expected = sums_key(encode_tag(build.tag))
+        if build.checksums.key != expected:
+            return (
+                f"checksums: key {build.checksums.key!r}: the build's checksums are at {expected!r}"
+            )
     return None
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from artreg.config import Config, Target
 from artreg.core.keys import site_keys
-from artreg.core.manifest import Build
+from artreg.core.manifest import Build, with_checksums
 from artreg.core.ownership import Intent
 from artreg.core.plan import BuildChange, Kind, Op, plan_build
 from artreg.core.tags import Category, classify
@@ -209,7 +209,7 @@ def _local_build(
         files=tuple(f.to_file_entry() for f in files),
         images=tuple(source.entry(ref.tag) for source in images),
     )
-    return build, files, images
+    return with_checksums(build), files, images  # its SHA256SUMS is written with it
 
 
 def _image_sweep(prepared: Prepared, images: Sequence[ImageSource]) -> list[Step]:

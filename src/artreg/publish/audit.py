@@ -313,7 +313,7 @@ def _verify_index(
             except index.InvalidIndex as exc:
                 found.problems.append(exc.message)
         try:
-            pageset = index.pageset_from_documents(root, category, documents)
+            pageset = index.parse_category(root, category, documents)
         except index.InvalidIndex as exc:
             if len(documents) == len(listed.page_ids):
                 found.problems.append(exc.message)
@@ -329,7 +329,7 @@ def _verify_index(
         for tag in sorted(set(wanted) - set(indexed)):
             found.problems.append(f"{category} index: {tag} is published but not indexed")
         for tag in sorted(set(wanted) & set(indexed)):
-            if wanted[tag] != indexed[tag]:
+            if not index.describes(indexed[tag], wanted[tag]):
                 found.problems.append(
                     f"{category} index: the entry of {tag} differs from its manifest"
                 )

@@ -21,7 +21,7 @@ from typing import Any
 
 from artreg.config import Config, TagRules
 from artreg.core import index
-from artreg.core.index import Entry, PageList, PageSet, ParsedPage, RootIndex
+from artreg.core.index import Entry, LoadedPages, PageOutline, ParsedPage, RootIndex
 from artreg.core.keys import SIGNATURE_NAME, site_keys
 from artreg.core.manifest import BUILDS_PREFIX, Build, build_at, manifest_key
 from artreg.core.ownership import Intent, make_intent
@@ -144,7 +144,7 @@ def read_state(
     try:
         body, root_etag = store.get_with_etag(index.ROOT_KEY)
         root_doc = index.loads(body, index.ROOT_KEY)
-        root = index.root_from_document(root_doc)
+        root = index.parse_root(root_doc)
     except NotFound:
         problem = "index.json does not exist yet"
     except index.InvalidIndex as exc:
@@ -252,7 +252,7 @@ def _load_pages(
     category: Category,
     limit: int | None,
     bodies: dict[str, bytes] | None = None,
-) -> PageSet:
+) -> LoadedPages:
     """The category's pages from the store: all of them, or the first ones up to ``limit`` rows.
 
     ``bodies``: where to keep each page's bytes as read (page key -> bytes).
@@ -268,17 +268,17 @@ def _load_pages(
     if limit is None:
         keys = {page_id: index.page_key(category, page_id) for page_id in listed.page_ids}
         documents = {page_id: index.loads(read(key), key) for page_id, key in keys.items()}
-        return index.pageset_from_documents(root, category, documents)
+        return index.parse_category(root, category, documents)
     pages = []
     count = 0
     for page_id in listed.page_ids:
         if count >= limit:
             break
         key = index.page_key(category, page_id)
-        page = index.page_from_document(index.loads(read(key), key), key)
+        page = index.parse_page(index.loads(read(key), key), key).page
         pages.append(page)
         count += len(page.entries)
-    return PageSet(category, tuple(pages))
+    return LoadedPages(category, tuple(pages))
 
 
 class PageReader:
@@ -491,7 +491,7 @@ def _oldest_is_past(
         return False
     key = index.page_key(category, ids[-1])
     try:
-        page = index.page_from_document(index.loads(store.get(key), key), key)
+        page = index.parse_page(index.loads(store.get(key), key), key).page
     except (index.InvalidIndex, NotFound):
         return True
     oldest = min((e.published for e in page.entries), default=None)
@@ -581,7 +581,7 @@ def _plan_index(
         _ensure_html(store, plan)
         return plan
 
-    new_pagesets: dict[Category, PageSet | PageList] = {}
+    new_pagesets: dict[Category, LoadedPages | PageOutline] = {}
     fingerprints: dict[Category, str] = {}
     html_rows: dict[Category, Sequence[Entry]] = {}
     etags_after: dict[str, str] = {}
@@ -600,7 +600,7 @@ def _plan_index(
         limit = HTML_RELEASE_ROWS if category is Category.RELEASE else HTML_OTHER_ROWS
         entries = [index.entry_from_build(b) for b in adds]
         if root is not None and trusted(category):
-            listed = root.category(category).page_list()
+            listed = root.category(category).outline()
             if not changed:
                 try:
                     rows = _load_pages(store, root, category, limit, plan.previous).entries()
@@ -613,7 +613,7 @@ def _plan_index(
                 reader = PageReader(store, category, plan.previous)
                 known = {t: e for t, e in removed_entries.items() if t in gone and t not in after}
                 try:
-                    result = index.update_pages(
+                    result = index.edit_outline(
                         listed,
                         reader,
                         entries,
@@ -623,17 +623,17 @@ def _plan_index(
                         known=known,
                         newest=config.index.newest,
                     )
-                    rows = index.front_entries(result.pages, result.held, reader, limit)
+                    rows = index.front_entries(result.outline, result.held, reader, limit)
                 except (index.InvalidIndex, NotFound) as exc:
                     plan.notes.append(f"{category} pages unreadable ({_why(exc)}): rebuilding")
                 else:
-                    new_pagesets[category] = result.pages
+                    new_pagesets[category] = result.outline
                     fingerprints[category] = index.fingerprint(after.items())
                     html_rows[category] = rows
-                    next_ids = result.pages.next_ids()
+                    links = index.next_ids(result.outline.ids)
                     for page_id in result.changed:
                         page = result.held[page_id]
-                        document = index.page_document(category, page, next_ids[page_id])
+                        document = index.page_document(category, page, links[page_id])
                         page_writes.append((category, page_id, document))
                     page_deletes += [index.page_key(category, pid) for pid in result.deleted]
                     continue
@@ -667,7 +667,7 @@ def _plan_index(
         op = Op.REPLACE if key in existing_pages else Op.CREATE
         plan.steps.append(_put(op, Kind.PAGE, key, body, JSON_TYPE, f"{category} index page"))
         # its HTML twin, same id, same entries
-        page = index.page_from_document(document, key)
+        page = index.parse_page(document, key).page
         twin = render_history_page(
             site_of(config),
             category,

@@ -229,7 +229,7 @@ def refresh_latest(
     root_doc = _read_json(store, index.ROOT_KEY)
     if root_doc is None:
         return report
-    root = index.root_from_document(root_doc)
+    root = index.parse_root(root_doc)
     newest = [e for c in (Category.RELEASE, Category.EXTRA) for e in root.category(c).newest]
     planned = _plan_latest(store, config, newest, yanks, known, now, report)
     _write_latest(store, config, planned, report, environ)
@@ -460,7 +460,7 @@ def set_yank(
     refresh_latest(store, config, now=now, yanks=yanks, report=report)
     root_doc = _read_json(store, index.ROOT_KEY)
     if root_doc is not None:
-        root = index.root_from_document(root_doc)
+        root = index.parse_root(root_doc)
         sections = {
             c: Section(root.category(c).newest, root.category(c).count, root.category(c).page_ids)
             for c in PUBLISHED_CATEGORIES

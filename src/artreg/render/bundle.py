@@ -16,7 +16,8 @@ from collections.abc import Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from artreg.core.checksums import build_sums, signature_key, sums_key
+from artreg.core import manifest
+from artreg.core.checksums import signature_key, sums_key
 from artreg.core.index import Entry, entry_from_build
 from artreg.core.latest import (
     FEED_KEY,
@@ -48,7 +49,7 @@ class SiteObject:
 
 def sums_of(build: Build) -> bytes:
     """The build's ``SHA256SUMS`` (its files, not its images)."""
-    return build_sums(encode_tag(build.tag), ((f.key, f.sha256) for f in build.files))
+    return manifest.sums_of(build.tag, build.files)
 
 
 def build_objects(
@@ -135,7 +136,7 @@ def release_objects(
     if latest is None and LATEST_DIR in previous and LATEST_JSON_KEY not in foreign:
         deletes.append(LATEST_JSON_KEY)  # written with the recorded latest/: provably ours
     if latest is not None and LATEST_JSON_KEY not in foreign:
-        document = latest_document(entry_from_build(latest), latest.images, signed=signed)
+        document = latest_document(entry_from_build(latest), signed=signed)
         objects.append(SiteObject(LATEST_JSON_KEY, _json(document), JSON_TYPE))
     feed = render_feed(
         site.project,
