@@ -16,6 +16,7 @@ prints a traceback and exits 3. The exit codes are listed in ``cli.py``
     │   ├── InvalidSigningKey            a key ssh-keygen cannot use
     │   ├── InvalidChecksums             a SHA256SUMS that cannot be written or read
     │   ├── InvalidManifest              a stored build manifest that cannot be read
+    │   ├── InvalidIndex                 an index document that cannot be trusted (rebuilt)
     │   ├── InvalidIntent                a stored intent record that cannot be read
     │   ├── InvalidLease                 a lease object artreg did not write
     │   ├── LeaseTimeout                 another run held the lease too long
@@ -45,8 +46,6 @@ prints a traceback and exits 3. The exit codes are listed in ``cli.py``
 
 The last three are caught where they are raised and turned into an
 :class:`ArtregError` that names the file or key; uncaught, they are bugs.
-``core.index.InvalidIndex`` (an :class:`ArtregError`) still lives in
-``core/index.py`` while that module is split.
 """
 
 from __future__ import annotations
@@ -131,6 +130,10 @@ class InvalidChecksums(ArtregError):
 
 class InvalidManifest(ArtregError):
     """A build manifest in the store that cannot be read."""
+
+
+class InvalidIndex(ArtregError):
+    """An index document (root or page) that cannot be trusted: rebuild from the manifests."""
 
 
 class InvalidIntent(ArtregError):

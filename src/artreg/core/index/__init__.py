@@ -39,7 +39,6 @@ from artreg.core.index.model import (
     Entry,
     EntryFile,
     EntryImage,
-    InvalidIndex,
     LoadedPages,
     Page,
     PageOutline,
@@ -73,6 +72,7 @@ from artreg.core.index.parsing import (
     parse_page,
     parse_root,
 )
+from artreg.errors import InvalidIndex
 
 __all__ = [
     "DEFAULT_NEWEST",

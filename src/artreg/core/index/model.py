@@ -16,7 +16,7 @@ from typing import Any
 from artreg.core.keys import download_url
 from artreg.core.manifest import ARTREG_DIR, Build, format_time
 from artreg.core.tags import Category
-from artreg.errors import ArtregError
+from artreg.errors import InvalidIndex
 
 INDEX_SCHEMA_VERSION = 1
 ROOT_KIND = "artreg.index"
@@ -38,10 +38,6 @@ MAX_PAGE_ID = 10**15 - 1
 _RELEASE_VERSION = re.compile(r"(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\Z")
 
 SortKey = tuple[int, int, int, int, str]
-
-
-class InvalidIndex(ArtregError):
-    """An index document (root or page) that cannot be trusted: rebuild from the manifests."""
 
 
 def invalid(where: str, detail: str) -> InvalidIndex:

@@ -29,7 +29,6 @@ from artreg.core.index.model import (
     Entry,
     EntryFile,
     EntryImage,
-    InvalidIndex,
     LoadedPages,
     Page,
     PageOutline,
@@ -47,6 +46,7 @@ from artreg.core.tags import (
     encode_tag,
     unsafe_reason,
 )
+from artreg.errors import InvalidIndex
 
 _PAGE_ID = r"([1-9][0-9]{0,14})"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
