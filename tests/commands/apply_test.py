@@ -42,7 +42,7 @@ from servers import S3Backend, free_port
 import artreg.publish.apply
 from artreg.cli import main
 from artreg.config import Target
-from artreg.errors import StoreError
+from artreg.errors import EXIT_CHANGES, StoreError
 from artreg.serve.server import make_server
 from artreg.stores import PutRequest, Store, open_store
 
@@ -78,7 +78,7 @@ def with_lease(site: Site, puts: int, deletes: int = 0) -> dict[str, int]:
 def test_second_identical_apply_writes_nothing(site: Site) -> None:
     site.write_build("one")
     plan = site.run("plan", "--tag", "v1.0.0", "--now", NOW, "--detailed-exitcode")
-    assert plan.code == 2, plan.err
+    assert plan.code == EXIT_CHANGES, plan.err
     lines = [line.split()[:2] for line in plan.out.splitlines() if line.startswith("  ")]
     expected = [
         "v1.0.0/linux/amd64/app",

@@ -22,10 +22,11 @@ from artreg.core.manifest import ARTREG_DIR, Build, FileEntry, with_checksums
 from artreg.core.tags import Convention, classify, decode_tag, encode_tag
 from artreg.errors import PreconditionFailed
 from artreg.publish.artifacts import guess_content_type
-from artreg.publish.engine import INDEX_CACHE, read_state
+from artreg.publish.execute import INDEX_CACHE
 from artreg.publish.lease import default_holder
 from artreg.publish.reconcile import Job, Report, reconcile
 from artreg.publish.site import SiteReport, moves_latest, refresh_latest, write_build
+from artreg.publish.state import read_state
 from artreg.render.terminal import counted, print_json
 from artreg.stores import ObjectInfo, PutRequest, Store
 from artreg.stores.steps import JSON_TYPE

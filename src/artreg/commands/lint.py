@@ -71,7 +71,7 @@ def _target_problems(config: Config, name: str) -> list[str]:
     # Imported here: plain `lint` runs in git hooks and must not load the store stack.
     from artreg.commands import config_dir
     from artreg.config import resolve_target
-    from artreg.publish.engine import describe_reclassified, find_reclassified, read_state
+    from artreg.publish.state import describe_reclassified, find_reclassified, read_state
     from artreg.stores import open_store
 
     store = open_store(resolve_target(config, name), config_dir(config))

@@ -9,7 +9,7 @@ from artreg.commands import open_target
 from artreg.core.index import Entry, entry_from_build, sort_entries
 from artreg.core.tags import PUBLISHED_CATEGORIES, Category
 from artreg.errors import InvalidManifest, NotFound
-from artreg.publish.engine import describe_reclassified, read_build, read_state
+from artreg.publish.state import describe_reclassified, read_build, read_state
 from artreg.render.terminal import human_size, print_json
 
 

@@ -15,9 +15,9 @@ import sys
 from artreg.commands import open_target, parse_now
 from artreg.core.yank import plan_removal
 from artreg.errors import ArtregError, NotFound
-from artreg.publish.engine import read_build, read_state
 from artreg.publish.lease import default_holder
 from artreg.publish.reconcile import Job, Report, reconcile
+from artreg.publish.state import read_build, read_state
 
 
 def run(args: argparse.Namespace) -> int:

@@ -27,21 +27,11 @@ from artreg.oci.publish import (
     read_images,
 )
 from artreg.publish.artifacts import LocalFile, resolve_files
-from artreg.publish.engine import (
-    IndexPlan,
-    RetentionPlan,
-    TargetState,
-    build_steps,
-    execute,
-    new_intent,
-    ordered,
-    plan_index,
-    read_build,
-    read_state,
-    write_intent,
-)
+from artreg.publish.execute import build_steps, execute, ordered
+from artreg.publish.indexing import IndexPlan, plan_index
 from artreg.publish.lease import Lease, default_holder
 from artreg.publish.reconcile import Job, Report, reconcile
+from artreg.publish.retention import RetentionPlan
 from artreg.publish.site import (
     SiteReport,
     latest_is_current,
@@ -53,6 +43,7 @@ from artreg.publish.site import (
     write_build,
 )
 from artreg.publish.source import BuildRef, detect_build_ref
+from artreg.publish.state import TargetState, new_intent, read_build, read_state, write_intent
 from artreg.render.progress import Progress
 from artreg.stores import Store
 from artreg.stores.steps import Step

@@ -29,15 +29,15 @@ from artreg.core.yank import YANKS_KEY
 from artreg.errors import InvalidIntent, InvalidManifest, NotFound
 from artreg.oci.publish import REGISTRY_ROOT_KEY
 from artreg.oci.verify import verify_images
-from artreg.publish.engine import (
+from artreg.publish.lease import LEASE_KEY
+from artreg.publish.site import recorded_site_keys
+from artreg.publish.state import (
     TargetState,
     category_entries,
     describe_reclassified,
     read_build,
     trusted_root,
 )
-from artreg.publish.lease import LEASE_KEY
-from artreg.publish.site import recorded_site_keys
 from artreg.render.site import html_page_key
 from artreg.stores.base import ObjectInfo, Store
 from artreg.stores.steps import Step

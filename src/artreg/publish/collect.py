@@ -16,10 +16,11 @@ from artreg.core.plan import Op
 from artreg.oci.gc import ImageSweep, declared_repositories
 from artreg.publish.apply import check_brakes
 from artreg.publish.audit import Deletion, all_entries, builds_of, judge_target
-from artreg.publish.engine import RetentionPlan, TargetState, describe_reclassified, read_state
 from artreg.publish.reconcile import Job, Report, reconcile
+from artreg.publish.retention import RetentionPlan
 from artreg.publish.session import Publisher
 from artreg.publish.site import refresh_latest, removals_move_latest
+from artreg.publish.state import TargetState, describe_reclassified, read_state
 from artreg.stores.steps import Step
 
 

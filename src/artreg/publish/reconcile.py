@@ -26,21 +26,18 @@ from artreg.core.plan import Action, Kind, summarize
 from artreg.core.retention import Decision
 from artreg.errors import ArtregError, PreconditionFailed
 from artreg.oci.gc import ImageSweep, declared_repositories, execute_sweep, plan_sweep
-from artreg.publish.engine import (
-    IndexPlan,
-    RetentionPlan,
+from artreg.publish.execute import execute_index, ordered
+from artreg.publish.indexing import IndexPlan, plan_index
+from artreg.publish.lease import Lease
+from artreg.publish.retention import RetentionPlan, plan_retention
+from artreg.publish.state import (
     TargetState,
-    execute_index,
     index_is_current,
     new_intent,
-    ordered,
     pages_agree,
-    plan_index,
-    plan_retention,
     read_state,
     write_intent,
 )
-from artreg.publish.lease import Lease
 from artreg.stores.base import Store
 from artreg.stores.steps import Step
 

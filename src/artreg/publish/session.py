@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 from artreg.config import Config, Target
 from artreg.publish.apply import ApplySettings, Prepared, prepare, publish
-from artreg.publish.engine import TargetState, read_state
 from artreg.publish.lease import default_holder
 from artreg.publish.reconcile import Job, Report
+from artreg.publish.state import TargetState, read_state
 from artreg.render.progress import Progress
 from artreg.stores.base import Store
 

@@ -15,10 +15,10 @@ from artreg.core.index import HTML_KEY, ROOT_KEY
 from artreg.core.manifest import ARTREG_DIR
 from artreg.oci.gc import declared_repositories
 from artreg.publish.audit import Findings, verify_target
-from artreg.publish.engine import read_state
 from artreg.publish.reconcile import Report, reconcile
 from artreg.publish.session import Publisher
 from artreg.publish.site import SiteReport, latest_is_current, refresh_latest, write_build
+from artreg.publish.state import read_state
 from artreg.render.terminal import counted
 from artreg.stores.base import ObjectInfo
 

@@ -112,6 +112,14 @@ class _Tmp:
             os.close(self.dir_fd)
 
 
+def _size_hint(req: PutRequest) -> int:
+    """The body's size for progress; 0 when the file cannot be read (the put will say why)."""
+    try:
+        return req.size_hint()
+    except OSError:
+        return 0
+
+
 class DirStore:
     """A target that is a plain directory (``type = "dir"``)."""
 
@@ -193,7 +201,7 @@ class DirStore:
             etag = self._put(req)
             if progress is not None:
                 with progress_lock:
-                    progress(self._size(req))
+                    progress(_size_hint(req))
             return etag
 
         return run_parallel(put_one, reqs, self.max_workers)
@@ -277,12 +285,6 @@ class DirStore:
     def _count(self, operation: str, n: int = 1) -> None:
         with self._count_lock:
             self.requests[operation] += n
-
-    def _size(self, req: PutRequest) -> int:
-        try:
-            return req.size_hint()
-        except OSError:
-            return 0
 
     def _check_reserved(self, key: str) -> None:
         if key.split("/", 1)[0] == META_DIR:
