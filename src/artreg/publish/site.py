@@ -15,12 +15,14 @@ the record, latest.json and the feed.
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 from artreg.config import Config
 from artreg.core import index
@@ -309,9 +311,24 @@ def _write_latest(
     moving = bool(result.plan.copies or result.plan.deletes)
     if moving:  # the record first (not complete): every key copied is provably ours
         _put(store, record, report)
-    for dst, src in result.plan.copies:
+
+    def copy(pair: tuple[str, str]) -> None:
+        dst, src = pair
         owner = planned.owners.get(dst.split("/", 1)[0])
         _copy(store, config, src, dst, owner, report, environ)
+
+    # The files in parallel (server-side copies: no bytes through this machine), then
+    # SHA256SUMS and its signature: a client never sees new sums over old files for long.
+    sums = {SUMS_NAME, SIGNATURE_NAME}
+    files = [c for c in result.plan.copies if c[0].split("/", 1)[-1] not in sums]
+    _in_parallel(copy, files, COPY_WORKERS)
+    for pair in [c for c in result.plan.copies if c[0].split("/", 1)[-1] in sums]:
+        copy(pair)
+    for dst, src in result.plan.copies:  # reported in plan order, whatever finished first
+        report.copied.append(dst)
+        report.actions.append(
+            Action(Op.CREATE, Kind.LATEST, dst, 0, f"site: latest/ copy of {src}")
+        )
     for obj in documents:
         _put(store, obj, report)
     if result.plan.deletes:
@@ -395,6 +412,28 @@ def _foreign_documents(
     return foreign
 
 
+COPY_WORKERS = 8
+T = TypeVar("T")
+
+
+def _in_parallel(work: Callable[[T], None], items: Sequence[T], workers: int) -> None:
+    """``work`` over ``items`` on a bounded thread pool; the first failure is raised once
+    every started item has finished (none is left half-done in the background)."""
+    if len(items) <= 1:
+        for item in items:
+            work(item)
+        return
+    with concurrent.futures.ThreadPoolExecutor(max_workers=min(workers, len(items))) as pool:
+        futures = [pool.submit(work, item) for item in items]
+        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+        for future in futures:
+            future.cancel()
+    for future in futures:
+        failure = None if future.cancelled() else future.exception()
+        if failure is not None:
+            raise failure
+
+
 def _copy(
     store: Store,
     config: Config,
@@ -412,8 +451,6 @@ def _copy(
         # a build published before checksums existed: write its site objects, then copy
         write_build(store, config, owner, report, environ)
         store.copy(src, dst)
-    report.copied.append(dst)
-    report.actions.append(Action(Op.CREATE, Kind.LATEST, dst, 0, f"site: latest/ copy of {src}"))
 
 
 def _json(document: object) -> bytes:
