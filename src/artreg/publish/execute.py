@@ -158,12 +158,15 @@ def execute_index(
                     store.put(step.request, if_match=root_etag)
                 committed = True
                 continue
-            # An index page's HTML twin is restored with its JSON page: left rewritten, it
-            # would say "last page" or leave out builds the restored root still lists.
+            # An index page's HTML twin is not restored (no read before each write): it
+            # only lists builds whose files and manifests are written, and the next run
+            # rewrites it with its JSON page.
+            twin = step.action.kind is Kind.PAGE and step.action.key.endswith(".html")
             if (
                 step.action.kind in (Kind.PAGE, Kind.HTML)
                 and step.action.op is Op.REPLACE
                 and not committed
+                and not twin
             ):
                 key = step.action.key
                 before = previous.get(key)
