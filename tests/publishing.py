@@ -374,7 +374,8 @@ def no_change(site: Site) -> Iterator[dict[str, bytes]]:
     """Assert the target is byte-identical after the block."""
     before = site.snapshot()
     yield before
-    assert site.snapshot() == before
+    after = site.snapshot()
+    assert after == before, sorted(k for k in {*before, *after} if before.get(k) != after.get(k))
 
 
 def http_get(url: str) -> bytes:

@@ -31,10 +31,12 @@ from publishing import (
 from s3proxy import Reply, Rule, precondition_failed
 
 import artreg.stores
-from artreg.config import Target
+from artreg.config import Config, Target, load_config
 from artreg.core.manifest import Build, FileEntry, format_time, manifest_key
 from artreg.core.tags import Category
 from artreg.errors import StoreError
+from artreg.publish.site import SiteReport
+from artreg.publish.site import write_build as write_site_documents
 from artreg.stores import PutRequest, Store
 
 END = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
@@ -52,8 +54,17 @@ def dev_tag(i: int) -> str:
     return hashlib.sha1(f"build {i}".encode()).hexdigest()
 
 
-def seed_build(store: Store, tag: str, published: dt.datetime, category: Category) -> Build:
-    """Write a one-file build the way apply leaves it (file, then manifest); no index."""
+def seed_build(
+    store: Store,
+    config: Config,
+    tag: str,
+    published: dt.datetime,
+    category: Category,
+    *,
+    site_documents: bool = True,
+) -> Build:
+    """Write a one-file build the way apply leaves it (file, the download site's SHA256SUMS
+    and page, then manifest); no index."""
     body = f"{tag} linux/amd64\n".encode()
     key = f"{tag}/linux/amd64/app"
     digest = hashlib.sha256(body).hexdigest()
@@ -65,6 +76,8 @@ def seed_build(store: Store, tag: str, published: dt.datetime, category: Categor
         commit=tag if category is Category.DEV else None,
         files=(FileEntry("app", "linux/amd64", "app", key, len(body), digest),),
     )
+    if site_documents:
+        write_site_documents(store, config, build, SiteReport())
     store.put(PutRequest(build.key, build.to_bytes(), "application/json"))
     return build
 
@@ -95,6 +108,7 @@ class Rows(html.parser.HTMLParser):
         super().__init__()
         self.section = ""
         self.rows: dict[str, list[str]] = {}
+        self.links: list[str] = []  # hrefs to HTML documents, in order
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attributes = dict(attrs)
@@ -104,12 +118,31 @@ class Rows(html.parser.HTMLParser):
             self.section = str(attributes["id"]).removesuffix("-builds")
         if tag == "tr" and attributes.get("class") == "build":
             self.rows.setdefault(self.section, []).append(str(attributes["data-tag"]))
+        if tag == "a" and str(attributes.get("href", "")).endswith(".html"):
+            self.links.append(str(attributes["href"]))
 
 
 def html_rows(store: Store) -> dict[str, list[str]]:
     parser = Rows()
     parser.feed(store.get("index.html").decode())
     return parser.rows
+
+
+def html_history(store: Store, category: str) -> list[str]:
+    """Every row of ``category``'s HTML pages (the download site's), from the root page's
+    first link to them, following each page's ``next page`` link."""
+    root = Rows()
+    root.feed(store.get("index.html").decode())
+    prefix = f"_artreg/index/{category}/"
+    key: str | None = next(link for link in root.links if link.startswith(prefix))
+    tags: list[str] = []
+    while key is not None:
+        page = Rows()
+        page.feed(store.get(key).decode())
+        tags += [t for rows in page.rows.values() for t in rows]
+        following = [link for link in page.links if link[0].isdigit()]
+        key = prefix + following[0] if following else None
+    return tags
 
 
 def opened_by(site: Site) -> list[Store]:
@@ -152,7 +185,7 @@ def seed_history(site: Site, count: int = 60, via_cli: int = 4) -> dict[str, dt.
     store = site.store()
     tags = list(published)
     for tag in tags[: count - via_cli]:
-        seed_build(store, tag, published[tag], Category.DEV)
+        seed_build(store, load_config(site.config_path), tag, published[tag], Category.DEV)
     for tag in tags[count - via_cli :]:
         site.write_build(tag)
         result = site.run(
@@ -180,13 +213,16 @@ def test_sixty_dev_builds_over_ninety_days(s3_site: Site) -> None:
     assert result.code == 0, result.err
     report = result.json()
     deleted = [a["key"] for a in report["actions"] if a["op"] == "delete"]
-    # 30 manifests + 30 files, and the index pages that became empty.
-    assert len([k for k in deleted if not k.startswith("_artreg/index/")]) == 60, deleted
+    # 30 manifests + 30 files + the download site's 30 SHA256SUMS and 30 pages, and the
+    # index pages that became empty.
+    assert len([k for k in deleted if not k.startswith("_artreg/index/")]) == 120, deleted
 
     after = {info.key for info in store.list()}
-    assert {manifest_key(t) for t in gone} | {f"{t}/linux/amd64/app" for t in gone} == (
-        before - after
-    ) - {k for k in before if k.startswith("_artreg/index/")}
+    assert {manifest_key(t) for t in gone} | {f"{t}/linux/amd64/app" for t in gone} | {
+        f"{t}/SHA256SUMS" for t in gone
+    } | {f"{t}/index.html" for t in gone} == (before - after) - {
+        k for k in before if k.startswith("_artreg/index/")
+    }
     assert {k for k in after if k.startswith("_artreg/builds/")} == {manifest_key(t) for t in keep}
 
     newest_first = sorted(keep, key=lambda t: published[t], reverse=True)
@@ -194,7 +230,9 @@ def test_sixty_dev_builds_over_ninety_days(s3_site: Site) -> None:
     assert listed.code == 0, listed.err
     assert [e["tag"] for e in listed.json()["dev"]] == newest_first
     assert [e["tag"] for e in follow_index(store)["dev"]] == newest_first
-    assert html_rows(store).get("dev") == newest_first
+    # The download site's root page shows the newest 10; its history pages show them all.
+    assert html_rows(store).get("dev") == newest_first[:10]
+    assert html_history(store, "dev") == newest_first
     verify = site.run("verify", "--target", "test")
     assert verify.code == 0, verify.out + verify.err
     assert check_references(store) == []
@@ -219,9 +257,11 @@ def test_dry_run_and_plan_write_nothing(dir_site: Site) -> None:
     assert plan.code == 0, plan.err
     keep = expected_survivors(published, 30, 30 * DAY, END)
     deleted = {a["key"] for a in dry.json()["actions"] if a["op"] == "delete"}
-    assert deleted == {manifest_key(t) for t in set(published) - keep} | {
-        f"{t}/linux/amd64/app" for t in set(published) - keep
-    }
+    gone = set(published) - keep
+    # Files and manifests, and the download site's SHA256SUMS and pages.
+    assert deleted == {manifest_key(t) for t in gone} | {f"{t}/linux/amd64/app" for t in gone} | {
+        f"{t}/SHA256SUMS" for t in gone
+    } | {f"{t}/index.html" for t in gone}
     assert "would delete" not in plan.out and "retention" in plan.out
     assert len(opened) == 2
     # Not even the conditional-write probe: a dry run does not touch the bucket at all.
@@ -255,7 +295,7 @@ def test_brake_refuses_mass_delete(
     store = site.store()
     old = {dev_tag(i): END - (20 + i) * DAY for i in range(20)}
     for tag, moment in old.items():
-        seed_build(store, tag, moment, Category.DEV)
+        seed_build(store, load_config(site.config_path), tag, moment, Category.DEV)
     args = ["--target", "test", "--now", format_time(END)]
     if command == "apply":
         site.write_build("new")
@@ -279,6 +319,40 @@ def test_brake_refuses_mass_delete(
     assert site.run("verify", "--target", "test").code == 0
 
 
+@pytest.mark.parametrize("kind", ["dir", "moto"])
+def test_builds_without_site_documents_are_collected_by_what_exists(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    """Builds published before the download site have no SHA256SUMS or page: gc plans,
+    counts (for the brake) and deletes only the keys that exist, and nothing foreign."""
+    rules = '[tags.dev]\nkeep_last = 10\nexpire_after = "7d"\n'
+    site = make_site(request, tmp_path, kind, page_size=7, extra_toml=rules)
+    store = site.store()
+    config = load_config(site.config_path)
+    old = {dev_tag(i): END - (20 + i) * DAY for i in range(20)}
+    for tag, moment in old.items():
+        seed_build(store, config, tag, moment, Category.DEV, site_documents=False)
+    newest = sorted(old, key=lambda t: old[t], reverse=True)[:10]
+    gone = set(old) - set(newest)
+    foreign = {f"{t}/{name}": b"not artreg's\n" for t in gone for name in ("SHA256SUMS.old", "idx")}
+    foreign["stray/SHA256SUMS"] = b"0  x\n"
+    for key, body in foreign.items():
+        store.put(PutRequest(key, body, "application/octet-stream"))
+    expected = {manifest_key(t) for t in gone} | {f"{t}/linux/amd64/app" for t in gone}
+    args = ["gc", "--target", "test", "--now", format_time(END), "--json"]
+    with no_change(site):
+        dry = site.run(*args, "--dry-run")
+    assert dry.code == 0, dry.err
+    assert {a["key"] for a in dry.json()["actions"] if a["op"] == "delete"} == expected
+    # 20 of 40 build objects (and the index): within the 50% brake, counting what exists.
+    result = site.run(*args)
+    assert result.code == 0, result.err
+    deleted = {a["key"] for a in result.json()["actions"] if a["op"] == "delete"}
+    assert {k for k in deleted if not k.startswith("_artreg/index/")} == expected
+    assert {k: store.get(k) for k in foreign} == foreign
+    assert not any(store.head(k) for k in expected)
+
+
 @pytest.mark.parametrize("command", ["plan", "gc"])
 def test_preview_shows_the_whole_plan_then_the_brake_on_its_own_lines(
     request: pytest.FixtureRequest, tmp_path: Path, command: str
@@ -288,7 +362,7 @@ def test_preview_shows_the_whole_plan_then_the_brake_on_its_own_lines(
     store = site.store()
     old = {dev_tag(i): END - (20 + i) * DAY for i in range(20)}
     for tag, moment in old.items():
-        seed_build(store, tag, moment, Category.DEV)
+        seed_build(store, load_config(site.config_path), tag, moment, Category.DEV)
     args = ["--target", "test", "--now", format_time(END)]
     if command == "plan":
         site.write_build("new")
@@ -372,10 +446,22 @@ def test_crash_leftovers_are_collected_and_foreign_keys_left_alone(
     # A run that died after its uploads: its intent record proves the files are artreg's.
     crash_after_uploads(site, "v1.1.0", monkeypatch)
     leftovers = {info.key for info in store.list() if info.key.startswith("v1.1.0/")}
-    assert leftovers == {"v1.1.0/linux/amd64/app", "v1.1.0/linux/arm64/app"}
+    # The files, and the download site's checksums and page (written before the manifest).
+    assert leftovers == {
+        "v1.1.0/linux/amd64/app",
+        "v1.1.0/linux/arm64/app",
+        "v1.1.0/SHA256SUMS",
+        "v1.1.0/index.html",
+    }
     (record,) = [info.key for info in store.list("_artreg/intents/")]
     # Look alike, but nothing proves artreg wrote them: left alone, forever.
-    foreign = {"stray/linux/amd64/app": b"hand-made\n", "v1.0.0/linux/amd64/app.old": b"mine\n"}
+    foreign = {
+        "stray/linux/amd64/app": b"hand-made\n",
+        "v1.0.0/linux/amd64/app.old": b"mine\n",
+        "stray/SHA256SUMS": b"0  x\n",
+        "stray/index.html": b"<p>mine</p>\n",
+        "v1.0.0/SHA256SUMS.old": b"mine\n",
+    }
     for key, body in foreign.items():
         store.put(PutRequest(key, body, "application/octet-stream"))
     written = time.monotonic()
@@ -384,7 +470,8 @@ def test_crash_leftovers_are_collected_and_foreign_keys_left_alone(
     assert young_verify.code == 0, young_verify.out
     young_gc = site.run("gc", "--target", "test", "--json")
     assert young_gc.code == 0, young_gc.err
-    assert young_gc.json()["youngOrphans"] == 3  # two files and the record
+    # two files, the download site's SHA256SUMS and page, and the record
+    assert young_gc.json()["youngOrphans"] == 5
     assert young_gc.json()["deleted"] == 0
     assert sorted(young_gc.json()["leftAlone"]) == sorted(foreign)
 
@@ -494,6 +581,8 @@ FOREIGN = {
     "v0.1.0/linux/amd64/garage": b"hand-made release, no manifest\n",
     "v1.0.0/linux/amd64/app.old": b"beside a release's file, listed by nobody\n",
     f"{dev_tag(0)}/linux/amd64/notes.txt": b"in a dev build's directory that retention expires\n",
+    f"{dev_tag(0)}/SHA256SUMS.asc": b"beside the download site's checksums\n",
+    f"{dev_tag(0)}/index.htm": b"beside the download site's page\n",
     "v2/undeclared/blobs/sha256:" + "0" * 64: b"an image repository nobody declares\n",
 }
 
@@ -524,10 +613,12 @@ def test_foreign_objects_survive_every_command(shared_site: Site) -> None:
     for key in FOREIGN:
         assert f"  = {key}  not artreg's, left alone" in out, dry.out
         assert not any(line.startswith(f"  - {key} ") for line in out)
-    # Retention deletes dev build 0 (keep_last 2): its manifest and its file, nothing else.
+    # Retention deletes dev build 0 (keep_last 2): its manifest, its files and the download
+    # site's SHA256SUMS and page, nothing else.
     deleted = sorted(line.split()[1] for line in out if line.startswith("  - "))
     assert deleted == sorted([manifest_key(dev_tag(0)), f"{dev_tag(0)}/linux/amd64/app",
-                              f"{dev_tag(0)}/linux/arm64/app"]), out  # fmt: skip
+                              f"{dev_tag(0)}/linux/arm64/app", f"{dev_tag(0)}/SHA256SUMS",
+                              f"{dev_tag(0)}/index.html"]), out  # fmt: skip
 
     site.write_build("dev 3")
     applied = site.run("apply", "--target", "test", "--tag", dev_tag(3), "--now",
@@ -642,8 +733,11 @@ def test_the_brake_counts_orphans(
     site = make_site(request, tmp_path, kind, extra_toml='[gc]\ngrace_period = "0s"\n')
     site.configure(files=[("linux/amd64", "out/app")])
     site.publish("v1.0.0")
-    # A run that died after uploading six files: 7 orphans (with its record) of 12 objects.
-    site.configure(files=[(f"linux/arch{i}", f"out/{i}/app") for i in range(6)])
+    # A run that died after uploading 14 files and the download site's SHA256SUMS and page:
+    # 17 orphans (with its record) of 30 objects; v1.0.0 left 13 (manifest, file, SHA256SUMS,
+    # page; index.json, index.html, its index page and the page's HTML twin; latest/'s file
+    # and SHA256SUMS, mirrors.json, latest.json, releases.xml).
+    site.configure(files=[(f"linux/arch{i}", f"out/{i}/app") for i in range(14)])
     crash_after_uploads(site, "v1.1.0", monkeypatch)
     store = site.store()
     time.sleep(1.1)
@@ -651,9 +745,9 @@ def test_the_brake_counts_orphans(
         refused = site.run("gc", "--target", "test")
         dry = site.run("gc", "--target", "test", "--dry-run")
     assert refused.code == 1 and dry.code == 1
-    assert "gc would delete 7 of the 12 objects artreg wrote" in refused.err, refused.err
+    assert "gc would delete 17 of the 30 objects artreg wrote" in refused.err, refused.err
     assert "--allow-mass-delete" in refused.err
     allowed = site.run("gc", "--target", "test", "--allow-mass-delete", "--json")
     assert allowed.code == 0, allowed.err
-    assert allowed.json()["deleted"] == 7
+    assert allowed.json()["deleted"] == 17
     assert [i.key for i in store.list() if i.key.startswith(("v1.1.0/", "_artreg/intents/"))] == []

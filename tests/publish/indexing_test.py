@@ -19,9 +19,14 @@ T0 = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
 FINAL = "2025-12-01T00:00:00Z"
 
 
+def _body(key: str) -> bytes:
+    return f"{key}\n".encode()
+
+
 def _build(tag: str, category: Category, published: dt.datetime) -> Build:
     key = f"{tag.replace('+', '_')}/linux/amd64/app"
-    file = FileEntry("app", "linux/amd64", "app", key, 10, hashlib.sha256(key.encode()).hexdigest())
+    body = _body(key)
+    file = FileEntry("app", "linux/amd64", "app", key, len(body), hashlib.sha256(body).hexdigest())
     return Build(tag, category, published, None, (file,))
 
 
@@ -64,11 +69,19 @@ def _expected_order(builds: list[Build], category: Category) -> list[str]:
     return [b.tag for b in sorted(mine, key=lambda b: (-b.published.timestamp(), b.tag))]
 
 
+def _twin(key: str) -> str:
+    """The download site's HTML twin of the JSON index page ``key``."""
+    return key.removesuffix(".json") + ".html"
+
+
 def _index_writes(report: dict[str, object]) -> tuple[list[str], list[str]]:
-    """(index objects written: pages and index.json, other index writes: index.html)."""
+    """(index objects written: JSON pages and index.json, HTML writes: the download site's
+    twins of those pages and index.html)."""
     keys = keys_written(report)  # type: ignore[arg-type]
-    index = [k for k in keys if k.startswith("_artreg/index/") or k == "index.json"]
-    return index, [k for k in keys if k == "index.html"]
+    pages = [k for k in keys if k.startswith("_artreg/index/")]  # .json and .html only
+    index = [k for k in pages if k.endswith(".json")] + [k for k in keys if k == "index.json"]
+    html = [k for k in pages if k.endswith(".html")] + [k for k in keys if k == "index.html"]
+    return index, html
 
 
 # dir: the full 2,500 builds with the default page size; moto: a tenth, pages of 100.
@@ -83,8 +96,15 @@ def test_thousands_of_builds_paginate_and_one_more_writes_at_most_three_index_ob
     site = make_site(request, tmp_path, kind, files=[("linux/amd64", "out/app")])
     site.configure(page_size=page_size, newest=3)
     builds = _many_builds(releases=devs // 8, extras=devs // 12, devs=devs)
-    # The manifests go straight into the store; one apply then builds the index from them.
-    site.store().put_many([PutRequest(b.key, b.to_bytes(), "application/json") for b in builds])
+    # The files and manifests go straight into the store (the files too: the download
+    # site's latest/ copies the highest release's); one apply then builds the index.
+    site.store().put_many(
+        [
+            PutRequest(b.files[0].key, _body(b.files[0].key), "application/octet-stream")
+            for b in builds
+        ]
+        + [PutRequest(b.key, b.to_bytes(), "application/json") for b in builds]
+    )
     site.write("out/app", b"lowest release\n")
     first = site.apply("v0.0.1", FINAL, "--no-gc")  # retention would keep 30 of them
     builds.append(_build("v0.0.1", Category.RELEASE, T0))
@@ -99,9 +119,9 @@ def test_thousands_of_builds_paginate_and_one_more_writes_at_most_three_index_ob
     sizes = [len(json.loads(store.get(link))["entries"]) for link in dev["pages"]]
     assert sizes == [page_size, page_size, devs - 2 * page_size]  # 1000/1000/500
     assert [e["tag"] for e in dev["newest"]] == _expected_order(builds, Category.DEV)[:3]
-    assert len(_index_writes(first)[0]) == 1 + sum(
-        len(c["pages"]) for c in root["categories"].values()
-    )
+    index, html = _index_writes(first)
+    assert len(index) == 1 + sum(len(c["pages"]) for c in root["categories"].values())
+    assert html == [*map(_twin, index[:-1]), "index.html"]  # the download site's twins
 
     # One more dev build: a new first page (the full one is untouched) and the root.
     site.write("out/app", b"newest dev\n")
@@ -110,7 +130,7 @@ def test_thousands_of_builds_paginate_and_one_more_writes_at_most_three_index_ob
     index, html = _index_writes(report)
     assert len(index) <= 3, index
     assert index == ["_artreg/index/dev/4.json", "index.json"]
-    assert html == ["index.html"]
+    assert html == ["_artreg/index/dev/4.html", "index.html"]  # the download site's twin
     assert follow_index(store)["dev"][0]["tag"] == newest
 
     # A backport release lands in the middle of the release order.
@@ -119,7 +139,7 @@ def test_thousands_of_builds_paginate_and_one_more_writes_at_most_three_index_ob
     index, html = _index_writes(report)
     assert len(index) <= 3, index
     assert index[-1] == "index.json"
-    assert html == ["index.html"]
+    assert html == [*map(_twin, index[:-1]), "index.html"]  # the download site's twins
     builds.append(_build("v1.0.19", Category.RELEASE, T0))
     releases = [e["tag"] for e in follow_index(store)["release"]]
     assert releases == _expected_order(builds, Category.RELEASE)

@@ -65,7 +65,13 @@ def plan_collection(
     listing = store.list("")
     state = read_state(store, config.convention(), listing)
     job = session.job(
-        state, "artreg gc", now=now, gc=True, allow_mass_delete=allow_mass_delete, sweep_images=True
+        state,
+        "artreg gc",
+        now=now,
+        gc=True,
+        allow_mass_delete=allow_mass_delete,
+        sweep_images=True,
+        present=frozenset(info.key for info in listing),  # site documents: only those that exist
     )
     retention = job.retention(state, ())
     if not dry_run:

@@ -86,6 +86,9 @@ class Job:
     rebuild: bool = False  # rewrite every index document from the manifests
     # Sweep the image repositories even when retention removes no build (gc does).
     sweep_images: bool = False
+    # Every key of the target when the caller listed it (gc): retention deletes only
+    # the site documents that exist (see RetentionPlan.present).
+    present: AbstractSet[str] | None = None
 
     def image_sweep(
         self, builds: Iterable[str], removed: Iterable[str], pinned: AbstractSet[str] = frozenset()
@@ -115,6 +118,7 @@ class Job:
             added=added,
             now=self.now,
             signed=self.config.site.signing,
+            present=self.present,
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from artreg.config import TagRules
@@ -47,6 +48,10 @@ class RetentionPlan:
     removed: dict[str, Entry] = field(default_factory=dict)
     brakes: list[Brake] = field(default_factory=list)
     signed: bool = False  # the builds' SHA256SUMS have signatures to delete too
+    # Every key of the target when the caller listed it (gc): only the site documents
+    # that exist are deleted and counted then (builds seeded or imported before the
+    # download site have none). None: all of them (a delete of an absent key is a no-op).
+    present: AbstractSet[str] | None = None
 
     def steps(self) -> list[Step]:
         """Deletes of the removed builds: manifests, then files (index first, elsewhere)."""
@@ -60,6 +65,8 @@ class RetentionPlan:
                 steps.append(Step(Action(Op.DELETE, Kind.FILE, file.key, file.size, why)))
             # its SHA256SUMS, signature and page (a delete of an absent key is a no-op)
             site = [k for k in site_keys(tag) if self.signed or not k.endswith(SIGNATURE_NAME)]
+            if self.present is not None:
+                site = [k for k in site if k in self.present]
             steps += [Step(Action(Op.DELETE, Kind.SITE, key, 0, why)) for key in site]
         return steps
 
@@ -75,6 +82,7 @@ def plan_retention(
     added: Sequence[Build],
     now: dt.datetime,
     signed: bool = False,
+    present: AbstractSet[str] | None = None,
 ) -> RetentionPlan:
     """Retention over the listing plus ``added``; reads pages only when something may expire.
 
@@ -82,7 +90,7 @@ def plan_retention(
     (with ``expire_after``) its oldest build, the last entry of its last page, is
     past the limit: a no-op run costs at most one page GET per category.
     """
-    plan = RetentionPlan(signed=signed)
+    plan = RetentionPlan(signed=signed, present=present)
     by_rule = retention_rules(rules)
     for category in PUBLISHED_CATEGORIES:
         rule = by_rule[category]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -65,6 +66,7 @@ class Publisher:
         allow_mass_delete: bool = False,
         rebuild: bool = False,
         sweep_images: bool = False,
+        present: AbstractSet[str] | None = None,
     ) -> Job:
         """What the index and retention phase needs, for ``command`` (the lease holder)."""
         return Job(
@@ -78,6 +80,7 @@ class Publisher:
             holder=default_holder(command),
             rebuild=rebuild,
             sweep_images=sweep_images,
+            present=present,
         )
 
     def prepare(self, settings: ApplySettings, *, show_index: bool = False) -> Prepared:
