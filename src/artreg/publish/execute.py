@@ -158,19 +158,17 @@ def execute_index(
                     store.put(step.request, if_match=root_etag)
                 committed = True
                 continue
-            # An index page's HTML twin is not restored (no read before each write): it
-            # only lists builds whose files and manifests are written, and the next run
-            # rewrites it with its JSON page.
+            # An index page's HTML twin is never read before it is rewritten: the planner
+            # rendered its old bytes from the JSON page it read (``previous``).
             twin = step.action.kind is Kind.PAGE and step.action.key.endswith(".html")
             if (
                 step.action.kind in (Kind.PAGE, Kind.HTML)
                 and step.action.op is Op.REPLACE
                 and not committed
-                and not twin
             ):
                 key = step.action.key
                 before = previous.get(key)
-                if before is None:
+                if before is None and not twin:
                     with contextlib.suppress(NotFound):
                         before = store.get(key)
                 if before is not None:

@@ -3,7 +3,9 @@ every page of a category rebuilt, then ``index.json`` and ``index.html``."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -292,20 +294,30 @@ class _IndexPlanner:
             self.plan.steps.append(
                 put_step(op, Kind.PAGE, key, body, JSON_TYPE, f"{category} index page")
             )
-            page = index.parse_page(document, key).page
-            twin = render_history_page(
-                site_of(self.config),
-                category,
-                page_id,
-                page.entries,
-                document_next(document),
-                yanks=self.yanks,
-            )
+            twin = self._twin(category, page_id, document, key)
             html_key = html_page_key(category, page_id)
+            old = self.plan.previous.get(key)
+            if op is Op.REPLACE and old is not None:
+                # what a failed write puts back: the twin of the page as it was read
+                with contextlib.suppress(index.InvalidIndex, ValueError):
+                    was = json.loads(old)
+                    self.plan.previous[html_key] = self._twin(category, page_id, was, key).encode()
             reason = f"{category} index page (HTML)"
             self.plan.steps.append(
                 put_step(op, Kind.PAGE, html_key, twin.encode(), HTML_TYPE, reason)
             )
+
+    def _twin(self, category: Category, page_id: int, document: Any, key: str) -> str:
+        """The HTML page of an index page document (same id, same entries)."""
+        page = index.parse_page(document, key).page
+        return render_history_page(
+            site_of(self.config),
+            category,
+            page_id,
+            page.entries,
+            document_next(document),
+            yanks=self.yanks,
+        )
 
     def _root_steps(self, now: dt.datetime) -> None:
         """The root (unless its content is unchanged), index.html, then page deletes."""
