@@ -147,6 +147,13 @@ def made_from(newest: Iterable[Entry], yanked: Iterable[str] = ()) -> list[str]:
     return builds + sorted(f"yanked:{tag}" for tag in yanked)
 
 
+def record_left(doc: object) -> frozenset[str]:
+    """The ``latest`` directories a record says were left alone (someone else's keys)."""
+    if not isinstance(doc, Mapping) or not isinstance(doc.get("left"), list):
+        return frozenset()
+    return frozenset(str(d) for d in doc["left"] if directory_problem(str(d)) is None)
+
+
 def record_made_from(doc: object) -> list[str] | None:
     if not isinstance(doc, Mapping) or not isinstance(doc.get("madeFrom"), list):
         return None
@@ -159,6 +166,7 @@ def record_document(
     *,
     complete: bool = True,
     sources: Sequence[str] = (),
+    left: Iterable[str] = (),
 ) -> dict[str, Any]:
     """``_artreg/mirrors.json``: every ``latest`` tree artreg wrote, key by key (the proof
     of ownership GC and verify go by), and the site documents it writes (``documents``).
@@ -170,6 +178,8 @@ def record_document(
         "kind": RECORD_KIND,
         "complete": complete,
         "madeFrom": list(sources),
+        # directories left alone (a key there is not artreg's): up to date as they are
+        "left": sorted(left),
         "documents": sorted(documents),
         "mirrors": [
             {"directory": m.directory, "tag": m.tag, "copies": [list(pair) for pair in m.copies]}

@@ -285,6 +285,7 @@ def reconcile(
         Lease(store, job.holder) if conditional and not lease_held else contextlib.nullcontext()
     )
     added = list(added)
+    published = {b.tag for b in added}
     etags = dict(etags or {})
     pending = list(stale)
     rebuild = job.rebuild
@@ -332,7 +333,10 @@ def reconcile(
             raise ArtregError(_unsettled(store.description, conditional, others))
         # Image tags, manifests and blobs last: the build manifests no longer refer to them.
         if job.gc and (job.sweep_images or removed):
-            sweep = job.image_sweep(set(fresh.manifests) - set(removed), removed)
+            # The builds of this run count even when the round planned from the listing
+            # taken before their manifests were written (the lease's first round).
+            builds = (set(fresh.manifests) | published) - set(removed)
+            sweep = job.image_sweep(builds, removed)
             execute_sweep(store, sweep)
             report.count([s.action for s in sweep.steps()])
             report.notes += sweep.notes

@@ -45,6 +45,7 @@ from artreg.core.latest import (
     mirrors_from_record,
     record_document,
     record_is_complete,
+    record_left,
     record_made_from,
 )
 from artreg.core.manifest import Build, build_from_bytes, manifest_key
@@ -243,6 +244,7 @@ class _LatestPlan:
     result: ReleaseObjects
     owners: dict[str, Build | None]  # directory -> the build it will serve
     documents: set[str]  # the site documents artreg writes (none that are someone else's)
+    blocked: set[str]  # directories left alone: a copy would overwrite someone else's key
     sources: list[str]  # what they are made from (see core.latest.made_from)
 
 
@@ -295,7 +297,7 @@ def _plan_latest(
     if blocked:
         result = plan(blocked)
     owners = {m.directory: by_tag.get(m.tag) for m in result.mirrors}
-    return _LatestPlan(result, owners, set(SITE_ROOT_DOCUMENTS) - foreign, sources)
+    return _LatestPlan(result, owners, set(SITE_ROOT_DOCUMENTS) - foreign, blocked, sources)
 
 
 def _write_latest(
@@ -341,7 +343,9 @@ def _write_latest(
     if not moving:  # last: it says the documents were made from these builds
         _put(store, record, report)
     else:  # the trees are whole: the final record
-        doc = record_document(result.mirrors, planned.documents, sources=planned.sources)
+        doc = record_document(
+            result.mirrors, planned.documents, sources=planned.sources, left=planned.blocked
+        )
         _put(store, SiteObject(RECORD_KEY, _json(doc), JSON_TYPE), report)
 
 
@@ -362,8 +366,9 @@ def latest_is_current(store: Store, config: Config, root: index.RootIndex | None
         return all(top is None for top in wanted.values())
     if record_made_from(doc) != made_from(newest, yanks):
         return False  # the feed and latest.json were made from other builds
+    left = record_left(doc)
     return record_is_complete(doc) and all(
-        recorded.get(d) == (top.tag if top else None) for d, top in wanted.items()
+        d in left or recorded.get(d) == (top.tag if top else None) for d, top in wanted.items()
     )
 
 

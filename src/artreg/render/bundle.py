@@ -131,7 +131,9 @@ def release_objects(
     ]
     documents = set(SITE_ROOT_DOCUMENTS) - set(foreign)
     whole = not copies and not deletes  # nothing moves: the record is final at once
-    body = _json(record_document(recorded, documents, complete=whole, sources=sources))
+    body = _json(
+        record_document(recorded, documents, complete=whole, sources=sources, left=blocked)
+    )
     objects = [SiteObject(RECORD_KEY, body, JSON_TYPE)]
     if latest is None and LATEST_DIR in previous and LATEST_JSON_KEY not in foreign:
         deletes.append(LATEST_JSON_KEY)  # written with the recorded latest/: provably ours
