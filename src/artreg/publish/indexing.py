@@ -91,17 +91,8 @@ def plan_index(
     removed = removed if isinstance(removed, Mapping) else list(removed)
     for _ in range(len(PUBLISHED_CATEGORIES) + 1):
         found: dict[str, Category] = {}
-        plan = _plan_index(
-            store,
-            state,
-            config,
-            added=added,
-            added_etags=added_etags,
-            removed=removed,
-            now=now,
-            rebuild=rebuild,
-            found=found,
-        )
+        planner = _IndexPlanner(store, state, config, added, added_etags, removed, rebuild, found)
+        plan = planner.run(now)
         if not found:
             break
         state = state.with_recorded(found)
@@ -111,22 +102,6 @@ def plan_index(
         for tag, category in sorted(state.recorded.items())
     ]
     return plan
-
-
-def _plan_index(
-    store: Store,
-    state: TargetState,
-    config: Config,
-    *,
-    added: Sequence[Build],
-    added_etags: Mapping[str, str],
-    removed: Iterable[str] | Mapping[str, Entry],
-    now: dt.datetime,
-    rebuild: bool,
-    found: dict[str, Category],
-) -> IndexPlan:
-    planner = _IndexPlanner(store, state, config, added, added_etags, removed, rebuild, found)
-    return planner.run(now)
 
 
 class _IndexPlanner:
