@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -274,8 +273,8 @@ class _IndexPlanner:
             old = self.plan.previous.get(key)
             if op is Op.REPLACE and old is not None:
                 # what a failed write puts back: the twin of the page as it was read
-                with contextlib.suppress(index.InvalidIndex, ValueError):
-                    was = json.loads(old)
+                with contextlib.suppress(index.InvalidIndex):  # damaged: not put back
+                    was = index.loads(old, key)
                     self.plan.previous[html_key] = self._twin(category, page_id, was, key).encode()
             reason = f"{category} index page (HTML)"
             self.plan.steps.append(
