@@ -19,6 +19,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from artreg.config import Config, Target
+from artreg.core import index
 from artreg.core.keys import site_keys
 from artreg.core.manifest import Build, manifest_key
 from artreg.core.ownership import Intent
@@ -193,6 +194,14 @@ def _drop_journal_if_nothing_deleted(store: Store, journal: Intent) -> None:
         pass
 
 
+def _root_unchanged(store: Store, state: TargetState) -> bool:
+    """Whether the root is still the one ``state`` listed (one HEAD). Under the lease
+    nobody else writes pages or the root, so pages read now match that root; a root
+    written since (by the lease's previous holder) means the listing is stale."""
+    info = store.head(index.ROOT_KEY)
+    return (info.etag if info is not None else None) == state.root_etag
+
+
 def _write_round(
     job: Job,
     steps: Sequence[Step],
@@ -298,8 +307,9 @@ def reconcile(
             # Under the lease the first round plans from the listing the run began with:
             # the root is written only if its etag is still the one listed (If-Match), so
             # a target changed since makes the write fail and the next round re-lists.
-            # One listing per run when nobody else writes.
-            reuse = conditional and round_number == 1
+            # One listing per run when nobody else writes; a root written since the
+            # listing (checked with one HEAD) means re-listing first.
+            reuse = conditional and round_number == 1 and _root_unchanged(store, job.original)
             fresh = job.original if reuse else read_state(store, convention)
             state = _as_before(fresh, job.original, [b.tag for b in added])
             retention, plan = _plan_round(job, report, state, added, etags, rebuild)
