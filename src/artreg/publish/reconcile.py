@@ -304,11 +304,8 @@ def reconcile(
     with guard:
         for round_number in range(1, MAX_ROUNDS + 1):
             report.rounds = round_number
-            # Under the lease the first round plans from the listing the run began with:
-            # the root is written only if its etag is still the one listed (If-Match), so
-            # a target changed since makes the write fail and the next round re-lists.
-            # One listing per run when nobody else writes; a root written since the
-            # listing (checked with one HEAD) means re-listing first.
+            # Under the lease, round 1 plans from the run's own listing while the root is
+            # unchanged (see _root_unchanged); the root is written If-Match anyway.
             reuse = conditional and round_number == 1 and _root_unchanged(store, job.original)
             fresh = job.original if reuse else read_state(store, convention)
             state = _as_before(fresh, job.original, [b.tag for b in added])
