@@ -327,12 +327,24 @@ class _IndexPlanner:
         )
         html = _render_html(config, root_doc, self.html_rows, now, self.yanks)
         plan.steps.append(put_step(op, Kind.HTML, index.HTML_KEY, html, HTML_TYPE, "index.html"))
-        deletes = self.page_deletes + [
-            key.removesuffix(".json") + ".html" for key in self.page_deletes
-        ]
-        for key in deletes:
+        for key in self._page_delete_keys():
             action = Action(Op.DELETE, Kind.PAGE, key, 0, "index page no longer linked")
             plan.steps.append(Step(action))
+
+    def _page_delete_keys(self) -> list[str]:
+        """Pages no longer linked, in the order their old chain ran, each twin before its page.
+
+        Whatever prefix of these deletes a killed run carries out, what is left of them
+        is the tail of the old chain, whose pages (and twins) link only forward, to pages
+        still there: no page links to a missing one.
+        """
+        rank: dict[str, int] = {}
+        if self.root is not None:
+            for category in PUBLISHED_CATEGORIES:
+                for page_id in self.root.category(category).page_ids:
+                    rank.setdefault(index.page_key(category, page_id), len(rank))
+        keys = sorted(self.page_deletes, key=lambda key: rank.get(key, len(rank)))
+        return [twin for key in keys for twin in (key.removesuffix(".json") + ".html", key)]
 
 
 def _why(exc: index.InvalidIndex | NotFound) -> str:
