@@ -15,6 +15,7 @@ from jsonschema import Draft202012Validator
 from artreg.core.index import Entry, EntryFile, EntryImage
 from artreg.core.latest import (
     Mirror,
+    highest_by_directory,
     highest_extra,
     highest_release,
     latest_document,
@@ -71,6 +72,28 @@ def test_highest_extra_by_semver_precedence() -> None:
     assert highest_extra(HISTORY, convention).tag == "v1.2.0-rc.2"  # type: ignore[union-attr]
     assert highest_extra(HISTORY, convention, {"v1.2.0-rc.2"}).tag == "v1.2.0-rc.1"  # type: ignore[union-attr]
     assert highest_extra(HISTORY[:3], convention) is None
+
+
+def tags(highest: dict[str, Any]) -> dict[str, str | None]:
+    return {directory: e.tag if e else None for directory, e in highest.items()}
+
+
+@pytest.mark.parametrize(
+    ("entries", "extras", "yanked", "expected"),
+    [
+        (HISTORY, None, (), {"latest": "v1.1.0"}),
+        (HISTORY, "latest-rc", (), {"latest": "v1.1.0", "latest-rc": "v1.2.0-rc.2"}),
+        (HISTORY, "latest-rc", {"v1.1.0", "v1.2.0-rc.2"},
+         {"latest": "v1.0.1", "latest-rc": "v1.2.0-rc.1"}),
+        (HISTORY[3:], "latest-rc", (), {"latest": None, "latest-rc": "v1.2.0-rc.2"}),
+        (HISTORY[:3], "latest-pre", (), {"latest": "v1.1.0", "latest-pre": None}),
+        ([], "latest-rc", (), {"latest": None, "latest-rc": None}),
+    ],
+)  # fmt: skip
+def test_highest_by_directory_names_what_each_mirror_serves(
+    entries: list[Entry], extras: str | None, yanked: set[str], expected: dict[str, str | None]
+) -> None:
+    assert tags(highest_by_directory(iter(entries), Convention(), extras, yanked)) == expected
 
 
 @pytest.mark.parametrize(

@@ -74,6 +74,21 @@ def highest_extra(
     return max(candidates, key=lambda pair: pair[0])[1]
 
 
+def highest_by_directory(
+    entries: Iterable[Entry],
+    convention: Convention,
+    extras: str | None,
+    yanked: Iterable[str] = (),
+) -> dict[str, Entry | None]:
+    """Which build each mirror directory serves: ``latest`` the highest release, the
+    ``extras`` directory (when configured) the highest extra build; None when none is."""
+    entries, skipped = list(entries), set(yanked)
+    highest = {LATEST_DIR: highest_release(entries, skipped)}
+    if extras is not None:
+        highest[extras] = highest_extra(entries, convention, skipped)
+    return highest
+
+
 @dataclass(frozen=True)
 class Mirror:
     """The ``latest`` tree of one build: destination key -> source key, in copy order.

@@ -38,8 +38,7 @@ from artreg.core.latest import (
     SITE_ROOT_DOCUMENTS,
     Mirror,
     documents_from_record,
-    highest_extra,
-    highest_release,
+    highest_by_directory,
     made_from,
     mirror,
     mirrors_from_record,
@@ -157,11 +156,9 @@ def plan_latest(config: Config, root: index.RootIndex | None, build: Build) -> l
     entry = entry_from_build(build)
     newest = [entry]
     if root is not None:
-        newest += [e for c in (Category.RELEASE, Category.EXTRA) for e in root.category(c).newest]
+        newest += _mirrorable(root)
     signed = config.site.signing
-    highest = {LATEST_DIR: highest_release(newest)}
-    if config.site.latest_extras is not None:
-        highest[config.site.latest_extras] = highest_extra(newest, config.convention())
+    highest = highest_by_directory(newest, config.convention(), config.site.latest_extras)
     actions = [
         Action(Op.CREATE, Kind.LATEST, dst, 0, f"site: latest/ copy of {src}")
         for directory, top in highest.items()
@@ -171,6 +168,11 @@ def plan_latest(config: Config, root: index.RootIndex | None, build: Build) -> l
     record = Action(Op.REPLACE, Kind.LATEST, RECORD_KEY, 0, _why(RECORD_KEY))
     keys = [*([LATEST_JSON_KEY] if highest[LATEST_DIR] else []), FEED_KEY]
     return [record, *actions, *(Action(Op.REPLACE, Kind.LATEST, k, 0, _why(k)) for k in keys)]
+
+
+def _mirrorable(root: index.RootIndex) -> list[Entry]:
+    """The newest releases and extra builds ``root`` lists: those latest/ may serve."""
+    return [e for c in (Category.RELEASE, Category.EXTRA) for e in root.category(c).newest]
 
 
 def moves_latest(build: Build) -> bool:
@@ -233,7 +235,7 @@ def refresh_latest(
     if root_doc is None:
         return report
     root = index.parse_root(root_doc)
-    newest = [e for c in (Category.RELEASE, Category.EXTRA) for e in root.category(c).newest]
+    newest = _mirrorable(root)
     planned = _plan_latest(store, config, newest, yanks, known, now, report)
     _write_latest(store, config, planned, report, environ)
     return report
@@ -267,11 +269,11 @@ def _plan_latest(
             by_tag[tag] = build_from_bytes(store.get(manifest_key(tag)), manifest_key(tag))
         return by_tag[tag]
 
-    latest = highest_release(newest, yanks)
+    highest = highest_by_directory(newest, config.convention(), config.site.latest_extras, yanks)
+    latest = highest.pop(LATEST_DIR)
     extras = None
-    if config.site.latest_extras is not None:
-        extra = highest_extra(newest, config.convention(), yanks)
-        extras = (config.site.latest_extras, manifest(extra.tag if extra else None))
+    for directory, extra in highest.items():  # the extras directory, when configured
+        extras = (directory, manifest(extra.tag if extra else None))
     record_doc = _read_json(store, RECORD_KEY)
     previous: dict[str, Mirror] = {m.directory: m for m in mirrors_from_record(record_doc)}
     foreign = _foreign_documents(store, record_doc, previous, report)
@@ -356,11 +358,9 @@ def latest_is_current(store: Store, config: Config, root: index.RootIndex | None
     if root is None:
         return True
     doc = _read_json(store, RECORD_KEY)
-    newest = [e for c in (Category.RELEASE, Category.EXTRA) for e in root.category(c).newest]
+    newest = _mirrorable(root)
     yanks = read_yanks(store)
-    wanted = {LATEST_DIR: highest_release(newest, yanks)}
-    if config.site.latest_extras is not None:
-        wanted[config.site.latest_extras] = highest_extra(newest, config.convention(), yanks)
+    wanted = highest_by_directory(newest, config.convention(), config.site.latest_extras, yanks)
     recorded = {m.directory: m.tag for m in mirrors_from_record(doc)}
     if doc is None:
         return all(top is None for top in wanted.values())
