@@ -543,3 +543,87 @@ def test_root_document_needs_a_fingerprint_for_a_page_list() -> None:
         fingerprints={Category.DEV: digest},
     )
     assert from_list == whole
+
+
+# --- pages written ahead of the root --------------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from([dev_sets(), release_sets()]).flatmap(lambda s: st.tuples(s, s, s)),
+    st.data(),
+    st.integers(1, 5),
+)
+def test_pages_written_ahead_of_the_root_hold_each_build_once(
+    sets: tuple[list[Entry], list[Entry], list[Entry]], data: st.DataObject, page_size: int
+) -> None:
+    """A run wrote some of its pages, not the root (killed, or its lease taken over).
+
+    That run again (or the round after), planning from that root with the pages as stored,
+    adds its builds again, and maybe others. Either it refuses the pages (InvalidIndex:
+    rebuild from the manifests) or the pages it leaves, held or stored, list every build
+    once, in order, linked as the new root says.
+    """
+    before, first, second = sets
+    second = [e for e in second if e.tag not in {f.tag for f in first}]  # its own builds
+    category = (before or first or second or [make_entry("f" * 40)])[0].category
+    if any(e.category is not category for e in [*first, *second]):
+        return
+    previous = pack(category, before, page_size)
+    ahead = edit_loaded(previous, first, (), page_size)
+    written = data.draw(st.sets(st.sampled_from(sorted(ahead.changed or [0]))))
+    stored = {page.id: page for page in previous.pages}
+    links = index.next_ids(previous.ids)
+    ahead_links = index.next_ids(ahead.loaded.ids)
+    for page in ahead.loaded.pages:
+        if page.id in written:
+            stored[page.id] = page
+            links[page.id] = ahead_links[page.id]
+
+    def load(page_id: int) -> ParsedPage:
+        return ParsedPage(category, stored[page_id], links[page_id])
+
+    wanted = {e.tag: e for e in [*before, *first, *second]}
+    added = list({e.tag: e for e in [*first, *second]}.values())
+    listed = root_list(previous) if previous.pages else PageOutline(category, (), 0, ())
+    try:
+        result = edit_outline(
+            listed, load, added, (), page_size, indexed={e.tag for e in before}, newest=None
+        )
+    except InvalidIndex:
+        return
+    new_links = index.next_ids(result.outline.ids)
+    pages = []
+    for page_id in result.outline.ids:
+        if page_id in result.held:
+            pages.append(result.held[page_id])
+        else:
+            assert links[page_id] == new_links[page_id], "a page left linking the wrong one"
+            pages.append(stored[page_id])
+    entries = [e for page in pages for e in page.entries]
+    assert entries == sort_entries(wanted.values())
+    assert result.outline.count == len(entries)
+
+
+def test_a_page_ahead_of_the_root_is_refused_unless_it_lists_what_is_being_added() -> None:
+    """The stored page lists a build as a killed run published it. This run has it
+    published at another time (inserting would list the tag twice), or adds another
+    build there (the page is not what the root describes): both refused."""
+    before = dev_entries(3)
+    previous = pack(Category.DEV, before, page_size=5)
+    stored = edit_loaded(previous, [make_entry("f" * 40, seconds=1)], (), 5).loaded
+    loader = Loader(stored)
+    again = make_entry("f" * 40, seconds=0)
+    with pytest.raises(InvalidIndex, match=r"lists 'f{40}', which index.json does not index"):
+        edit_outline(root_list(previous), loader, [again], (), 5, indexed={e.tag for e in before})
+    # Another run's build, landing on that page: the page is not the root's (rebuild).
+    other = make_entry("e" * 40, seconds=1)
+    with pytest.raises(InvalidIndex, match=r"lists 'f{40}', which index.json does not index"):
+        edit_outline(root_list(previous), loader, [other], (), 5, indexed={e.tag for e in before})
+    # The same build as the page lists it: held once.
+    same = make_entry("f" * 40, seconds=1)
+    result = edit_outline(
+        root_list(previous), loader, [same], (), 5, indexed={e.tag for e in before}
+    )
+    assert result.outline.count == 4
+    assert [e.tag for e in result.held[FIRST_PAGE_ID].entries].count("f" * 40) == 1

@@ -9,7 +9,7 @@ import random
 from pathlib import Path
 
 import pytest
-from publishing import Site, follow_index, keys_written, make_site
+from publishing import Site, check_references, follow_index, keys_written, make_site
 
 from artreg.core.manifest import Build, FileEntry, format_time
 from artreg.core.tags import Category
@@ -157,3 +157,29 @@ def test_every_document_follows_a_client_walk_after_publishes(
     assert [e["tag"] for e in found["release"]] == ["v1.2.0", "v1.1.0", "v1.0.0"]
     assert [e["tag"] for e in found["extra"]] == ["v2.0.0-rc.1"]
     assert [e["tag"] for e in found["dev"]] == ["c" * 40, "b" * 40, "a" * 40]
+
+
+@pytest.mark.parametrize("kind", ["dir", "moto"])
+def test_a_build_a_page_already_lists_is_indexed_once(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str
+) -> None:
+    """Pages can list a build the root does not index: written by a run whose root write
+    never landed (killed, or its lease taken over by a run that kept those pages while
+    listing the target before that build's manifest existed). The build's own run, planning
+    from that root, used to insert it a second time and stop on the page it had made."""
+    site = make_site(request, tmp_path, kind)
+    site.publish("v1.0.0", now="2025-01-01T00:00:00Z")
+    site.publish("v1.2.0", now="2025-01-02T00:00:00Z")
+    store = site.store()
+    root_before = store.get("index.json")
+    site.publish("v1.1.0", now="2025-01-03T00:00:00Z")  # into the middle of the page
+    # The root and the listing as that run planned from: without v1.1.0; the page with it.
+    store.put(PutRequest("index.json", root_before, "application/json"))
+    store.delete(["_artreg/builds/v1.1.0.json"])
+    site.apply("v1.1.0", now="2025-01-03T00:00:00Z")
+    site.publish("v1.3.0", now="2025-01-04T00:00:00Z")
+    indexed = follow_index(store)
+    assert [e["tag"] for e in indexed["release"]] == ["v1.3.0", "v1.2.0", "v1.1.0", "v1.0.0"]
+    verify = site.run("verify", "--target", "test")
+    assert verify.code == 0, verify.out + verify.err
+    assert check_references(store) == []

@@ -30,6 +30,7 @@ from artreg.core.index.model import (
     next_ids,
     order_key,
     outline_of,
+    page_key,
     sort_entries,
 )
 from artreg.core.index.parsing import ParsedPage, check_page
@@ -120,9 +121,17 @@ class _Work:
     root for pages not read, so locating a key needs no page.
     """
 
-    def __init__(self, previous: PageOutline, load: PageLoader) -> None:
+    def __init__(
+        self,
+        previous: PageOutline,
+        load: PageLoader,
+        indexed: Container[str],
+        inserting: Mapping[str, Entry],
+    ) -> None:
         self.category = previous.category
         self._load = load
+        self.indexed = indexed  # the tags the root indexes
+        self.inserting = inserting  # tags the root does not index, about to be inserted
         self.ids = list(previous.ids)
         self.starts = [ref.sort_key for ref in previous.refs]
         self.pages: list[list[Entry] | None] = [None] * len(self.ids)
@@ -144,6 +153,18 @@ class _Work:
             next_id = self.old_next[page_id]
             next_ref = None if next_id is None else self.old_refs[next_id]
             page = check_page(self.old_refs[page_id], next_ref, self._load(page_id))
+            for entry in page.entries:
+                # A page written ahead of the root (by a run whose root write never
+                # landed) may list builds the root does not index: only the very entry
+                # this edit inserts is taken as it is (insert finds it in place).
+                if entry.tag in self.indexed:
+                    continue
+                new = self.inserting.get(entry.tag)
+                if new is None or new.sort_key != entry.sort_key:
+                    raise invalid(
+                        page_key(self.category, page_id),
+                        f"lists {entry.tag!r}, which index.json does not index",
+                    )
             self.original[page_id] = page
             entries = list(page.entries)
             self.pages[k] = entries
@@ -213,7 +234,10 @@ class _Work:
         k = self.locate(entry.sort_key)
         page = self.page(k)
         p = bisect.bisect_left(page, entry.sort_key, key=lambda e: e.sort_key)
-        if len(page) < page_size:
+        if p < len(page) and page[p].sort_key == entry.sort_key:
+            # Already there, although the root does not index it (see page): once.
+            page[p] = entry
+        elif len(page) < page_size:
             page.insert(p, entry)
             self.starts[k] = page[0].sort_key
         elif p == 0:
@@ -283,7 +307,8 @@ def edit_outline(
     for entry in previous.newest:
         hints.setdefault(entry.tag, entry)
 
-    work = _Work(previous, load)
+    fresh = {t: e for t, e in adds.items() if t not in removed_tags and t not in indexed}
+    work = _Work(previous, load, indexed, fresh)
     count = previous.count
     touched: set[str] = set()
     finals: list[Entry] = []
