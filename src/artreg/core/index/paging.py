@@ -303,9 +303,7 @@ def edit_outline(
     category = previous.category
     removed_tags = set(removed)
     adds = _check_entries(category, added)
-    hints = dict(known or {})
-    for entry in previous.newest:
-        hints.setdefault(entry.tag, entry)
+    hints = {**{entry.tag: entry for entry in previous.newest}, **(known or {})}
 
     fresh = {t: e for t, e in adds.items() if t not in removed_tags and t not in indexed}
     work = _Work(previous, load, indexed, fresh)
