@@ -9,7 +9,14 @@ import random
 from pathlib import Path
 
 import pytest
-from publishing import Site, check_references, follow_index, keys_written, make_site
+from publishing import (
+    Site,
+    check_references,
+    follow_index,
+    keys_written,
+    make_site,
+    published_state,
+)
 
 from artreg.core.manifest import Build, FileEntry, format_time
 from artreg.core.tags import Category
@@ -183,3 +190,56 @@ def test_a_build_a_page_already_lists_is_indexed_once(
     verify = site.run("verify", "--target", "test")
     assert verify.code == 0, verify.out + verify.err
     assert check_references(store) == []
+
+
+FOREIGN_UNDER_THE_PAGES = {
+    "_artreg/index/dev/notes.txt": b"someone's notes\n",
+    "_artreg/index/dev/007.json": b"{}\n",
+    "_artreg/index/dev/3.json.bak": b"{}\n",
+    "_artreg/index/dev/9.htm": b"<p>mine</p>\n",
+    "_artreg/index/dev/12/3.json": b"{}\n",
+    "_artreg/index/devx/9.json": b"{}\n",
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "page_size", "packed"),
+    [("dir", 2, False), ("dir", 4, True), ("dir", 5, False), ("moto", 2, True), ("moto", 4, False)],
+)
+def test_pages_a_killed_run_unlinked_are_swept_by_the_rebuild_after_it(
+    request: pytest.FixtureRequest, tmp_path: Path, kind: str, page_size: int, packed: bool
+) -> None:
+    """Retention drops eight of eleven dev builds and most of their pages. A run killed after
+    writing the root, before any delete, leaves the pages it unlinked; the next run finds
+    manifests the root does not index, rebuilds, deletes those builds, and deletes the
+    pages too (they list the builds: their HTML twins would link deleted pages and files).
+    Keys under the pages' prefix that are not exactly a page or its twin stay. Packed
+    pages make the rebuilt root the one the killed run wrote: the pages go all the same."""
+    rules = '[tags.dev]\nkeep_last = 3\nexpire_after = "1h"\n\n[gc]\ngrace_period = "0s"\n'
+    site = make_site(request, tmp_path, kind)
+    site.configure(page_size=page_size, extra_toml=rules + "max_delete_fraction = 1.0\n")
+    for n in range(10):
+        site.publish(f"{n + 1:040x}", now=f"2025-01-01T00:{n:02d}:00Z")
+    store = site.store()
+    if packed:  # pages packed afresh from id 1, as a rebuild packs them
+        store.delete(["index.json"])
+        repair = site.run("verify", "--target", "test", "--repair")
+        assert repair.code == 0, repair.out + repair.err
+    for key, body in FOREIGN_UNDER_THE_PAGES.items():
+        store.put(PutRequest(key, body, "application/octet-stream"))
+    before = site.snapshot()
+    site.publish("f" * 40, now="2025-01-01T05:00:00Z")
+    # Killed after the root and index.html, before the first delete: what was deleted is back.
+    for key, body in before.items():
+        if store.head(key) is None:
+            store.put(PutRequest(key, body, "application/octet-stream"))
+    orphans = published_state(store)["orphan pages"]
+    # Those the next run's rebuild does not overwrite (it packs its pages from id 1).
+    assert len([k for k in orphans if k not in FOREIGN_UNDER_THE_PAGES]) >= 2, orphans
+
+    site.apply("f" * 40, now="2025-01-01T05:00:00Z")
+    assert sorted(published_state(store)["orphan pages"]) == sorted(FOREIGN_UNDER_THE_PAGES)
+    assert check_references(store) == []
+    for key, body in FOREIGN_UNDER_THE_PAGES.items():
+        assert store.get(key) == body, key
+    assert len(follow_index(store)["dev"]) == 3

@@ -73,6 +73,7 @@ def plan_index(
     removed: Iterable[str] | Mapping[str, Entry],
     now: dt.datetime,
     rebuild: bool = False,
+    sweep: bool = False,
 ) -> IndexPlan:
     """Pages, root and index.html for the listing plus ``added`` minus ``removed``.
 
@@ -86,11 +87,18 @@ def plan_index(
     A rebuild that finds builds recorded under another category than the
     configuration now gives their tags plans again with them indexed under
     their recorded category (the new root lists them as ``reclassified``).
+
+    ``sweep`` (only under the lease, where no other run writes pages): a rebuilt
+    category also deletes the pages that neither root links, listed under its
+    prefix. A run killed after writing its root, before deleting the pages it
+    unlinked, leaves them; the run after it, finding manifests the root does not
+    index, rebuilds, and would otherwise delete the builds those pages list.
     """
     removed = removed if isinstance(removed, Mapping) else list(removed)
     for _ in range(len(PUBLISHED_CATEGORIES) + 1):
         found: dict[str, Category] = {}
         planner = _IndexPlanner(store, state, config, added, added_etags, removed, rebuild, found)
+        planner.sweep = sweep
         plan = planner.run(now)
         if not found:
             break
@@ -132,6 +140,7 @@ class _IndexPlanner:
         self.etags_after: dict[str, str] = {}
         self.page_writes: list[tuple[Category, int, dict[str, Any]]] = []
         self.page_deletes: list[str] = []
+        self.sweep = False  # see plan_index
 
     def trusted(self, category: Category) -> bool:
         return (
@@ -245,8 +254,11 @@ class _IndexPlanner:
         )
         pageset = index.pack(category, kept + entries, self.page_size)
         old_ids = root.category(category).page_ids if root is not None else ()
-        stale = set(old_ids) - set(pageset.ids)
-        self.page_deletes += [index.page_key(category, pid) for pid in sorted(stale)]
+        stale = set(old_ids) | (self._unlinked(category) if self.sweep else set())
+        # Those the old root links are deleted along its chain; the others newest id first,
+        # as a category's chain mostly runs (a new first page takes the next id).
+        stale -= set(pageset.ids)
+        self.page_deletes += [index.page_key(category, p) for p in sorted(stale, reverse=True)]
         self.new_pagesets[category] = pageset
         documents = index.page_documents(pageset)
         ids = tuple(reversed(pageset.ids))
@@ -319,6 +331,7 @@ class _IndexPlanner:
                     ]
             if index.same_content(state.root_doc, root_doc) and not self.rebuild:
                 _ensure_html(self.store, plan)
+                self._delete_steps()  # pages swept (see plan_index); none are linked
                 return
         op = Op.REPLACE if state.root_doc is not None else Op.CREATE
         root_body = index.dumps(root_doc)
@@ -327,9 +340,26 @@ class _IndexPlanner:
         )
         html = _render_html(config, root_doc, self.html_rows, now, self.yanks)
         plan.steps.append(put_step(op, Kind.HTML, index.HTML_KEY, html, HTML_TYPE, "index.html"))
+        self._delete_steps()
+
+    def _delete_steps(self) -> None:
         for key in self._page_delete_keys():
             action = Action(Op.DELETE, Kind.PAGE, key, 0, "index page no longer linked")
-            plan.steps.append(Step(action))
+            self.plan.steps.append(Step(action))
+
+    def _unlinked(self, category: Category) -> set[int]:
+        """The ids of the category's pages as listed (one LIST): every key that is exactly
+        the JSON page or HTML twin of some id; nothing else under the prefix counts."""
+        prefix = f"{index.INDEX_PREFIX}{category.value}/"
+        ids = set()
+        for info in self.store.list(prefix):
+            stem = info.key.removeprefix(prefix).partition(".")[0]
+            if not (stem.isascii() and stem.isdigit() and len(stem) <= 12):
+                continue
+            page_id = int(stem)
+            if info.key in (index.page_key(category, page_id), html_page_key(category, page_id)):
+                ids.add(page_id)
+        return ids
 
     def _page_delete_keys(self) -> list[str]:
         """Pages no longer linked, in the order their old chain ran, each twin before its page.

@@ -249,8 +249,10 @@ def _plan_round(
     added: Sequence[Build],
     etags: Mapping[str, str],
     rebuild: bool,
+    locked: bool,
 ) -> tuple[RetentionPlan, IndexPlan]:
-    """Retention (unless its brake trips: then none, and a problem) and the index."""
+    """Retention (unless its brake trips: then none, and a problem) and the index (under
+    the lease, a rebuilt category also sweeps the pages no root links, see plan_index)."""
     retention = job.retention(state, added)
     if retention.brakes and not job.allow_mass_delete:
         report.problems += [b.describe() for b in retention.brakes]
@@ -264,6 +266,7 @@ def _plan_round(
         removed=retention.removed,
         now=job.now,
         rebuild=rebuild,
+        sweep=locked,
     )
     report.notes += plan.notes
     return retention, plan
@@ -309,7 +312,7 @@ def reconcile(
             reuse = conditional and round_number == 1 and _root_unchanged(store, job.original)
             fresh = job.original if reuse else read_state(store, convention)
             state = _as_before(fresh, job.original, [b.tag for b in added])
-            retention, plan = _plan_round(job, report, state, added, etags, rebuild)
+            retention, plan = _plan_round(job, report, state, added, etags, rebuild, conditional)
             left_out |= plan.left_out
             steps = ordered([*plan.steps, *retention.steps(), *pending])
             if not _write_round(job, steps, state, plan, retention, conditional):
