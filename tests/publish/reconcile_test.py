@@ -360,6 +360,11 @@ def test_one_release_raced_with_other_bytes_is_published_once_intact(
             )
             for side in (1, 2)
         ]
+        # The race is under a live lease: the holder's upload of 4 MB may outlast this
+        # file's 1 s TTL on a loaded machine, and an expired lease is taken over (leases are
+        # not renewed during a run: docs/spec.md, section 13).
+        for racer in racers:
+            racer.env[TTL_ENV] = "120"
         processes = [p.popen("apply", "--tag", "v1.0.0") for p in racers]
         outputs = [p.communicate(timeout=300) for p in processes]
         results = [
