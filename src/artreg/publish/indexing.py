@@ -97,8 +97,9 @@ def plan_index(
     removed = removed if isinstance(removed, Mapping) else list(removed)
     for _ in range(len(PUBLISHED_CATEGORIES) + 1):
         found: dict[str, Category] = {}
-        planner = _IndexPlanner(store, state, config, added, added_etags, removed, rebuild, found)
-        planner.sweep = sweep
+        planner = _IndexPlanner(
+            store, state, config, added, added_etags, removed, rebuild, found, sweep
+        )
         plan = planner.run(now)
         if not found:
             break
@@ -125,9 +126,11 @@ class _IndexPlanner:
         removed: Iterable[str] | Mapping[str, Entry],
         rebuild: bool,
         found: dict[str, Category],
+        sweep: bool,
     ) -> None:
         self.store, self.state, self.config = store, state, config
         self.added, self.added_etags, self.rebuild, self.found = added, added_etags, rebuild, found
+        self.sweep = sweep  # see plan_index
         self.plan = IndexPlan()
         self.page_size = config.index.page_size
         self.yanks = Yanks(read_yanks(store))
@@ -140,7 +143,6 @@ class _IndexPlanner:
         self.etags_after: dict[str, str] = {}
         self.page_writes: list[tuple[Category, int, dict[str, Any]]] = []
         self.page_deletes: list[str] = []
-        self.sweep = False  # see plan_index
 
     def trusted(self, category: Category) -> bool:
         return (

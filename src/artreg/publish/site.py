@@ -269,11 +269,13 @@ def _plan_latest(
             by_tag[tag] = build_from_bytes(store.get(manifest_key(tag)), manifest_key(tag))
         return by_tag[tag]
 
-    highest = highest_by_directory(newest, config.convention(), config.site.latest_extras, yanks)
-    latest = highest.pop(LATEST_DIR)
+    extras_dir = config.site.latest_extras
+    highest = highest_by_directory(newest, config.convention(), extras_dir, yanks)
+    latest = highest[LATEST_DIR]
     extras = None
-    for directory, extra in highest.items():  # the extras directory, when configured
-        extras = (directory, manifest(extra.tag if extra else None))
+    if extras_dir is not None:
+        extra = highest[extras_dir]
+        extras = (extras_dir, manifest(extra.tag if extra else None))
     record_doc = _read_json(store, RECORD_KEY)
     previous: dict[str, Mirror] = {m.directory: m for m in mirrors_from_record(record_doc)}
     foreign = _foreign_documents(store, record_doc, previous, report)
